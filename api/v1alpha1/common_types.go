@@ -1,0 +1,37 @@
+package v1alpha1
+
+// HTTPMethod is an HTTP request method, in upper case as on the wire.
+// +kubebuilder:validation:Enum=GET;HEAD;POST;PUT;PATCH;DELETE;OPTIONS;CONNECT;TRACE
+type HTTPMethod string
+
+// Condition types and reasons shared by both kinds.
+const (
+	// ConditionReady is True when the object is fully usable.
+	ConditionReady = "Ready"
+	// ConditionAccepted is True when a ProtectedRoute's rules are valid together.
+	ConditionAccepted = "Accepted"
+	// ConditionResolvedRefs is True when every authorizer a ProtectedRoute names exists and is Ready.
+	ConditionResolvedRefs = "ResolvedRefs"
+)
+
+// Reasons for JWTAuthorizer conditions.
+const (
+	ReasonKeysFetched     = "KeysFetched"
+	ReasonDiscoveryFailed = "DiscoveryFailed"
+	ReasonIssuerMismatch  = "IssuerMismatch"
+	ReasonJWKSFetchFailed = "JWKSFetchFailed"
+	ReasonNoUsableKeys    = "NoUsableKeys"
+)
+
+// Reasons for ProtectedRoute conditions.
+const (
+	ReasonAccepted           = "Accepted"
+	ReasonInvalidRules       = "InvalidRules"
+	ReasonConflicted         = "Conflicted"
+	ReasonResolvedRefs       = "ResolvedRefs"
+	ReasonAuthorizerNotFound = "AuthorizerNotFound"
+	ReasonAuthorizerNotReady = "AuthorizerNotReady"
+	ReasonCompiled           = "Compiled"
+	ReasonNotAccepted        = "NotAccepted"
+	ReasonRefsNotResolved    = "RefsNotResolved"
+)

@@ -1,0 +1,252 @@
+package v1alpha1
+
+import (
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/intstr"
+)
+
+// ScopeMatch says how a rule's scopes are matched against a token's scopes.
+// +kubebuilder:validation:Enum=AnyOf;AllOf
+type ScopeMatch string
+
+const (
+	// ScopeMatchAnyOf grants access when the token has at least one of the
+	// rule's scopes, as API gateways do.
+	ScopeMatchAnyOf ScopeMatch = "AnyOf"
+	// ScopeMatchAllOf grants access only when the token has every scope.
+	ScopeMatchAllOf ScopeMatch = "AllOf"
+)
+
+// ClaimRequirement is an extra condition on a verified claim.
+type ClaimRequirement struct {
+	// claim is the claim name, taken literally (namespaced URL claims such as
+	// "http://example.com/roles" are allowed).
+	// +required
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=256
+	Claim string `json:"claim"`
+
+	// values are the accepted values; the requirement holds when the claim
+	// equals any one of them. An array claim holds when any of its elements
+	// does. Numbers and booleans are compared in their JSON form ("42", "true").
+	// +required
+	// +listType=set
+	// +kubebuilder:validation:MinItems=1
+	// +kubebuilder:validation:MaxItems=64
+	// +kubebuilder:validation:items:MaxLength=256
+	Values []string `json:"values"`
+}
+
+// RouteRule decides who may call one path. Exactly one of public: true and
+// authorizer must be set.
+// +kubebuilder:validation:XValidation:rule="(has(self.public) && self.public) != (has(self.authorizer) && self.authorizer != '')",message="set exactly one of public: true (no token needed) or authorizer (the name of a JWTAuthorizer in this namespace)"
+// +kubebuilder:validation:XValidation:rule="!(has(self.public) && self.public) || (!has(self.scopes) && !has(self.claims) && !has(self.scopeMatch))",message="a public rule cannot require scopes, scopeMatch or claims; remove them or replace public: true with an authorizer"
+type RouteRule struct {
+	// path is the request path this rule guards. A literal segment matches
+	// itself exactly; {name} matches any one segment; {name+} (greedy, only as
+	// the last segment) matches one or more remaining segments. The most
+	// specific rule wins: literal beats {param} beats {greedy+}, compared
+	// segment by segment. Query strings never take part in matching.
+	// +required
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=512
+	// +kubebuilder:validation:XValidation:rule="self.startsWith('/')",message="path must start with '/', e.g. /colors"
+	// +kubebuilder:validation:XValidation:rule="self == '/' || (!self.contains('//') && !self.endsWith('/'))",message="path must not contain an empty segment ('//' or a trailing '/'), e.g. /my/profile"
+	// +kubebuilder:validation:XValidation:rule="self.matches('^[A-Za-z0-9._~!$&\\'()*+,=:@{}/-]*$')",message="path may contain only letters, digits, '/', '{', '}' and -._~!$&'()*+,=:@ (no %, ;, ?, #, or spaces)"
+	// +kubebuilder:validation:XValidation:rule="self.split('/').all(s, !(s.contains('{') || s.contains('}')) || s.matches('^[{][A-Za-z_][A-Za-z0-9_]*[+]?[}]$'))",message="path parameters must be whole segments with balanced braces, e.g. /colors/{id} or /{proxy+}"
+	// +kubebuilder:validation:XValidation:rule="!self.matches('[+][}]/')",message="a greedy segment {name+} must be the last segment of the path, e.g. /files/{proxy+}"
+	// +kubebuilder:validation:XValidation:rule="!self.split('/').exists(s, s == '.' || s == '..')",message="path must not contain '.' or '..' segments"
+	Path string `json:"path"`
+
+	// methods the rule applies to. Empty means any method; a rule that names
+	// the method beats one that allows any method.
+	// +optional
+	// +listType=set
+	// +kubebuilder:validation:MaxItems=9
+	Methods []HTTPMethod `json:"methods,omitempty"`
+
+	// public lets requests through without a token.
+	// +optional
+	Public bool `json:"public,omitempty"`
+
+	// authorizer is the name of a JWTAuthorizer in this namespace that must
+	// accept the request's token.
+	// +optional
+	// +kubebuilder:validation:MaxLength=253
+	// +kubebuilder:validation:XValidation:rule="self.matches('^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$')",message="authorizer must be the name of a JWTAuthorizer (lower case letters, digits, '-' and '.')"
+	Authorizer string `json:"authorizer,omitempty"`
+
+	// scopes the token must carry (read from the first present of the `scope`,
+	// `scp` and `permissions` claims), matched token by token.
+	// +optional
+	// +listType=set
+	// +kubebuilder:validation:MaxItems=32
+	// +kubebuilder:validation:items:MinLength=1
+	// +kubebuilder:validation:items:MaxLength=256
+	// +kubebuilder:validation:items:Pattern=`^[!#-\[\]-~]+$`
+	Scopes []string `json:"scopes,omitempty"`
+
+	// scopeMatch: AnyOf (default) grants access with any one of scopes, AllOf
+	// only with all of them.
+	// +optional
+	ScopeMatch ScopeMatch `json:"scopeMatch,omitempty"`
+
+	// claims are extra requirements on verified claims; all must hold.
+	// +optional
+	// +listType=atomic
+	// +kubebuilder:validation:MaxItems=16
+	Claims []ClaimRequirement `json:"claims,omitempty"`
+}
+
+// CORSPolicy lets browsers on other origins call the routes. When set, the
+// sidecar answers preflight requests itself, before authentication.
+// +kubebuilder:validation:XValidation:rule="!(has(self.allowCredentials) && self.allowCredentials && has(self.allowOrigins) && '*' in self.allowOrigins)",message="allowCredentials: true cannot be combined with allowOrigins '*'; list the allowed origins explicitly"
+type CORSPolicy struct {
+	// allowOrigins are the origins allowed to call, as scheme://host[:port]
+	// (e.g. http://localhost:3000), or "*" for any origin.
+	// +optional
+	// +listType=set
+	// +kubebuilder:validation:MaxItems=64
+	// +kubebuilder:validation:items:MaxLength=256
+	// +kubebuilder:validation:items:XValidation:rule="self == '*' || self.matches('^[a-zA-Z][a-zA-Z0-9+.-]*://([A-Za-z0-9-]+(\\\\.[A-Za-z0-9-]+)*|\\\\[[0-9A-Fa-f:.]+\\\\])(:[0-9]{1,5})?$')",message="each allowOrigins entry must be '*' or an origin scheme://host[:port] with no path, e.g. http://localhost:3000"
+	AllowOrigins []string `json:"allowOrigins,omitempty"`
+
+	// allowMethods are the methods a preflight may be granted.
+	// +optional
+	// +listType=set
+	// +kubebuilder:validation:MaxItems=9
+	AllowMethods []HTTPMethod `json:"allowMethods,omitempty"`
+
+	// allowHeaders are the request headers a preflight may be granted.
+	// +optional
+	// +listType=set
+	// +kubebuilder:validation:MaxItems=64
+	// +kubebuilder:validation:items:MaxLength=128
+	// +kubebuilder:validation:items:Pattern=`^[A-Za-z0-9!#$%&'*+.^_|~-]+$`
+	AllowHeaders []string `json:"allowHeaders,omitempty"`
+
+	// exposeHeaders are the response headers browsers may show to scripts.
+	// +optional
+	// +listType=set
+	// +kubebuilder:validation:MaxItems=64
+	// +kubebuilder:validation:items:MaxLength=128
+	// +kubebuilder:validation:items:Pattern=`^[A-Za-z0-9!#$%&'*+.^_|~-]+$`
+	ExposeHeaders []string `json:"exposeHeaders,omitempty"`
+
+	// allowCredentials lets browsers send cookies and credentials; not allowed
+	// with origin "*".
+	// +optional
+	AllowCredentials bool `json:"allowCredentials,omitempty"`
+
+	// maxAge is how long browsers may cache a preflight answer (at most 24h).
+	// +optional
+	// +kubebuilder:validation:Type=string
+	// +kubebuilder:validation:XValidation:rule="duration(self) >= duration('0s') && duration(self) <= duration('24h')",message="maxAge must be between 0s and 24h, e.g. 10m"
+	MaxAge *metav1.Duration `json:"maxAge,omitempty"`
+}
+
+// ProtectedRouteSpec guards the traffic of the selected pods on one port.
+// Requests that match no rule are refused with 404: nothing is open by default.
+// +kubebuilder:validation:XValidation:rule="self.rules.all(a, self.rules.exists_one(b, b.path == a.path && (!has(a.methods) || size(a.methods) == 0 || !has(b.methods) || size(b.methods) == 0 || a.methods.exists(m, m in b.methods))))",message="rules: two rules have the same path and an overlapping method; merge them or give them disjoint methods"
+type ProtectedRouteSpec struct {
+	// selector picks the pods whose traffic is guarded, by their labels, in
+	// this namespace. Only matchLabels is supported, so that the admission
+	// guard can check it exactly.
+	// +required
+	// +kubebuilder:validation:XValidation:rule="has(self.matchLabels) && size(self.matchLabels) > 0",message="selector.matchLabels must name at least one label, e.g. {app: colors-api}"
+	// +kubebuilder:validation:XValidation:rule="!has(self.matchExpressions) || size(self.matchExpressions) == 0",message="selector.matchExpressions is not supported; use matchLabels"
+	Selector metav1.LabelSelector `json:"selector"`
+
+	// port is the app container's port (its name or number) that the sidecar
+	// fronts. The sidecar takes over the port's name, so Services that target
+	// the port by name reach the sidecar.
+	// +required
+	// +kubebuilder:validation:XIntOrString
+	// +kubebuilder:validation:XValidation:rule="type(self) == int ? (self >= 1 && self <= 65535) : self.matches('^[a-z0-9]([a-z0-9-]{0,13}[a-z0-9])?$')",message="port must be a container port number (1-65535) or a port name (at most 15 lower case letters, digits and '-')"
+	Port intstr.IntOrString `json:"port"`
+
+	// rules say who may call which path. The most specific matching rule
+	// decides; a request that matches none gets 404.
+	// +required
+	// +listType=atomic
+	// +kubebuilder:validation:MinItems=1
+	// +kubebuilder:validation:MaxItems=256
+	Rules []RouteRule `json:"rules"`
+
+	// cors, when set, lets browsers on other origins call the routes.
+	// +optional
+	CORS *CORSPolicy `json:"cors,omitempty"`
+}
+
+// ProtectedRouteStatus reports whether the route is compiled and enforced.
+type ProtectedRouteStatus struct {
+	// observedGeneration is the spec generation this status describes.
+	// +optional
+	ObservedGeneration int64 `json:"observedGeneration,omitempty"`
+
+	// configMapName is the ConfigMap (key config.json) that holds the
+	// compiled sidecar configuration.
+	// +optional
+	ConfigMapName string `json:"configMapName,omitempty"`
+
+	// configHash is the hash of the compiled configuration; sidecars report
+	// the hash they enforce.
+	// +optional
+	ConfigHash string `json:"configHash,omitempty"`
+
+	// rules counts the compiled rules.
+	// +optional
+	Rules int32 `json:"rules,omitempty"`
+
+	// selectedPods counts the pods the selector matches.
+	// +optional
+	SelectedPods int32 `json:"selectedPods,omitempty"`
+
+	// conditions: Accepted (rules valid together, no conflict with another
+	// route), ResolvedRefs (every authorizer exists and is Ready), Ready.
+	// +optional
+	// +listType=map
+	// +listMapKey=type
+	Conditions []metav1.Condition `json:"conditions,omitempty"`
+}
+
+// ProtectedRoute says who may call which routes of the selected pods. The
+// operator compiles it into the configuration of the authorizing sidecar that
+// runs next to each selected pod.
+//
+// +kubebuilder:object:root=true
+// +kubebuilder:subresource:status
+// +kubebuilder:resource:shortName=proute,categories=jwtgate
+// +kubebuilder:printcolumn:name="Rules",type=integer,JSONPath=`.status.rules`
+// +kubebuilder:printcolumn:name="Pods",type=integer,JSONPath=`.status.selectedPods`,priority=1
+// +kubebuilder:printcolumn:name="Ready",type=string,JSONPath=`.status.conditions[?(@.type=="Ready")].status`
+// +kubebuilder:printcolumn:name="Reason",type=string,JSONPath=`.status.conditions[?(@.type=="Ready")].reason`,priority=1
+// +kubebuilder:printcolumn:name="Age",type=date,JSONPath=`.metadata.creationTimestamp`
+type ProtectedRoute struct {
+	metav1.TypeMeta `json:",inline"`
+
+	// metadata is the standard object metadata.
+	// +optional
+	metav1.ObjectMeta `json:"metadata,omitempty"`
+
+	// spec is the desired protection.
+	// +required
+	Spec ProtectedRouteSpec `json:"spec"`
+
+	// status is what the operator observed.
+	// +optional
+	Status ProtectedRouteStatus `json:"status,omitempty"`
+}
+
+// +kubebuilder:object:root=true
+
+// ProtectedRouteList contains a list of ProtectedRoute.
+type ProtectedRouteList struct {
+	metav1.TypeMeta `json:",inline"`
+	metav1.ListMeta `json:"metadata,omitempty"`
+	Items           []ProtectedRoute `json:"items"`
+}
+
+func init() {
+	SchemeBuilder.Register(&ProtectedRoute{}, &ProtectedRouteList{})
+}

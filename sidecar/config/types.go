@@ -1,0 +1,140 @@
+// Package config defines the compiled sidecar configuration: the contract
+// between the operator (which writes it into a ConfigMap, key config.json)
+// and the sidecar (which enforces it). One definition, imported by both.
+package config
+
+// Version is the only configuration format version this build understands.
+const Version = 1
+
+// ConfigMapKey is the ConfigMap key that holds the JSON configuration.
+const ConfigMapKey = "config.json"
+
+// Ports the injected sidecar uses inside the pod. The injector and the
+// compiler both rely on them, so they live beside the format.
+const (
+	// DefaultListenPort is where clients reach the sidecar; the injector gives
+	// it the protected port's name.
+	DefaultListenPort = 15080
+	// DefaultAdminPort serves /healthz, /readyz and /metrics.
+	DefaultAdminPort = 15081
+)
+
+// Identity source locations.
+const (
+	SourceHeader = "header"
+	SourceQuery  = "querystring"
+	SourceCookie = "cookie"
+)
+
+// Scope match modes.
+const (
+	ScopeMatchAnyOf = "AnyOf"
+	ScopeMatchAllOf = "AllOf"
+)
+
+// Config is the whole sidecar configuration (config.json). It is
+// self-contained: the sidecar needs nothing else to enforce it.
+type Config struct {
+	// Version is the format version; must equal Version.
+	Version int `json:"version"`
+	// Source names the ProtectedRoute this was compiled from ("namespace/name")
+	// and its generation, for logs and metrics only.
+	Source Source `json:"source"`
+	// Listen is the client-facing address, e.g. ":15080". The --listen flag
+	// overrides it.
+	Listen string `json:"listen"`
+	// Upstream is the app's URL, e.g. "http://127.0.0.1:8080". Empty when the
+	// compiler could not know the port number (a named port); the injector then
+	// passes --upstream.
+	Upstream string `json:"upstream,omitempty"`
+	// Authorizers are the token validators the rules refer to, sorted by Name.
+	Authorizers []Authorizer `json:"authorizers"`
+	// Rules are the routes; a request that matches none is refused with 404.
+	Rules []Rule `json:"rules"`
+	// CORS, when non-nil, makes the sidecar answer preflights itself.
+	CORS *CORS `json:"cors,omitempty"`
+}
+
+// Source identifies the ProtectedRoute a configuration was compiled from.
+type Source struct {
+	Namespace  string `json:"namespace"`
+	Name       string `json:"name"`
+	Generation int64  `json:"generation"`
+}
+
+// Authorizer is a compiled JWTAuthorizer.
+type Authorizer struct {
+	// Name is the JWTAuthorizer's name; rules refer to it.
+	Name string `json:"name"`
+	// Unavailable, when non-empty, says why this authorizer cannot be used
+	// (e.g. "JWTAuthorizer colors/auth0 not found"): its rules answer 503 and
+	// no other field needs to be set. It never lets traffic through.
+	Unavailable string `json:"unavailable,omitempty"`
+	// Issuer is compared to `iss` byte for byte.
+	Issuer string `json:"issuer,omitempty"`
+	// Audiences: any one must be in `aud`; `client_id` is used when `aud` is absent.
+	Audiences []string `json:"audiences,omitempty"`
+	// IdentitySource says where the token is.
+	IdentitySource IdentitySource `json:"identitySource"`
+	// JWKSURI is the key set URL; empty means OIDC discovery from Issuer.
+	JWKSURI string `json:"jwksURI,omitempty"`
+	// Algorithms is the allow-list; never empty after compilation (the
+	// compiler expands "all asymmetric" explicitly).
+	Algorithms []string `json:"algorithms,omitempty"`
+	// ClockSkew is the leeway for exp/nbf/iat, a Go duration string ("60s").
+	ClockSkew string `json:"clockSkew,omitempty"`
+	// ClaimsToHeaders copies claims to request headers, in order.
+	ClaimsToHeaders []ClaimHeader `json:"claimsToHeaders,omitempty"`
+	// ForwardToken keeps the token in the forwarded request.
+	ForwardToken bool `json:"forwardToken"`
+}
+
+// IdentitySource is a parsed $request.<in>.<name>.
+type IdentitySource struct {
+	// In is "header", "querystring" or "cookie".
+	In string `json:"in"`
+	// Name is the header, query parameter or cookie name.
+	Name string `json:"name"`
+}
+
+// ClaimHeader copies one claim into one request header.
+type ClaimHeader struct {
+	Claim  string `json:"claim"`
+	Header string `json:"header"`
+}
+
+// Rule is a compiled route rule.
+type Rule struct {
+	// Path is the rule's path template: literal segments, {param}, {greedy+}.
+	Path string `json:"path"`
+	// Methods the rule applies to, upper case, sorted; empty means any.
+	Methods []string `json:"methods,omitempty"`
+	// Public rules need no token. Exactly one of Public and Authorizer is set.
+	Public bool `json:"public,omitempty"`
+	// Authorizer names an entry of Config.Authorizers.
+	Authorizer string `json:"authorizer,omitempty"`
+	// Scopes the token must have, matched per ScopeMatch.
+	Scopes []string `json:"scopes,omitempty"`
+	// ScopeMatch is "AnyOf" or "AllOf"; "AnyOf" when empty.
+	ScopeMatch string `json:"scopeMatch,omitempty"`
+	// Claims are extra requirements; all must hold.
+	Claims []ClaimRequirement `json:"claims,omitempty"`
+}
+
+// ClaimRequirement holds when the claim equals any of Values (array claims:
+// any element does). Non-string claims compare in their JSON form.
+type ClaimRequirement struct {
+	Claim  string   `json:"claim"`
+	Values []string `json:"values"`
+}
+
+// CORS is the compiled CORS policy.
+type CORS struct {
+	AllowOrigins     []string `json:"allowOrigins,omitempty"`
+	AllowMethods     []string `json:"allowMethods,omitempty"`
+	AllowHeaders     []string `json:"allowHeaders,omitempty"`
+	ExposeHeaders    []string `json:"exposeHeaders,omitempty"`
+	AllowCredentials bool     `json:"allowCredentials,omitempty"`
+	// MaxAgeSeconds is how long a preflight may be cached; 0 omits the header.
+	MaxAgeSeconds int `json:"maxAgeSeconds,omitempty"`
+}
