@@ -1,0 +1,272 @@
+// Package compile turns a ProtectedRoute and the JWTAuthorizers it references
+// into the sidecar's configuration. It is pure and deterministic: the same
+// input always yields byte-identical JSON, so the hash in status identifies
+// exactly what sidecars enforce. Everything it cannot vouch for fails closed.
+package compile
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"k8s.io/apimachinery/pkg/api/meta"
+	"k8s.io/apimachinery/pkg/util/intstr"
+
+	"github.com/jwtgate/jwtgate/api/v1alpha1"
+	"github.com/jwtgate/jwtgate/sidecar/config"
+)
+
+// AllAlgorithms is the asymmetric allow-list used when an authorizer names
+// none, in a fixed order so the output is canonical.
+var AllAlgorithms = []string{"RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512", "EdDSA"}
+
+// DefaultClockSkew applies when spec.clockSkew is unset.
+const DefaultClockSkew = 60 * time.Second
+
+// DefaultIdentitySource applies when spec.identitySource is unset.
+const DefaultIdentitySource = "$request.header.Authorization"
+
+// Reasons an authorizer could not be compiled; they match the
+// ProtectedRoute ResolvedRefs reasons.
+const (
+	UnresolvedNotFound = v1alpha1.ReasonAuthorizerNotFound
+	UnresolvedNotReady = v1alpha1.ReasonAuthorizerNotReady
+)
+
+// Unresolved is a referenced authorizer that was compiled as unavailable.
+type Unresolved struct {
+	Name    string
+	Reason  string // UnresolvedNotFound or UnresolvedNotReady
+	Message string
+}
+
+// Result is a compiled route.
+type Result struct {
+	Config config.Config
+	// JSON is the exact config.json content.
+	JSON []byte
+	// Hash is "sha256:" + hex(sha256(JSON)).
+	Hash string
+	// Unresolved lists, sorted by name, the referenced authorizers whose rules
+	// answer 503 because the authorizer is missing or not Ready.
+	Unresolved []Unresolved
+}
+
+// InvalidRulesError says the rules cannot be enforced together; the route is
+// not Accepted and its previous configuration stays in force.
+type InvalidRulesError struct{ Msg string }
+
+func (e *InvalidRulesError) Error() string { return e.Msg }
+
+// Ready reports whether an authorizer can be trusted for compilation: its
+// Ready condition is True for the current generation. A spec edit makes it
+// not Ready until the operator has verified the new spec.
+func Ready(a *v1alpha1.JWTAuthorizer) bool {
+	c := meta.FindStatusCondition(a.Status.Conditions, v1alpha1.ConditionReady)
+	return c != nil && c.Status == "True" &&
+		a.Status.ObservedGeneration == a.Generation && c.ObservedGeneration == a.Generation
+}
+
+// Compile compiles route with authorizers (by name, from the route's
+// namespace; missing ones are absent). Readiness is read from each
+// authorizer's status with Ready. It returns an *InvalidRulesError when the
+// rules are ambiguous together.
+func Compile(route *v1alpha1.ProtectedRoute, authorizers map[string]*v1alpha1.JWTAuthorizer) (*Result, error) {
+	if err := CheckPrecedence(route.Spec.Rules); err != nil {
+		return nil, err
+	}
+	cfg := config.Config{
+		Version: config.Version,
+		Source:  config.Source{Namespace: route.Namespace, Name: route.Name, Generation: route.Generation},
+		Listen:  ":" + strconv.Itoa(config.DefaultListenPort),
+		Rules:   make([]config.Rule, 0, len(route.Spec.Rules)),
+	}
+	if route.Spec.Port.Type == intstr.Int {
+		cfg.Upstream = "http://127.0.0.1:" + strconv.Itoa(int(route.Spec.Port.IntVal))
+	}
+
+	var refs []string
+	for _, r := range route.Spec.Rules {
+		cfg.Rules = append(cfg.Rules, compileRule(r))
+		if r.Authorizer != "" && !slices.Contains(refs, r.Authorizer) {
+			refs = append(refs, r.Authorizer)
+		}
+	}
+	slices.Sort(refs)
+
+	res := &Result{}
+	cfg.Authorizers = make([]config.Authorizer, 0, len(refs))
+	for _, name := range refs {
+		a, un := compileAuthorizer(route.Namespace, name, authorizers[name])
+		cfg.Authorizers = append(cfg.Authorizers, a)
+		if un != nil {
+			res.Unresolved = append(res.Unresolved, *un)
+		}
+	}
+	cfg.CORS = compileCORS(route.Spec.CORS)
+
+	data, err := Marshal(&cfg)
+	if err != nil {
+		return nil, err
+	}
+	res.Config, res.JSON, res.Hash = cfg, data, Hash(data)
+	return res, nil
+}
+
+// Marshal renders a configuration as config.json: indented for people reading
+// the ConfigMap, HTML characters unescaped, newline-terminated.
+func Marshal(cfg *config.Config) ([]byte, error) {
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	enc.SetIndent("", "  ")
+	if err := enc.Encode(cfg); err != nil {
+		return nil, fmt.Errorf("encoding sidecar configuration: %w", err)
+	}
+	return buf.Bytes(), nil
+}
+
+// Hash is the configuration hash reported in status and by sidecars.
+func Hash(data []byte) string {
+	sum := sha256.Sum256(data)
+	return "sha256:" + hex.EncodeToString(sum[:])
+}
+
+func compileRule(r v1alpha1.RouteRule) config.Rule {
+	out := config.Rule{
+		Path:       r.Path,
+		Methods:    sortedMethods(r.Methods),
+		Public:     r.Public,
+		Authorizer: r.Authorizer,
+		Scopes:     sortedSet(r.Scopes),
+	}
+	if out.Public {
+		// CEL forbids both; never let a stray authorizer make a public rule look protected or vice versa.
+		out.Authorizer = ""
+	}
+	if len(out.Scopes) > 0 {
+		out.ScopeMatch = config.ScopeMatchAnyOf
+		if r.ScopeMatch == v1alpha1.ScopeMatchAllOf {
+			out.ScopeMatch = config.ScopeMatchAllOf
+		}
+	}
+	for _, c := range r.Claims {
+		out.Claims = append(out.Claims, config.ClaimRequirement{Claim: c.Claim, Values: sortedSet(c.Values)})
+	}
+	return out
+}
+
+func compileAuthorizer(ns, name string, a *v1alpha1.JWTAuthorizer) (config.Authorizer, *Unresolved) {
+	out := config.Authorizer{Name: name, IdentitySource: config.IdentitySource{In: config.SourceHeader, Name: "Authorization"}}
+	if a == nil {
+		msg := fmt.Sprintf("JWTAuthorizer %s/%s not found", ns, name)
+		out.Unavailable = msg
+		return out, &Unresolved{Name: name, Reason: UnresolvedNotFound, Message: msg}
+	}
+	src, srcErr := ParseIdentitySource(a.Spec.IdentitySource)
+	if srcErr == nil {
+		out.IdentitySource = src
+	}
+	if !Ready(a) {
+		reason := "not yet checked"
+		if c := meta.FindStatusCondition(a.Status.Conditions, v1alpha1.ConditionReady); c != nil && c.ObservedGeneration == a.Generation {
+			reason = "reason " + c.Reason
+		}
+		msg := fmt.Sprintf("JWTAuthorizer %s/%s is not Ready (%s)", ns, name, reason)
+		out.Unavailable = msg
+		return out, &Unresolved{Name: name, Reason: UnresolvedNotReady, Message: msg}
+	}
+	if srcErr != nil {
+		// The schema prevents this; compile it closed rather than guess.
+		msg := fmt.Sprintf("JWTAuthorizer %s/%s: %v", ns, name, srcErr)
+		out.Unavailable = msg
+		return out, &Unresolved{Name: name, Reason: UnresolvedNotReady, Message: msg}
+	}
+	out.Issuer = a.Spec.Issuer
+	out.Audiences = sortedSet(a.Spec.Audiences)
+	out.JWKSURI = a.Spec.JWKSURI
+	out.Algorithms = algorithms(a.Spec.Algorithms)
+	skew := DefaultClockSkew
+	if a.Spec.ClockSkew != nil {
+		skew = a.Spec.ClockSkew.Duration
+	}
+	out.ClockSkew = skew.String()
+	for _, c := range a.Spec.ClaimsToHeaders {
+		out.ClaimsToHeaders = append(out.ClaimsToHeaders, config.ClaimHeader{Claim: c.Claim, Header: c.Header})
+	}
+	out.ForwardToken = a.Spec.ForwardToken == nil || *a.Spec.ForwardToken
+	return out, nil
+}
+
+// ParseIdentitySource parses $request.header.NAME, $request.querystring.NAME
+// or $request.cookie.NAME; empty means the Authorization header.
+func ParseIdentitySource(s string) (config.IdentitySource, error) {
+	if s == "" {
+		s = DefaultIdentitySource
+	}
+	rest, ok := strings.CutPrefix(s, "$request.")
+	if ok {
+		in, name, found := strings.Cut(rest, ".")
+		switch {
+		case !found || name == "":
+		case in == config.SourceHeader || in == config.SourceQuery || in == config.SourceCookie:
+			return config.IdentitySource{In: in, Name: name}, nil
+		}
+	}
+	return config.IdentitySource{}, fmt.Errorf("identitySource %q must be $request.header.NAME, $request.querystring.NAME or $request.cookie.NAME", s)
+}
+
+func algorithms(in []v1alpha1.SigningAlgorithm) []string {
+	if len(in) == 0 {
+		return slices.Clone(AllAlgorithms)
+	}
+	var out []string
+	for _, alg := range AllAlgorithms {
+		if slices.Contains(in, v1alpha1.SigningAlgorithm(alg)) {
+			out = append(out, alg)
+		}
+	}
+	return out
+}
+
+func compileCORS(c *v1alpha1.CORSPolicy) *config.CORS {
+	if c == nil {
+		return nil
+	}
+	out := &config.CORS{
+		AllowOrigins:     sortedSet(c.AllowOrigins),
+		AllowMethods:     sortedMethods(c.AllowMethods),
+		AllowHeaders:     sortedSet(c.AllowHeaders),
+		ExposeHeaders:    sortedSet(c.ExposeHeaders),
+		AllowCredentials: c.AllowCredentials,
+	}
+	if c.MaxAge != nil {
+		out.MaxAgeSeconds = int(c.MaxAge.Duration / time.Second)
+	}
+	return out
+}
+
+func sortedMethods(ms []v1alpha1.HTTPMethod) []string {
+	out := make([]string, 0, len(ms))
+	for _, m := range ms {
+		out = append(out, strings.ToUpper(string(m)))
+	}
+	return sortedSet(out)
+}
+
+// sortedSet returns a sorted copy without duplicates; nil for an empty set
+// so that omitempty drops it.
+func sortedSet(in []string) []string {
+	if len(in) == 0 {
+		return nil
+	}
+	out := slices.Clone(in)
+	slices.Sort(out)
+	return slices.Compact(out)
+}

@@ -1,0 +1,333 @@
+package compile
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"flag"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/intstr"
+	"sigs.k8s.io/yaml"
+
+	"github.com/jwtgate/jwtgate/api/v1alpha1"
+	"github.com/jwtgate/jwtgate/sidecar/config"
+)
+
+var update = flag.Bool("update", false, "rewrite testdata/*.golden.json from the current output")
+
+func loadSample[T any](t testing.TB, file string) *T {
+	t.Helper()
+	data, err := os.ReadFile(filepath.Join("..", "..", "config", "samples", file))
+	if err != nil {
+		t.Fatal(err)
+	}
+	obj := new(T)
+	if err := yaml.UnmarshalStrict(data, obj); err != nil {
+		t.Fatalf("decoding %s: %v", file, err)
+	}
+	return obj
+}
+
+func colorsRoute(t testing.TB) *v1alpha1.ProtectedRoute {
+	r := loadSample[v1alpha1.ProtectedRoute](t, "auth_v1alpha1_protectedroute.yaml")
+	r.Generation = 4
+	return r
+}
+
+func colorsAuthorizer(t testing.TB) *v1alpha1.JWTAuthorizer {
+	a := loadSample[v1alpha1.JWTAuthorizer](t, "auth_v1alpha1_jwtauthorizer.yaml")
+	markReady(a, 2)
+	return a
+}
+
+func markReady(a *v1alpha1.JWTAuthorizer, gen int64) {
+	a.Generation = gen
+	a.Status.ObservedGeneration = gen
+	a.Status.Conditions = []metav1.Condition{{Type: v1alpha1.ConditionReady, Status: metav1.ConditionTrue, Reason: v1alpha1.ReasonKeysFetched, ObservedGeneration: gen}}
+}
+
+func markNotReady(a *v1alpha1.JWTAuthorizer, reason string) {
+	a.Status.ObservedGeneration = a.Generation
+	a.Status.Conditions = []metav1.Condition{{Type: v1alpha1.ConditionReady, Status: metav1.ConditionFalse, Reason: reason, ObservedGeneration: a.Generation}}
+}
+
+func TestGolden(t *testing.T) {
+	notReady := colorsAuthorizer(t)
+	markNotReady(notReady, v1alpha1.ReasonIssuerMismatch)
+
+	numeric := colorsRoute(t)
+	numeric.Spec.Port = intstr.FromInt32(8080)
+	numeric.Spec.CORS = nil
+	numeric.Spec.Rules = append(numeric.Spec.Rules,
+		v1alpha1.RouteRule{Path: "/admin/{proxy+}", Authorizer: "query", Scopes: []string{"write:colors", "admin"}, ScopeMatch: v1alpha1.ScopeMatchAllOf,
+			Claims: []v1alpha1.ClaimRequirement{{Claim: "http://sandrino/roles", Values: []string{"member", "admin"}}}},
+		v1alpha1.RouteRule{Path: "/colors/{id}", Methods: []v1alpha1.HTTPMethod{"PUT", "DELETE"}, Authorizer: "query"},
+	)
+	query := &v1alpha1.JWTAuthorizer{
+		ObjectMeta: metav1.ObjectMeta{Name: "query", Namespace: "colors"},
+		Spec: v1alpha1.JWTAuthorizerSpec{
+			Issuer: "https://issuer.example/", Audiences: []string{"b", "a"}, IdentitySource: "$request.querystring.access_token",
+			JWKSURI: "https://issuer.example/keys", ClockSkew: &metav1.Duration{Duration: 90 * time.Second}, ForwardToken: new(bool),
+		},
+	}
+	markReady(query, 1)
+
+	cases := []struct {
+		name  string
+		route *v1alpha1.ProtectedRoute
+		auths map[string]*v1alpha1.JWTAuthorizer
+	}{
+		{"colors-ready", colorsRoute(t), map[string]*v1alpha1.JWTAuthorizer{"auth0": colorsAuthorizer(t)}},
+		{"colors-authorizer-missing", colorsRoute(t), nil},
+		{"colors-authorizer-not-ready", colorsRoute(t), map[string]*v1alpha1.JWTAuthorizer{"auth0": notReady}},
+		{"numeric-port-two-authorizers", numeric, map[string]*v1alpha1.JWTAuthorizer{"auth0": colorsAuthorizer(t), "query": query, "unused": colorsAuthorizer(t)}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			res, err := Compile(tc.route, tc.auths)
+			if err != nil {
+				t.Fatal(err)
+			}
+			golden := filepath.Join("testdata", tc.name+".golden.json")
+			if *update {
+				if err := os.WriteFile(golden, res.JSON, 0o644); err != nil {
+					t.Fatal(err)
+				}
+			}
+			want, err := os.ReadFile(golden)
+			if err != nil {
+				t.Fatalf("%v (run go test ./internal/compile -update to create it)", err)
+			}
+			if !bytes.Equal(res.JSON, want) {
+				t.Fatalf("output differs from %s (run with -update if the change is intended):\n%s", golden, res.JSON)
+			}
+			sum := sha256.Sum256(want)
+			if res.Hash != "sha256:"+hex.EncodeToString(sum[:]) {
+				t.Fatalf("hash %s is not the sha256 of config.json", res.Hash)
+			}
+			// The bytes must be what the sidecar decodes, with nothing unknown.
+			dec := json.NewDecoder(bytes.NewReader(res.JSON))
+			dec.DisallowUnknownFields()
+			var back config.Config
+			if err := dec.Decode(&back); err != nil {
+				t.Fatalf("config.json does not decode as sidecar config: %v", err)
+			}
+		})
+	}
+}
+
+// Same input, same bytes; and inputs that differ only in the order of sets
+// compile to the same bytes, so the hash only moves on a real change.
+func TestDeterministic(t *testing.T) {
+	a := colorsAuthorizer(t)
+	r := colorsRoute(t)
+	first, err := Compile(r, map[string]*v1alpha1.JWTAuthorizer{"auth0": a})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < 20; i++ {
+		again, _ := Compile(r, map[string]*v1alpha1.JWTAuthorizer{"auth0": a, "other": colorsAuthorizer(t)})
+		if !bytes.Equal(first.JSON, again.JSON) || first.Hash != again.Hash {
+			t.Fatalf("run %d differs:\n%s\n%s", i, first.JSON, again.JSON)
+		}
+	}
+	permuted := colorsRoute(t)
+	permuted.Spec.CORS.AllowMethods = []v1alpha1.HTTPMethod{"OPTIONS", "GET"}
+	permuted.Spec.CORS.AllowHeaders = []string{"Authorization", "Content-Type"}
+	pa := colorsAuthorizer(t)
+	pa.Spec.Algorithms = []v1alpha1.SigningAlgorithm{"RS256", "RS256"}
+	again, _ := Compile(permuted, map[string]*v1alpha1.JWTAuthorizer{"auth0": pa})
+	if !bytes.Equal(first.JSON, again.JSON) {
+		t.Fatalf("set order changed the output:\n%s\n%s", first.JSON, again.JSON)
+	}
+	changed := colorsRoute(t)
+	changed.Spec.Rules[0].Path = "/colours"
+	c, _ := Compile(changed, map[string]*v1alpha1.JWTAuthorizer{"auth0": a})
+	if c.Hash == first.Hash {
+		t.Fatal("a changed rule kept the same hash")
+	}
+}
+
+// A route whose authorizer is missing or not Ready must never compile into
+// something that admits a token-less request on a protected rule.
+func TestFailsClosed(t *testing.T) {
+	notReady := colorsAuthorizer(t)
+	markNotReady(notReady, v1alpha1.ReasonJWKSFetchFailed)
+	staleGen := colorsAuthorizer(t)
+	staleGen.Generation = 3 // spec edited, not yet re-verified
+	noConditions := colorsAuthorizer(t)
+	noConditions.Status = v1alpha1.JWTAuthorizerStatus{}
+
+	cases := []struct {
+		name       string
+		auth       *v1alpha1.JWTAuthorizer
+		wantReason string
+		wantMsg    string
+	}{
+		{"missing", nil, UnresolvedNotFound, "JWTAuthorizer colors/auth0 not found"},
+		{"not ready", notReady, UnresolvedNotReady, "JWTAuthorizer colors/auth0 is not Ready (reason JWKSFetchFailed)"},
+		{"ready for an older generation", staleGen, UnresolvedNotReady, "JWTAuthorizer colors/auth0 is not Ready (not yet checked)"},
+		{"never checked", noConditions, UnresolvedNotReady, "JWTAuthorizer colors/auth0 is not Ready (not yet checked)"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			auths := map[string]*v1alpha1.JWTAuthorizer{}
+			if tc.auth != nil {
+				auths["auth0"] = tc.auth
+			}
+			res, err := Compile(colorsRoute(t), auths)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(res.Unresolved) != 1 || res.Unresolved[0].Reason != tc.wantReason || res.Unresolved[0].Message != tc.wantMsg {
+				t.Fatalf("Unresolved = %+v, want reason %s message %q", res.Unresolved, tc.wantReason, tc.wantMsg)
+			}
+			if len(res.Config.Authorizers) != 1 {
+				t.Fatalf("want exactly the referenced authorizer, got %+v", res.Config.Authorizers)
+			}
+			a := res.Config.Authorizers[0]
+			if a.Unavailable != tc.wantMsg || a.Issuer != "" || len(a.Audiences) != 0 || a.JWKSURI != "" {
+				t.Fatalf("unavailable authorizer carries verification data or no reason: %+v", a)
+			}
+			for _, r := range res.Config.Rules {
+				if r.Path != "/colors" && (r.Public || r.Authorizer != "auth0") {
+					t.Fatalf("protected rule %s compiled without its authorizer: %+v", r.Path, r)
+				}
+			}
+		})
+	}
+}
+
+func TestRuleDetails(t *testing.T) {
+	r := colorsRoute(t)
+	r.Spec.Rules = []v1alpha1.RouteRule{
+		{Path: "/a", Methods: []v1alpha1.HTTPMethod{"POST", "GET", "GET"}, Authorizer: "x", Scopes: []string{"s2", "s1"}},
+		{Path: "/b", Public: true, Authorizer: "x"},
+	}
+	r.Spec.Port = intstr.FromString("http")
+	res, err := Compile(r, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := res.Config
+	if got.Listen != ":15080" || got.Upstream != "" {
+		t.Errorf("Listen=%q Upstream=%q; want :15080 and no upstream for a named port", got.Listen, got.Upstream)
+	}
+	if strings.Join(got.Rules[0].Methods, ",") != "GET,POST" || strings.Join(got.Rules[0].Scopes, ",") != "s1,s2" || got.Rules[0].ScopeMatch != "AnyOf" {
+		t.Errorf("rule 0 = %+v; want methods GET,POST, scopes s1,s2, AnyOf", got.Rules[0])
+	}
+	if !got.Rules[1].Public || got.Rules[1].Authorizer != "" {
+		t.Errorf("public rule = %+v; want public and no authorizer", got.Rules[1])
+	}
+	if got.Source != (config.Source{Namespace: "colors", Name: "colors-api", Generation: 4}) || got.Version != config.Version {
+		t.Errorf("source/version = %+v/%d", got.Source, got.Version)
+	}
+}
+
+func TestDefaults(t *testing.T) {
+	a := colorsAuthorizer(t)
+	a.Spec.Algorithms = nil
+	a.Spec.IdentitySource = ""
+	a.Spec.ClockSkew = nil
+	a.Spec.ForwardToken = nil
+	res, err := Compile(colorsRoute(t), map[string]*v1alpha1.JWTAuthorizer{"auth0": a})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := res.Config.Authorizers[0]
+	if strings.Join(got.Algorithms, ",") != strings.Join(AllAlgorithms, ",") {
+		t.Errorf("algorithms = %v, want every asymmetric algorithm", got.Algorithms)
+	}
+	if got.IdentitySource != (config.IdentitySource{In: "header", Name: "Authorization"}) || got.ClockSkew != "1m0s" || !got.ForwardToken {
+		t.Errorf("defaults = %+v", got)
+	}
+}
+
+func TestParseIdentitySource(t *testing.T) {
+	cases := []struct {
+		in      string
+		want    config.IdentitySource
+		wantErr bool
+	}{
+		{"", config.IdentitySource{In: "header", Name: "Authorization"}, false},
+		{"$request.header.X-Token", config.IdentitySource{In: "header", Name: "X-Token"}, false},
+		{"$request.querystring.access_token", config.IdentitySource{In: "querystring", Name: "access_token"}, false},
+		{"$request.cookie.session.v2", config.IdentitySource{In: "cookie", Name: "session.v2"}, false},
+		{"$request.body.token", config.IdentitySource{}, true},
+		{"$request.header.", config.IdentitySource{}, true},
+		{"header.Authorization", config.IdentitySource{}, true},
+	}
+	for _, tc := range cases {
+		got, err := ParseIdentitySource(tc.in)
+		if (err != nil) != tc.wantErr || got != tc.want {
+			t.Errorf("ParseIdentitySource(%q) = %+v, %v", tc.in, got, err)
+		}
+		if err != nil && !strings.Contains(err.Error(), "$request.header.NAME") {
+			t.Errorf("error %q does not say the accepted forms", err)
+		}
+	}
+}
+
+func TestCheckPrecedence(t *testing.T) {
+	get := []v1alpha1.HTTPMethod{"GET"}
+	rule := func(path string, methods ...v1alpha1.HTTPMethod) v1alpha1.RouteRule {
+		return v1alpha1.RouteRule{Path: path, Methods: methods, Public: true}
+	}
+	cases := []struct {
+		name    string
+		rules   []v1alpha1.RouteRule
+		wantErr string
+	}{
+		{"colors sample", []v1alpha1.RouteRule{rule("/colors", get...), rule("/my/profile", get...), rule("/my/colors", get...)}, ""},
+		{"param names differ, same method", []v1alpha1.RouteRule{rule("/colors/{id}", "GET"), rule("/colors/{name}", "GET", "PUT")},
+			"rules[0] (GET /colors/{id}) and rules[1] (GET,PUT /colors/{name}) have equal precedence"},
+		{"param names differ, both any method", []v1alpha1.RouteRule{rule("/a/{x}"), rule("/a/{y}")}, "rules[0] (any method /a/{x}) and rules[1] (any method /a/{y})"},
+		{"greedy names differ", []v1alpha1.RouteRule{rule("/{proxy+}"), rule("/{rest+}")}, "equal precedence"},
+		{"disjoint methods", []v1alpha1.RouteRule{rule("/colors/{id}", "GET"), rule("/colors/{name}", "DELETE")}, ""},
+		{"named method beats any", []v1alpha1.RouteRule{rule("/colors/{id}", "GET"), rule("/colors/{name}")}, ""},
+		{"literal beats param", []v1alpha1.RouteRule{rule("/colors/red"), rule("/colors/{id}")}, ""},
+		{"param beats greedy", []v1alpha1.RouteRule{rule("/colors/{id}"), rule("/colors/{p+}")}, ""},
+		{"different literals", []v1alpha1.RouteRule{rule("/a/{x}"), rule("/b/{x}")}, ""},
+		{"different depth", []v1alpha1.RouteRule{rule("/a/{x}"), rule("/a/{x}/b")}, ""},
+		{"same path same method", []v1alpha1.RouteRule{rule("/a", "GET"), rule("/a", "GET")}, "equal precedence"},
+		{"third pair reported", []v1alpha1.RouteRule{rule("/a"), rule("/b/{x}", "GET"), rule("/b/{y}", "GET")}, "rules[1]"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			err := CheckPrecedence(tc.rules)
+			if tc.wantErr == "" {
+				if err != nil {
+					t.Fatalf("unexpected error: %v", err)
+				}
+				return
+			}
+			var inv *InvalidRulesError
+			if !errors.As(err, &inv) || !strings.Contains(err.Error(), tc.wantErr) || !strings.Contains(err.Error(), "disjoint methods") {
+				t.Fatalf("error = %v, want InvalidRulesError containing %q and a fix", err, tc.wantErr)
+			}
+			r := colorsRoute(t)
+			r.Spec.Rules = tc.rules
+			if _, cerr := Compile(r, nil); !errors.As(cerr, &inv) {
+				t.Fatalf("Compile accepted ambiguous rules: %v", cerr)
+			}
+		})
+	}
+}
+
+func BenchmarkCompile(b *testing.B) {
+	r, a := colorsRoute(b), colorsAuthorizer(b)
+	auths := map[string]*v1alpha1.JWTAuthorizer{"auth0": a}
+	for b.Loop() {
+		if _, err := Compile(r, auths); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
