@@ -1,0 +1,236 @@
+// Package keys obtains and caches the signing keys of token issuers: OIDC
+// discovery, JWKS fetching with strict filtering of usable keys, and a
+// per-authorizer cache with background refresh and bounded staleness.
+package keys
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// MaxBodyBytes caps discovery documents and key sets: a hostile or broken
+// endpoint must not be able to exhaust memory.
+const MaxBodyBytes = 1 << 20
+
+// Errors callers tell apart with errors.Is. Each returned error wraps one of
+// them together with a message that says what to fix.
+var (
+	// ErrDiscovery: the OIDC discovery document could not be fetched or used.
+	ErrDiscovery = errors.New("OIDC discovery failed")
+	// ErrIssuerMismatch: the discovery document names another issuer. Errors
+	// wrapping it also match ErrDiscovery.
+	ErrIssuerMismatch = errors.New("issuer mismatch")
+	// ErrFetch: the JWKS could not be fetched or parsed.
+	ErrFetch = errors.New("JWKS fetch failed")
+	// ErrNoUsableKeys: the JWKS was fetched but holds no usable signing key.
+	ErrNoUsableKeys = errors.New("no usable signing keys")
+)
+
+// NewHTTPClient returns a client for issuer endpoints: a clone of the default
+// transport with bounded dial/TLS/header times, an overall timeout, and no
+// redirects to another host or from https to http (a redirect that leaves the
+// issuer's host could hand key selection to someone else).
+func NewHTTPClient(timeout time.Duration) *http.Client {
+	t := http.DefaultTransport.(*http.Transport).Clone()
+	t.DialContext = (&net.Dialer{Timeout: timeout, KeepAlive: 30 * time.Second}).DialContext
+	t.TLSHandshakeTimeout = timeout
+	t.ResponseHeaderTimeout = timeout
+	t.MaxIdleConnsPerHost = 2
+	return &http.Client{
+		Transport: t,
+		Timeout:   timeout,
+		CheckRedirect: func(req *http.Request, via []*http.Request) error {
+			first := via[0].URL
+			if len(via) >= 3 {
+				return fmt.Errorf("stopped after %d redirects from %s", len(via), first)
+			}
+			if req.URL.Host != first.Host {
+				return fmt.Errorf("refusing redirect from %s to another host (%s); configure the final URL instead", first, req.URL.Host)
+			}
+			if first.Scheme == "https" && req.URL.Scheme != "https" {
+				return fmt.Errorf("refusing redirect from https to %s (%s)", req.URL.Scheme, req.URL)
+			}
+			return nil
+		},
+	}
+}
+
+// DiscoveryURL is where the discovery document of issuer lives.
+func DiscoveryURL(issuer string) string {
+	return strings.TrimSuffix(issuer, "/") + "/.well-known/openid-configuration"
+}
+
+// Discover fetches the issuer's OIDC discovery document and returns its
+// jwks_uri. The document's issuer must equal issuer byte for byte (OIDC
+// Discovery 4.3), because tokens are later checked against the same string.
+func Discover(ctx context.Context, c *http.Client, issuer string) (string, error) {
+	u := DiscoveryURL(issuer)
+	body, _, err := get(ctx, c, u)
+	if err != nil {
+		return "", fmt.Errorf("%w: %v; check that spec.issuer is the issuer's exact URL and that it is reachable from the cluster", ErrDiscovery, err)
+	}
+	var doc struct {
+		Issuer  *string `json:"issuer"`
+		JWKSURI string  `json:"jwks_uri"`
+	}
+	if err := json.Unmarshal(body, &doc); err != nil {
+		return "", fmt.Errorf("%w: GET %s returned a body that is not a JSON discovery document: %v", ErrDiscovery, u, err)
+	}
+	if doc.Issuer == nil {
+		return "", fmt.Errorf("%w: the discovery document at %s has no issuer field", ErrDiscovery, u)
+	}
+	if *doc.Issuer != issuer {
+		return "", fmt.Errorf("%w: %w: the discovery document's issuer is %q but spec.issuer is %q; set spec.issuer to exactly %q (a trailing slash matters)",
+			ErrDiscovery, ErrIssuerMismatch, *doc.Issuer, issuer, *doc.Issuer)
+	}
+	if doc.JWKSURI == "" {
+		return "", fmt.Errorf("%w: the discovery document at %s has no jwks_uri; set spec.jwksURI", ErrDiscovery, u)
+	}
+	if err := CheckURL(doc.JWKSURI); err != nil {
+		return "", fmt.Errorf("%w: the discovery document at %s has jwks_uri %q: %v", ErrDiscovery, u, doc.JWKSURI, err)
+	}
+	return doc.JWKSURI, nil
+}
+
+// CheckURL accepts https URLs, and http only for loopback hosts (tests and
+// local development): keys fetched in the clear could be swapped by anyone on
+// the path.
+func CheckURL(raw string) error {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return fmt.Errorf("not a URL: %v", err)
+	}
+	switch u.Scheme {
+	case "https":
+	case "http":
+		if !IsLoopback(u.Hostname()) {
+			return fmt.Errorf("http is allowed only for loopback hosts; use https")
+		}
+	default:
+		return fmt.Errorf("scheme must be https, got %q", u.Scheme)
+	}
+	if u.Host == "" {
+		return fmt.Errorf("URL has no host")
+	}
+	return nil
+}
+
+// IsLoopback reports whether host is localhost or a loopback IP.
+func IsLoopback(host string) bool {
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}
+
+// FetchResult is one JWKS fetch.
+type FetchResult struct {
+	// Keys are the usable signing keys, in document order.
+	Keys []Key
+	// Skipped lists the keys that were left out and why.
+	Skipped []Skipped
+	// MaxAge is the Cache-Control max-age; HasMaxAge is false when the
+	// response gave none (or said no-store / no-cache, which yields 0).
+	MaxAge    time.Duration
+	HasMaxAge bool
+}
+
+// FetchJWKS fetches the key set at uri (timeout via ctx and the client) and
+// keeps only usable signing keys. It fails with ErrNoUsableKeys when none
+// remain, naming why each key was skipped.
+func FetchJWKS(ctx context.Context, c *http.Client, uri string) (*FetchResult, error) {
+	if err := CheckURL(uri); err != nil {
+		return nil, fmt.Errorf("%w: JWKS URI %q: %v", ErrFetch, uri, err)
+	}
+	body, hdr, err := get(ctx, c, uri)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v; check spec.jwksURI (or the issuer's jwks_uri) and that it is reachable from the cluster", ErrFetch, err)
+	}
+	res, err := ParseJWKS(body)
+	if err != nil {
+		return nil, fmt.Errorf("%w: GET %s: %v", ErrFetch, uri, err)
+	}
+	res.MaxAge, res.HasMaxAge = CacheMaxAge(hdr.Get("Cache-Control"))
+	if len(res.Keys) == 0 {
+		return res, fmt.Errorf("%w: the key set at %s has %d keys and none is a usable signing key (%s); publish an RSA (>= 2048 bits), EC P-256/P-384/P-521 or Ed25519 key with a kid and use \"sig\"",
+			ErrNoUsableKeys, uri, len(res.Skipped), summarize(res.Skipped))
+	}
+	return res, nil
+}
+
+func summarize(s []Skipped) string {
+	if len(s) == 0 {
+		return "the set is empty"
+	}
+	parts := make([]string, 0, len(s))
+	for i, k := range s {
+		if i == 5 {
+			parts = append(parts, fmt.Sprintf("and %d more", len(s)-5))
+			break
+		}
+		parts = append(parts, k.String())
+	}
+	return strings.Join(parts, "; ")
+}
+
+// get performs a capped GET that requires status 200.
+func get(ctx context.Context, c *http.Client, u string) ([]byte, http.Header, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
+	if err != nil {
+		return nil, nil, fmt.Errorf("bad URL %q: %v", u, err)
+	}
+	req.Header.Set("Accept", "application/json")
+	resp, err := c.Do(req)
+	if err != nil {
+		return nil, nil, fmt.Errorf("GET %s: %v", u, err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 4096))
+		return nil, nil, fmt.Errorf("GET %s returned HTTP %d, want 200", u, resp.StatusCode)
+	}
+	body, err := io.ReadAll(io.LimitReader(resp.Body, MaxBodyBytes+1))
+	if err != nil {
+		return nil, nil, fmt.Errorf("GET %s: reading body: %v", u, err)
+	}
+	if len(body) > MaxBodyBytes {
+		return nil, nil, fmt.Errorf("GET %s: body exceeds %d bytes", u, MaxBodyBytes)
+	}
+	return body, resp.Header, nil
+}
+
+// CacheMaxAge extracts max-age from a Cache-Control value. no-store and
+// no-cache count as max-age 0.
+func CacheMaxAge(v string) (time.Duration, bool) {
+	var (
+		age   time.Duration
+		found bool
+	)
+	for _, d := range strings.Split(v, ",") {
+		d = strings.ToLower(strings.TrimSpace(d))
+		switch {
+		case d == "no-store" || d == "no-cache":
+			return 0, true
+		case strings.HasPrefix(d, "max-age="):
+			n, err := strconv.ParseInt(strings.Trim(d[len("max-age="):], `"`), 10, 64)
+			if err != nil || n < 0 {
+				continue
+			}
+			if n > int64(365*24*3600) {
+				n = int64(365 * 24 * 3600)
+			}
+			age, found = time.Duration(n)*time.Second, true
+		}
+	}
+	return age, found
+}

@@ -1,0 +1,158 @@
+package keys_test
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/jwtgate/jwtgate/sidecar/keys"
+	"github.com/jwtgate/jwtgate/sidecar/testissuer"
+)
+
+func TestDiscover(t *testing.T) {
+	iss := testissuer.New(t)
+	c := keys.NewHTTPClient(2 * time.Second)
+	got, err := keys.Discover(context.Background(), c, iss.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got != iss.JWKSURI() {
+		t.Fatalf("jwks uri = %q, want %q", got, iss.JWKSURI())
+	}
+	// A trailing slash on the configured issuer is a different issuer.
+	_, err = keys.Discover(context.Background(), c, iss.URL+"/")
+	if !errors.Is(err, keys.ErrIssuerMismatch) || !errors.Is(err, keys.ErrDiscovery) {
+		t.Fatalf("want issuer mismatch, got %v", err)
+	}
+	if !strings.Contains(err.Error(), "the discovery document's issuer is \""+iss.URL+"\" but spec.issuer is \""+iss.URL+"/\"") {
+		t.Fatalf("message does not say what to fix: %v", err)
+	}
+}
+
+func TestDiscoverFailures(t *testing.T) {
+	c := keys.NewHTTPClient(2 * time.Second)
+	cases := []struct {
+		name    string
+		handler http.HandlerFunc
+		want    error
+		msg     string
+	}{
+		{"404", func(w http.ResponseWriter, r *http.Request) { http.NotFound(w, r) }, keys.ErrDiscovery, "returned HTTP 404, want 200"},
+		{"not json", func(w http.ResponseWriter, r *http.Request) { w.Write([]byte("<html>")) }, keys.ErrDiscovery, "not a JSON discovery document"},
+		{"no issuer", func(w http.ResponseWriter, r *http.Request) { w.Write([]byte(`{"jwks_uri":"https://x/k"}`)) }, keys.ErrDiscovery, "has no issuer field"},
+		{"huge", func(w http.ResponseWriter, r *http.Request) { w.Write([]byte(strings.Repeat(" ", keys.MaxBodyBytes+10))) }, keys.ErrDiscovery, "body exceeds"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			srv := httptest.NewServer(tc.handler)
+			defer srv.Close()
+			_, err := keys.Discover(context.Background(), c, srv.URL)
+			if !errors.Is(err, tc.want) || !strings.Contains(err.Error(), tc.msg) {
+				t.Fatalf("got %v, want %v containing %q", err, tc.want, tc.msg)
+			}
+			if !strings.Contains(err.Error(), srv.URL+"/.well-known/openid-configuration") && tc.name != "no issuer" {
+				t.Fatalf("error does not name the URL tried: %v", err)
+			}
+		})
+	}
+	t.Run("plain http jwks_uri on a public host", func(t *testing.T) {
+		var srv *httptest.Server
+		srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			w.Write([]byte(`{"issuer":"` + srv.URL + `","jwks_uri":"http://example.com/keys"}`))
+		}))
+		defer srv.Close()
+		_, err := keys.Discover(context.Background(), c, srv.URL)
+		if !errors.Is(err, keys.ErrDiscovery) || !strings.Contains(err.Error(), "use https") {
+			t.Fatalf("got %v", err)
+		}
+	})
+	t.Run("unreachable", func(t *testing.T) {
+		srv := httptest.NewServer(http.NotFoundHandler())
+		u := srv.URL
+		srv.Close()
+		_, err := keys.Discover(context.Background(), c, u)
+		if !errors.Is(err, keys.ErrDiscovery) {
+			t.Fatalf("got %v", err)
+		}
+	})
+}
+
+func TestRedirectToOtherHostFails(t *testing.T) {
+	other := testissuer.New(t)
+	srv := httptest.NewServer(http.RedirectHandler(other.JWKSURI(), http.StatusFound))
+	defer srv.Close()
+	// Both listen on 127.0.0.1 but on different ports: a different host.
+	_, err := keys.FetchJWKS(context.Background(), keys.NewHTTPClient(2*time.Second), srv.URL+"/jwks.json")
+	if !errors.Is(err, keys.ErrFetch) || !strings.Contains(err.Error(), "refusing redirect") {
+		t.Fatalf("got %v", err)
+	}
+}
+
+func TestFetchJWKS(t *testing.T) {
+	iss := testissuer.New(t)
+	iss.SetCacheControl("public, max-age=120")
+	res, err := keys.FetchJWKS(context.Background(), keys.NewHTTPClient(2*time.Second), iss.JWKSURI())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res.Keys) != 2 || res.Keys[0].KID != "rsa-1" || res.Keys[1].KID != "ec-1" {
+		t.Fatalf("keys = %+v", res.Keys)
+	}
+	if !res.HasMaxAge || res.MaxAge != 120*time.Second {
+		t.Fatalf("max-age = %v %v", res.MaxAge, res.HasMaxAge)
+	}
+}
+
+func TestFetchJWKSErrors(t *testing.T) {
+	iss := testissuer.New(t)
+	c := keys.NewHTTPClient(2 * time.Second)
+	iss.SetJWKSStatus(http.StatusInternalServerError)
+	_, err := keys.FetchJWKS(context.Background(), c, iss.JWKSURI())
+	if !errors.Is(err, keys.ErrFetch) || !strings.Contains(err.Error(), "HTTP 500") || !strings.Contains(err.Error(), iss.JWKSURI()) {
+		t.Fatalf("got %v", err)
+	}
+	iss.SetJWKSStatus(http.StatusOK)
+	iss.SetJWKSBody([]byte(`{"keys":[{"kty":"oct","kid":"h","k":"c2VjcmV0"}]}`))
+	_, err = keys.FetchJWKS(context.Background(), c, iss.JWKSURI())
+	if !errors.Is(err, keys.ErrNoUsableKeys) || !strings.Contains(err.Error(), `keys[0] (kid "h"): symmetric key`) {
+		t.Fatalf("got %v", err)
+	}
+	iss.SetJWKSBody([]byte(`{"nokeys":[]}`))
+	_, err = keys.FetchJWKS(context.Background(), c, iss.JWKSURI())
+	if !errors.Is(err, keys.ErrFetch) || !strings.Contains(err.Error(), `no "keys" array`) {
+		t.Fatalf("got %v", err)
+	}
+	iss.SetJWKSBody(nil)
+	iss.SetDelay(time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
+	defer cancel()
+	_, err = keys.FetchJWKS(ctx, c, iss.JWKSURI())
+	if !errors.Is(err, keys.ErrFetch) {
+		t.Fatalf("timeout: got %v", err)
+	}
+}
+
+func TestCacheMaxAge(t *testing.T) {
+	cases := []struct {
+		in   string
+		want time.Duration
+		ok   bool
+	}{
+		{"", 0, false},
+		{"max-age=60", time.Minute, true},
+		{"public, MAX-AGE=30, must-revalidate", 30 * time.Second, true},
+		{"no-store", 0, true},
+		{"max-age=-1", 0, false},
+		{"max-age=abc", 0, false},
+	}
+	for _, tc := range cases {
+		got, ok := keys.CacheMaxAge(tc.in)
+		if got != tc.want || ok != tc.ok {
+			t.Errorf("CacheMaxAge(%q) = %v %v, want %v %v", tc.in, got, ok, tc.want, tc.ok)
+		}
+	}
+}
