@@ -1,0 +1,247 @@
+package inject
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"flag"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+
+	jsonpatch "github.com/evanphx/json-patch/v5"
+	gomodjsonpatch "gomodules.xyz/jsonpatch/v2"
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/equality"
+	"k8s.io/apimachinery/pkg/util/intstr"
+	"sigs.k8s.io/yaml"
+
+	"github.com/jwtgate/jwtgate/api/v1alpha1"
+)
+
+var update = flag.Bool("update", false, "rewrite the golden files in testdata")
+
+var testOpts = Options{Image: "ghcr.io/jwtgate/sidecar:test", ExcludedNamespaces: []string{"jwtgate-system"}}
+
+// loadCase reads a testdata/NAME.in.yaml: a Namespace, ProtectedRoutes and a Pod.
+func loadCase(t testing.TB, path string) Input {
+	t.Helper()
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var in Input
+	for _, doc := range strings.Split(string(raw), "\n---\n") {
+		var meta struct{ Kind string }
+		if err := yaml.Unmarshal([]byte(doc), &meta); err != nil {
+			t.Fatalf("%s: %v", path, err)
+		}
+		switch meta.Kind {
+		case "Namespace":
+			var ns corev1.Namespace
+			mustUnmarshal(t, doc, &ns)
+			in.Namespace, in.NamespaceLabels = ns.Name, ns.Labels
+		case "ProtectedRoute":
+			var r v1alpha1.ProtectedRoute
+			mustUnmarshal(t, doc, &r)
+			in.Routes = append(in.Routes, r)
+		case "Pod":
+			in.Pod = &corev1.Pod{}
+			mustUnmarshal(t, doc, in.Pod)
+		default:
+			t.Fatalf("%s: unexpected kind %q", path, meta.Kind)
+		}
+	}
+	if in.Pod == nil {
+		t.Fatalf("%s: no Pod", path)
+	}
+	return in
+}
+
+func mustUnmarshal(t testing.TB, doc string, v any) {
+	t.Helper()
+	if err := yaml.UnmarshalStrict([]byte(doc), v); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// run is what the webhook does: decide, then patch. The text result is the
+// golden ".out" file: the injected pod as YAML, or why nothing happened.
+func run(in Input) (*corev1.Pod, string, error) {
+	d := Decide(in, testOpts)
+	if !d.Inject {
+		return nil, "skipped: " + d.Reason + "\n", nil
+	}
+	out, err := Patch(in.Pod, d.Route, in.Namespace, testOpts)
+	if err != nil {
+		return nil, "refused: " + err.Error() + "\n", err
+	}
+	y, err := yaml.Marshal(out)
+	return out, string(y), err
+}
+
+// sortedPatch is the JSON patch in a stable order for the golden file; the
+// library's order follows Go map iteration, so the applied order is checked
+// separately.
+func sortedPatch(t *testing.T, ops []gomodjsonpatch.Operation) []byte {
+	t.Helper()
+	lines := make([]string, len(ops))
+	for i, op := range ops {
+		b, err := json.Marshal(op)
+		if err != nil {
+			t.Fatal(err)
+		}
+		lines[i] = "  " + string(b)
+	}
+	slices.Sort(lines)
+	return []byte("[\n" + strings.Join(lines, ",\n") + "\n]\n")
+}
+
+func golden(t *testing.T, path string, got []byte) {
+	t.Helper()
+	if *update {
+		if err := os.WriteFile(path, got, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return
+	}
+	want, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("%v (run go test ./internal/inject -update to create it)", err)
+	}
+	if !bytes.Equal(want, got) {
+		t.Errorf("%s differs from the result (run with -update after checking the change):\n--- want\n%s\n--- got\n%s", path, want, got)
+	}
+}
+
+func TestGolden(t *testing.T) {
+	inputs, err := filepath.Glob("testdata/*.in.yaml")
+	if err != nil || len(inputs) == 0 {
+		t.Fatalf("no test cases: %v", err)
+	}
+	for _, path := range inputs {
+		name := strings.TrimSuffix(filepath.Base(path), ".in.yaml")
+		t.Run(name, func(t *testing.T) {
+			in := loadCase(t, path)
+			out, text, _ := run(in)
+			golden(t, filepath.Join("testdata", name+".out"), []byte(text))
+			if out == nil {
+				return
+			}
+
+			before, _ := json.Marshal(in.Pod)
+			after, _ := json.Marshal(out)
+			ops, err := gomodjsonpatch.CreatePatch(before, after)
+			if err != nil {
+				t.Fatal(err)
+			}
+			golden(t, filepath.Join("testdata", name+".patch.json"), sortedPatch(t, ops))
+
+			// The patch, in the order the webhook sends it, turns the input into the output.
+			rawOps, _ := json.Marshal(ops)
+			p, err := jsonpatch.DecodePatch(rawOps)
+			if err != nil {
+				t.Fatal(err)
+			}
+			applied, err := p.Apply(before)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var appliedPod corev1.Pod
+			if err := json.Unmarshal(applied, &appliedPod); err != nil {
+				t.Fatal(err)
+			}
+			if !equality.Semantic.DeepEqual(&appliedPod, out) {
+				t.Errorf("applying the JSON patch does not give the patched pod")
+			}
+
+			// Idempotency: the output is left alone by the decision and by the patch.
+			again := in
+			again.Pod = out
+			if d := Decide(again, testOpts); d.Inject {
+				t.Errorf("an injected pod was selected again: %s", d.Reason)
+			}
+			twice, err := Patch(out, &in.Routes[0], in.Namespace, testOpts)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !equality.Semantic.DeepEqual(twice, out) {
+				t.Errorf("patching an injected pod changed it")
+			}
+			if !Injected(out) {
+				t.Errorf("Injected() is false on the output")
+			}
+		})
+	}
+}
+
+func TestPatchDoesNotModifyInput(t *testing.T) {
+	in := loadCase(t, "testdata/named-port.in.yaml")
+	orig := in.Pod.DeepCopy()
+	if _, _, err := run(in); err != nil {
+		t.Fatal(err)
+	}
+	if !equality.Semantic.DeepEqual(orig, in.Pod) {
+		t.Fatal("Patch modified its input pod")
+	}
+}
+
+func TestMissingPortError(t *testing.T) {
+	in := loadCase(t, "testdata/missing-port.in.yaml")
+	_, _, err := run(in)
+	var pe *PortError
+	if !errors.As(err, &pe) {
+		t.Fatalf("want *PortError, got %v", err)
+	}
+	for _, want := range []string{"ProtectedRoute colors/colors-api", `port "http"`, "spec.port", "declare it"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("message %q does not mention %q", err, want)
+		}
+	}
+	if pe.Port != intstr.FromString("http") {
+		t.Errorf("PortError.Port = %v", pe.Port)
+	}
+}
+
+func TestPatchStatusAnnotation(t *testing.T) {
+	in := loadCase(t, "testdata/named-port.in.yaml")
+	out, _, err := run(in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var st Status
+	if err := json.Unmarshal([]byte(out.Annotations[StatusAnnotation]), &st); err != nil {
+		t.Fatal(err)
+	}
+	want := Status{Image: testOpts.Image, Route: "colors-api", ConfigMap: "colors-api-jwtgate", ConfigHash: "sha256:abc",
+		AppPort: 8080, PortName: "http", ListenPort: 15080}
+	if st != want {
+		t.Errorf("status = %+v, want %+v", st, want)
+	}
+}
+
+func TestConfiguredResources(t *testing.T) {
+	in := loadCase(t, "testdata/numeric-port.in.yaml")
+	opts := testOpts
+	opts.Resources = corev1.ResourceRequirements{Limits: DefaultResources().Requests}
+	out, err := Patch(in.Pod, &in.Routes[0], in.Namespace, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := out.Spec.InitContainers[0].Resources; !equality.Semantic.DeepEqual(got, opts.Resources) {
+		t.Errorf("resources = %v, want the configured %v", got, opts.Resources)
+	}
+}
+
+func BenchmarkDecideAndPatch(b *testing.B) {
+	in := loadCase(b, "testdata/named-port.in.yaml")
+	b.ReportAllocs()
+	for b.Loop() {
+		d := Decide(in, testOpts)
+		if _, err := Patch(in.Pod, d.Route, in.Namespace, testOpts); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
