@@ -44,7 +44,9 @@ func TestDiscoverFailures(t *testing.T) {
 		{"404", func(w http.ResponseWriter, r *http.Request) { http.NotFound(w, r) }, keys.ErrDiscovery, "returned HTTP 404, want 200"},
 		{"not json", func(w http.ResponseWriter, r *http.Request) { w.Write([]byte("<html>")) }, keys.ErrDiscovery, "not a JSON discovery document"},
 		{"no issuer", func(w http.ResponseWriter, r *http.Request) { w.Write([]byte(`{"jwks_uri":"https://x/k"}`)) }, keys.ErrDiscovery, "has no issuer field"},
-		{"huge", func(w http.ResponseWriter, r *http.Request) { w.Write([]byte(strings.Repeat(" ", keys.MaxBodyBytes+10))) }, keys.ErrDiscovery, "body exceeds"},
+		{"huge", func(w http.ResponseWriter, r *http.Request) {
+			w.Write([]byte(strings.Repeat(" ", keys.MaxBodyBytes+10)))
+		}, keys.ErrDiscovery, "body exceeds"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

@@ -1,0 +1,307 @@
+package keys
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// Lookup errors.
+var (
+	// ErrKeysUnavailable: no keys, or the last good keys are older than
+	// MaxStale. Requests must fail closed (503).
+	ErrKeysUnavailable = errors.New("signing keys unavailable")
+	// ErrUnknownKID: the kid is not in the key set, even after a refetch.
+	ErrUnknownKID = errors.New("unknown kid")
+)
+
+// Options bound the cache's behaviour. Zero fields take the defaults.
+type Options struct {
+	// MinRefresh and MaxRefresh clamp the refresh interval taken from
+	// Cache-Control max-age, so an issuer can neither make us hammer it nor
+	// make us sit on old keys for days.
+	MinRefresh, MaxRefresh time.Duration
+	// DefaultRefresh applies when the response had no max-age.
+	DefaultRefresh time.Duration
+	// RetryMin and RetryMax bound the back-off after a failed fetch.
+	RetryMin, RetryMax time.Duration
+	// UnknownKIDCooldown is the least time between two refetches caused by
+	// unknown kids, and how long a missing kid is remembered.
+	UnknownKIDCooldown time.Duration
+	// MaxStale is how long the last good keys serve through an outage.
+	MaxStale time.Duration
+	// FetchTimeout bounds one discovery + JWKS fetch.
+	FetchTimeout time.Duration
+}
+
+func (o Options) withDefaults() Options {
+	def := func(v *time.Duration, d time.Duration) {
+		if *v <= 0 {
+			*v = d
+		}
+	}
+	def(&o.MinRefresh, time.Minute)
+	def(&o.MaxRefresh, time.Hour)
+	def(&o.DefaultRefresh, 10*time.Minute)
+	def(&o.RetryMin, time.Second)
+	def(&o.RetryMax, time.Minute)
+	def(&o.UnknownKIDCooldown, 30*time.Second)
+	def(&o.MaxStale, 12*time.Hour)
+	def(&o.FetchTimeout, 10*time.Second)
+	return o
+}
+
+// Source says where an authorizer's keys come from.
+type Source struct {
+	// Name is the authorizer's name (logs and metric labels).
+	Name string
+	// Issuer is used for discovery when JWKSURI is empty.
+	Issuer string
+	// JWKSURI, when set, skips discovery.
+	JWKSURI string
+}
+
+// Observer receives fetch outcomes (metrics). Result is "success",
+// "discovery_error", "fetch_error" or "no_usable_keys".
+type Observer interface {
+	Fetched(authorizer, result string, keys int, at time.Time)
+}
+
+type snapshot struct {
+	byKID     map[string]Key
+	fetchedAt time.Time
+}
+
+// Cache holds one authorizer's keys.
+type Cache struct {
+	src    Source
+	client *http.Client
+	opts   Options
+	obs    Observer
+	log    *slog.Logger
+	now    func() time.Time
+
+	snap atomic.Pointer[snapshot]
+
+	// flight makes concurrent refreshes share one fetch.
+	flightMu sync.Mutex
+	flight   *call
+
+	mu             sync.Mutex
+	jwksURI        string // discovered, reused until a fetch fails
+	lastKIDRefetch time.Time
+	missing        map[string]time.Time
+	nextRefresh    time.Duration
+	failures       int
+}
+
+type call struct {
+	done chan struct{}
+	err  error
+}
+
+// NewCache returns a cache; Run fetches and keeps the keys fresh.
+func NewCache(src Source, client *http.Client, opts Options, obs Observer, log *slog.Logger) *Cache {
+	if log == nil {
+		log = slog.Default()
+	}
+	return &Cache{src: src, client: client, opts: opts.withDefaults(), obs: obs, log: log.With("authorizer", src.Name),
+		now: time.Now, missing: map[string]time.Time{}, jwksURI: src.JWKSURI}
+}
+
+// Source returns where the cache gets its keys.
+func (c *Cache) Source() Source { return c.src }
+
+// Run fetches the keys and refreshes them until ctx ends.
+func (c *Cache) Run(ctx context.Context) {
+	for {
+		err := c.refresh(ctx)
+		c.mu.Lock()
+		var wait time.Duration
+		if err != nil {
+			c.failures++
+			wait = c.opts.RetryMin << min(c.failures-1, 16)
+			wait = min(wait, c.opts.RetryMax)
+		} else {
+			c.failures = 0
+			wait = c.nextRefresh
+		}
+		c.mu.Unlock()
+		t := time.NewTimer(wait)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return
+		case <-t.C:
+		}
+	}
+}
+
+// Ready reports whether keys are loaded and not older than MaxStale.
+func (c *Cache) Ready() bool {
+	s := c.snap.Load()
+	return s != nil && c.now().Sub(s.fetchedAt) <= c.opts.MaxStale
+}
+
+// KeyCount is the number of usable keys held.
+func (c *Cache) KeyCount() int {
+	if s := c.snap.Load(); s != nil {
+		return len(s.byKID)
+	}
+	return 0
+}
+
+// Lookup returns the key named kid. An unknown kid triggers at most one
+// refetch per cooldown (shared by concurrent callers); a kid still missing
+// afterwards is remembered for the cooldown.
+func (c *Cache) Lookup(ctx context.Context, kid string) (Key, error) {
+	s := c.snap.Load()
+	if s == nil || c.now().Sub(s.fetchedAt) > c.opts.MaxStale {
+		return Key{}, ErrKeysUnavailable
+	}
+	if k, ok := s.byKID[kid]; ok {
+		return k, nil
+	}
+	now := c.now()
+	c.mu.Lock()
+	if t, ok := c.missing[kid]; ok && now.Sub(t) < c.opts.UnknownKIDCooldown {
+		c.mu.Unlock()
+		return Key{}, ErrUnknownKID
+	}
+	refetch := c.lastKIDRefetch.IsZero() || now.Sub(c.lastKIDRefetch) >= c.opts.UnknownKIDCooldown
+	if refetch {
+		c.lastKIDRefetch = now
+	}
+	c.mu.Unlock()
+	if refetch {
+		_ = c.refresh(ctx)
+	} else {
+		c.waitFlight(ctx) // a refetch that is already running may bring the key
+	}
+	if s := c.snap.Load(); s != nil {
+		if k, ok := s.byKID[kid]; ok {
+			return k, nil
+		}
+	}
+	c.mu.Lock()
+	if len(c.missing) >= 1024 { // bound memory against random kids
+		clear(c.missing)
+	}
+	c.missing[kid] = now
+	c.mu.Unlock()
+	return Key{}, ErrUnknownKID
+}
+
+func (c *Cache) waitFlight(ctx context.Context) {
+	c.flightMu.Lock()
+	f := c.flight
+	c.flightMu.Unlock()
+	if f == nil {
+		return
+	}
+	select {
+	case <-f.done:
+	case <-ctx.Done():
+	}
+}
+
+// refresh fetches the keys once; concurrent callers share the fetch. The
+// fetch itself is not cancelled by one caller's ctx going away.
+func (c *Cache) refresh(ctx context.Context) error {
+	c.flightMu.Lock()
+	if f := c.flight; f != nil {
+		c.flightMu.Unlock()
+		select {
+		case <-f.done:
+			return f.err
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+	f := &call{done: make(chan struct{})}
+	c.flight = f
+	c.flightMu.Unlock()
+
+	go func() {
+		f.err = c.fetch()
+		c.flightMu.Lock()
+		c.flight = nil
+		c.flightMu.Unlock()
+		close(f.done)
+	}()
+	select {
+	case <-f.done:
+		return f.err
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+func (c *Cache) fetch() error {
+	ctx, cancel := context.WithTimeout(context.Background(), c.opts.FetchTimeout)
+	defer cancel()
+	c.mu.Lock()
+	uri := c.jwksURI
+	c.mu.Unlock()
+	if uri == "" {
+		var err error
+		uri, err = Discover(ctx, c.client, c.src.Issuer)
+		if err != nil {
+			c.observe("discovery_error", err)
+			return err
+		}
+	}
+	res, err := FetchJWKS(ctx, c.client, uri)
+	if err != nil {
+		result := "fetch_error"
+		if errors.Is(err, ErrNoUsableKeys) {
+			result = "no_usable_keys"
+		}
+		c.mu.Lock()
+		if c.src.JWKSURI == "" {
+			c.jwksURI = "" // the issuer may have moved its keys: rediscover
+		}
+		c.mu.Unlock()
+		c.observe(result, err)
+		return err
+	}
+	byKID := make(map[string]Key, len(res.Keys))
+	for _, k := range res.Keys {
+		byKID[k.KID] = k
+	}
+	now := c.now()
+	c.snap.Store(&snapshot{byKID: byKID, fetchedAt: now})
+	next := c.opts.DefaultRefresh
+	if res.HasMaxAge {
+		next = min(max(res.MaxAge, c.opts.MinRefresh), c.opts.MaxRefresh)
+	}
+	c.mu.Lock()
+	c.jwksURI = uri
+	c.nextRefresh = next
+	clear(c.missing)
+	c.mu.Unlock()
+	for _, s := range res.Skipped {
+		c.log.Debug("skipped unusable key", "jwksURI", uri, "key", s.String())
+	}
+	c.log.Info("keys fetched", "jwksURI", uri, "keys", len(byKID), "skipped", len(res.Skipped), "nextRefresh", next.String())
+	if c.obs != nil {
+		c.obs.Fetched(c.src.Name, "success", len(byKID), now)
+	}
+	return nil
+}
+
+func (c *Cache) observe(result string, err error) {
+	age := "never fetched"
+	if s := c.snap.Load(); s != nil {
+		age = fmt.Sprintf("last good keys are %s old", c.now().Sub(s.fetchedAt).Round(time.Second))
+	}
+	c.log.Warn("key fetch failed", "result", result, "error", err.Error(), "state", age)
+	if c.obs != nil {
+		c.obs.Fetched(c.src.Name, result, c.KeyCount(), time.Time{})
+	}
+}

@@ -1,0 +1,171 @@
+package keys_test
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/jwtgate/jwtgate/sidecar/keys"
+	"github.com/jwtgate/jwtgate/sidecar/testissuer"
+)
+
+type recorder struct {
+	mu      sync.Mutex
+	results []string
+}
+
+func (r *recorder) Fetched(_, result string, _ int, _ time.Time) {
+	r.mu.Lock()
+	r.results = append(r.results, result)
+	r.mu.Unlock()
+}
+
+func newCache(t *testing.T, iss *testissuer.Issuer, opts keys.Options) (*keys.Cache, *recorder) {
+	rec := &recorder{}
+	c := keys.NewCache(keys.Source{Name: "auth0", Issuer: iss.URL}, keys.NewHTTPClient(2*time.Second), opts, rec, nil)
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel)
+	go c.Run(ctx)
+	waitFor(t, c.Ready)
+	return c, rec
+}
+
+func waitFor(t *testing.T, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatal("condition not met within 5s")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+func TestCacheDiscoversAndServes(t *testing.T) {
+	iss := testissuer.New(t)
+	c, rec := newCache(t, iss, keys.Options{})
+	k, err := c.Lookup(context.Background(), "rsa-1")
+	if err != nil || k.Type != "RSA" {
+		t.Fatalf("lookup: %v %v", k, err)
+	}
+	if c.KeyCount() != 2 || iss.DiscoveryFetches.Load() != 1 || rec.results[0] != "success" {
+		t.Fatalf("count=%d discovery=%d results=%v", c.KeyCount(), iss.DiscoveryFetches.Load(), rec.results)
+	}
+}
+
+func TestUnknownKIDRefetchSingleFlightAndCooldown(t *testing.T) {
+	iss := testissuer.New(t)
+	c, _ := newCache(t, iss, keys.Options{UnknownKIDCooldown: time.Hour})
+	before := iss.JWKSFetches.Load()
+	// Rotation: a new key appears; the first request naming it refetches.
+	iss.SetKeys(iss.Key("rsa-1"), iss.Key("ec-1"), testissuer.NewKey("rsa-2", "RS256", 1))
+	iss.SetDelay(50 * time.Millisecond)
+	var wg sync.WaitGroup
+	var ok atomic.Int32
+	for range 20 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if _, err := c.Lookup(context.Background(), "rsa-2"); err == nil {
+				ok.Add(1)
+			}
+		}()
+	}
+	wg.Wait()
+	if got := iss.JWKSFetches.Load() - before; got != 1 {
+		t.Fatalf("concurrent unknown kids caused %d fetches, want 1", got)
+	}
+	if ok.Load() != 20 {
+		t.Fatalf("%d of 20 lookups found the rotated key", ok.Load())
+	}
+	// Random kids within the cooldown cause no further fetches.
+	for _, kid := range []string{"../../etc/passwd", "' OR 1=1 --", "x", "y"} {
+		if _, err := c.Lookup(context.Background(), kid); !errors.Is(err, keys.ErrUnknownKID) {
+			t.Fatalf("kid %q: %v", kid, err)
+		}
+	}
+	if got := iss.JWKSFetches.Load() - before; got != 1 {
+		t.Fatalf("unknown kids within cooldown caused %d fetches", got)
+	}
+}
+
+func TestUnknownKIDNegativeCache(t *testing.T) {
+	iss := testissuer.New(t)
+	c, _ := newCache(t, iss, keys.Options{UnknownKIDCooldown: 50 * time.Millisecond})
+	before := iss.JWKSFetches.Load()
+	_, _ = c.Lookup(context.Background(), "nope")
+	_, _ = c.Lookup(context.Background(), "nope")
+	if got := iss.JWKSFetches.Load() - before; got != 1 {
+		t.Fatalf("fetches = %d, want 1", got)
+	}
+	time.Sleep(60 * time.Millisecond)
+	_, _ = c.Lookup(context.Background(), "nope")
+	if got := iss.JWKSFetches.Load() - before; got != 2 {
+		t.Fatalf("after cooldown fetches = %d, want 2", got)
+	}
+}
+
+func TestOutageServesLastGoodThenFailsClosed(t *testing.T) {
+	iss := testissuer.New(t)
+	iss.SetCacheControl("max-age=0")
+	c, rec := newCache(t, iss, keys.Options{MinRefresh: 10 * time.Millisecond, RetryMin: 10 * time.Millisecond, RetryMax: 10 * time.Millisecond, MaxStale: time.Hour})
+	iss.SetJWKSStatus(http.StatusServiceUnavailable)
+	waitFor(t, func() bool {
+		rec.mu.Lock()
+		defer rec.mu.Unlock()
+		return len(rec.results) > 2 && rec.results[len(rec.results)-1] == "fetch_error"
+	})
+	if _, err := c.Lookup(context.Background(), "ec-1"); err != nil {
+		t.Fatalf("last good key not served during outage: %v", err)
+	}
+	// Past MaxStale the keys are no longer trusted.
+	c.SetNow(func() time.Time { return time.Now().Add(2 * time.Hour) })
+	if _, err := c.Lookup(context.Background(), "ec-1"); !errors.Is(err, keys.ErrKeysUnavailable) {
+		t.Fatalf("want ErrKeysUnavailable after max stale, got %v", err)
+	}
+	if c.Ready() {
+		t.Fatal("ready with stale keys")
+	}
+}
+
+func TestRefreshRespectsCacheControlBounds(t *testing.T) {
+	iss := testissuer.New(t)
+	iss.SetCacheControl("max-age=0") // clamped up to MinRefresh
+	newCache(t, iss, keys.Options{MinRefresh: 100 * time.Millisecond})
+	time.Sleep(350 * time.Millisecond)
+	n := iss.JWKSFetches.Load()
+	if n < 2 || n > 5 {
+		t.Fatalf("fetches in 350ms with a 100ms floor = %d, want 2..5", n)
+	}
+}
+
+func TestNoKeysIsUnavailable(t *testing.T) {
+	iss := testissuer.New(t)
+	iss.SetJWKSStatus(http.StatusNotFound)
+	c := keys.NewCache(keys.Source{Name: "a", JWKSURI: iss.JWKSURI()}, keys.NewHTTPClient(time.Second), keys.Options{}, nil, nil)
+	if _, err := c.Lookup(context.Background(), "rsa-1"); !errors.Is(err, keys.ErrKeysUnavailable) {
+		t.Fatalf("got %v", err)
+	}
+	if c.Ready() {
+		t.Fatal("ready without keys")
+	}
+}
+
+func TestRegistryKeepsCachesAcrossSync(t *testing.T) {
+	iss := testissuer.New(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	r := keys.NewRegistry(ctx, keys.NewHTTPClient(time.Second), keys.Options{}, nil, nil)
+	a := keys.Source{Name: "a", Issuer: iss.URL}
+	b := keys.Source{Name: "b", JWKSURI: iss.JWKSURI()}
+	m1 := r.Sync([]keys.Source{a, b})
+	m2 := r.Sync([]keys.Source{a})
+	if m1[a] != m2[a] || len(m2) != 1 {
+		t.Fatal("cache for a kept source was replaced")
+	}
+	waitFor(t, m2[a].Ready)
+}
