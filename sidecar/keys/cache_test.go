@@ -52,6 +52,7 @@ func TestCacheDiscoversAndServes(t *testing.T) {
 	if err != nil || k.Type != "RSA" {
 		t.Fatalf("lookup: %v %v", k, err)
 	}
+	waitFor(t, func() bool { rec.mu.Lock(); defer rec.mu.Unlock(); return len(rec.results) == 1 })
 	if c.KeyCount() != 2 || iss.DiscoveryFetches.Load() != 1 || rec.results[0] != "success" {
 		t.Fatalf("count=%d discovery=%d results=%v", c.KeyCount(), iss.DiscoveryFetches.Load(), rec.results)
 	}
