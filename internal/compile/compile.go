@@ -91,24 +91,11 @@ func Compile(route *v1alpha1.ProtectedRoute, authorizers map[string]*v1alpha1.JW
 		cfg.Upstream = "http://127.0.0.1:" + strconv.Itoa(int(route.Spec.Port.IntVal))
 	}
 
-	var refs []string
 	for _, r := range route.Spec.Rules {
 		cfg.Rules = append(cfg.Rules, compileRule(r))
-		if r.Authorizer != "" && !slices.Contains(refs, r.Authorizer) {
-			refs = append(refs, r.Authorizer)
-		}
 	}
-	slices.Sort(refs)
-
 	res := &Result{}
-	cfg.Authorizers = make([]config.Authorizer, 0, len(refs))
-	for _, name := range refs {
-		a, un := compileAuthorizer(route.Namespace, name, authorizers[name])
-		cfg.Authorizers = append(cfg.Authorizers, a)
-		if un != nil {
-			res.Unresolved = append(res.Unresolved, *un)
-		}
-	}
+	cfg.Authorizers, res.Unresolved = compileAuthorizers(route, authorizers)
 	cfg.CORS = compileCORS(route.Spec.CORS)
 
 	data, err := Marshal(&cfg)
@@ -136,6 +123,40 @@ func Marshal(cfg *config.Config) ([]byte, error) {
 func Hash(data []byte) string {
 	sum := sha256.Sum256(data)
 	return "sha256:" + hex.EncodeToString(sum[:])
+}
+
+// ResolveRefs reports, sorted by name, the authorizers the route references
+// that are missing or not Ready. It holds even when the rules are invalid, so
+// ResolvedRefs can be reported alongside InvalidRules.
+func ResolveRefs(route *v1alpha1.ProtectedRoute, authorizers map[string]*v1alpha1.JWTAuthorizer) []Unresolved {
+	_, un := compileAuthorizers(route, authorizers)
+	return un
+}
+
+// References returns the sorted, distinct authorizer names the rules use.
+func References(rules []v1alpha1.RouteRule) []string {
+	var refs []string
+	for _, r := range rules {
+		if r.Authorizer != "" && !r.Public && !slices.Contains(refs, r.Authorizer) {
+			refs = append(refs, r.Authorizer)
+		}
+	}
+	slices.Sort(refs)
+	return refs
+}
+
+func compileAuthorizers(route *v1alpha1.ProtectedRoute, authorizers map[string]*v1alpha1.JWTAuthorizer) ([]config.Authorizer, []Unresolved) {
+	refs := References(route.Spec.Rules)
+	out := make([]config.Authorizer, 0, len(refs))
+	var unresolved []Unresolved
+	for _, name := range refs {
+		a, un := compileAuthorizer(route.Namespace, name, authorizers[name])
+		out = append(out, a)
+		if un != nil {
+			unresolved = append(unresolved, *un)
+		}
+	}
+	return out, unresolved
 }
 
 func compileRule(r v1alpha1.RouteRule) config.Rule {
