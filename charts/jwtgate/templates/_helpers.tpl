@@ -1,0 +1,93 @@
+{{/* Chart name, overridable. */}}
+{{- define "jwtgate.name" -}}
+{{- default .Chart.Name .Values.nameOverride | trunc 63 | trimSuffix "-" }}
+{{- end }}
+
+{{/* Full name: <release>-jwtgate, or the release name when it already contains the chart name. */}}
+{{- define "jwtgate.fullname" -}}
+{{- if .Values.fullnameOverride }}
+{{- .Values.fullnameOverride | trunc 63 | trimSuffix "-" }}
+{{- else }}
+{{- $name := default .Chart.Name .Values.nameOverride }}
+{{- if contains $name .Release.Name }}
+{{- .Release.Name | trunc 63 | trimSuffix "-" }}
+{{- else }}
+{{- printf "%s-%s" .Release.Name $name | trunc 63 | trimSuffix "-" }}
+{{- end }}
+{{- end }}
+{{- end }}
+
+{{- define "jwtgate.selectorLabels" -}}
+app.kubernetes.io/name: {{ include "jwtgate.name" . }}
+app.kubernetes.io/instance: {{ .Release.Name }}
+app.kubernetes.io/component: operator
+{{- end }}
+
+{{- define "jwtgate.labels" -}}
+helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" }}
+{{ include "jwtgate.selectorLabels" . }}
+app.kubernetes.io/version: {{ .Chart.AppVersion | quote }}
+app.kubernetes.io/managed-by: {{ .Release.Service }}
+app.kubernetes.io/part-of: jwtgate
+{{- end }}
+
+{{/* image renders repository[:tag|@digest]; the tag defaults to appVersion. */}}
+{{- define "jwtgate.image" -}}
+{{- $img := index . 0 }}{{- $ctx := index . 1 }}
+{{- if $img.digest }}
+{{- printf "%s@%s" $img.repository $img.digest }}
+{{- else }}
+{{- printf "%s:%s" $img.repository (default $ctx.Chart.AppVersion $img.tag) }}
+{{- end }}
+{{- end }}
+
+{{- define "jwtgate.serviceAccountName" -}}
+{{- if .Values.serviceAccount.create }}
+{{- default (include "jwtgate.fullname" .) .Values.serviceAccount.name }}
+{{- else }}
+{{- required "serviceAccount.name is required when serviceAccount.create is false: name an existing ServiceAccount" .Values.serviceAccount.name }}
+{{- end }}
+{{- end }}
+
+{{/* Names shared between objects and the operator's flags. */}}
+{{- define "jwtgate.webhookName" -}}{{ include "jwtgate.fullname" . }}-injector{{- end }}
+{{- define "jwtgate.webhookServiceName" -}}{{ include "jwtgate.fullname" . }}-webhook{{- end }}
+{{- define "jwtgate.webhookSecretName" -}}{{ include "jwtgate.fullname" . }}-webhook-tls{{- end }}
+{{- define "jwtgate.certificateName" -}}{{ include "jwtgate.fullname" . }}-webhook{{- end }}
+{{- define "jwtgate.webhookCertDir" -}}/tmp/k8s-webhook-server/serving-certs{{- end }}
+
+{{/*
+Namespaces the webhook never touches: the operator's own (its pods must start
+even when the webhook is down) and kube-system, plus any the user adds.
+*/}}
+{{- define "jwtgate.excludedNamespaces" -}}
+{{- $ns := list .Release.Namespace "kube-system" }}
+{{- range .Values.webhook.excludeNamespaces }}{{ $ns = append $ns . }}{{ end }}
+{{- toJson (uniq $ns) }}
+{{- end }}
+
+{{/*
+The operator's command line. The only place the chart and the manager's
+flags meet: keep it in step with main.go.
+*/}}
+{{- define "jwtgate.managerArgs" -}}
+{{- $args := list
+  (printf "--leader-elect=%t" .Values.operator.leaderElection.enabled)
+  "--namespace=$(POD_NAMESPACE)"
+  (printf "--health-probe-bind-address=:%d" (int .Values.operator.healthPort))
+  (printf "--metrics-bind-address=%s" (ternary (printf ":%d" (int .Values.metrics.port)) "0" .Values.metrics.enabled))
+  (printf "--log-level=%s" .Values.operator.logLevel)
+  (printf "--sidecar-image=%s" (include "jwtgate.image" (list .Values.sidecar.image .)))
+  (printf "--sidecar-image-pull-policy=%s" .Values.sidecar.image.pullPolicy)
+  (printf "--sidecar-resources=%s" (toJson .Values.sidecar.resources))
+  (printf "--webhook-port=%d" (int .Values.webhook.port))
+  (printf "--webhook-cert-dir=%s" (include "jwtgate.webhookCertDir" .))
+  (printf "--webhook-cert-mode=%s" .Values.webhook.certMode)
+  (printf "--webhook-service-name=%s" (include "jwtgate.webhookServiceName" .))
+  (printf "--webhook-secret-name=%s" (include "jwtgate.webhookSecretName" .))
+  (printf "--webhook-config-name=%s" (include "jwtgate.webhookName" .))
+}}
+{{- range (concat $args .Values.operator.extraArgs) }}
+- {{ . | quote }}
+{{- end }}
+{{- end }}
