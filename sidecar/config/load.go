@@ -1,0 +1,339 @@
+package config
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net"
+	"net/url"
+	"os"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/jwtgate/jwtgate/sidecar/keys"
+	"github.com/jwtgate/jwtgate/sidecar/routes"
+)
+
+// MaxClockSkew bounds Authorizer.ClockSkew.
+const MaxClockSkew = 5 * time.Minute
+
+// MaxRules bounds Config.Rules, as the ProtectedRoute API does.
+const MaxRules = 256
+
+// ClaimsHeader carries the verified claims (base64url JSON) to the app.
+const ClaimsHeader = "X-Jwtgate-Claims"
+
+// Algorithms lists every accepted signing algorithm (asymmetric only).
+var Algorithms = []string{"RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512", "EdDSA"}
+
+// Snapshot is a validated configuration with the bytes it came from.
+type Snapshot struct {
+	Config *Config
+	// Hash is "sha256:" + hex of the raw bytes; sidecars report it so the
+	// operator can see which configuration is enforced.
+	Hash string
+	Raw  []byte
+}
+
+// Hash returns the configuration hash of raw config.json bytes.
+func Hash(raw []byte) string {
+	sum := sha256.Sum256(raw)
+	return "sha256:" + hex.EncodeToString(sum[:])
+}
+
+// LoadFile reads and parses a config.json file.
+func LoadFile(path string) (*Snapshot, error) {
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("reading configuration: %w", err)
+	}
+	return Parse(raw)
+}
+
+// Parse decodes and validates raw config.json bytes. Unknown fields are
+// refused (a typo must not silently drop a requirement); every problem is
+// reported at once.
+func Parse(raw []byte) (*Snapshot, error) {
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	dec.DisallowUnknownFields()
+	var c Config
+	if err := dec.Decode(&c); err != nil {
+		return nil, fmt.Errorf("configuration is not valid JSON for version %d: %w", Version, err)
+	}
+	if dec.More() {
+		return nil, errors.New("configuration has data after the JSON object")
+	}
+	if err := Validate(&c); err != nil {
+		return nil, err
+	}
+	return &Snapshot{Config: &c, Hash: Hash(raw), Raw: raw}, nil
+}
+
+// Validate checks c and returns every problem, each naming its field path.
+func Validate(c *Config) error {
+	v := &validator{}
+	if c.Version != Version {
+		v.add("version", "is %d; this sidecar understands only version %d", c.Version, Version)
+	}
+	if c.Listen != "" {
+		if _, port, err := net.SplitHostPort(c.Listen); err != nil || port == "" {
+			v.add("listen", "%q is not a host:port address (e.g. \":15080\")", c.Listen)
+		}
+	}
+	if c.Upstream != "" {
+		if err := checkUpstream(c.Upstream); err != nil {
+			v.add("upstream", "%q %v", c.Upstream, err)
+		}
+	}
+	names := map[string]bool{}
+	for i := range c.Authorizers {
+		a := &c.Authorizers[i]
+		p := fmt.Sprintf("authorizers[%d]", i)
+		if a.Name == "" {
+			v.add(p+".name", "is empty")
+		} else if names[a.Name] {
+			v.add(p+".name", "%q appears twice", a.Name)
+		}
+		names[a.Name] = true
+		validateAuthorizer(v, p, a)
+	}
+	if len(c.Rules) == 0 {
+		v.add("rules", "is empty; at least one rule is required")
+	}
+	if len(c.Rules) > MaxRules {
+		v.add("rules", "has %d rules, at most %d are allowed", len(c.Rules), MaxRules)
+	}
+	rs := make([]routes.Route, 0, len(c.Rules))
+	for i := range c.Rules {
+		r := &c.Rules[i]
+		p := fmt.Sprintf("rules[%d]", i)
+		validateRule(v, p, r, names)
+		rs = append(rs, routes.Route{Path: r.Path, Methods: r.Methods, Index: i})
+	}
+	if _, err := routes.Compile(rs); err != nil {
+		v.errs = append(v.errs, unjoin(err)...)
+	}
+	if c.CORS != nil {
+		validateCORS(v, c.CORS)
+	}
+	return v.err()
+}
+
+func validateAuthorizer(v *validator, p string, a *Authorizer) {
+	if a.Unavailable != "" {
+		return // its rules answer 503; nothing else is used
+	}
+	if a.Issuer == "" {
+		v.add(p+".issuer", "is empty")
+	} else if err := keys.CheckURL(a.Issuer); err != nil {
+		v.add(p+".issuer", "%q: %v", a.Issuer, err)
+	}
+	if len(a.Audiences) == 0 {
+		v.add(p+".audiences", "is empty; at least one audience is required")
+	}
+	for j, aud := range a.Audiences {
+		if aud == "" {
+			v.add(fmt.Sprintf("%s.audiences[%d]", p, j), "is empty")
+		}
+	}
+	switch a.IdentitySource.In {
+	case SourceHeader, SourceQuery, SourceCookie:
+	default:
+		v.add(p+".identitySource.in", "%q must be one of header, querystring, cookie", a.IdentitySource.In)
+	}
+	if a.IdentitySource.Name == "" {
+		v.add(p+".identitySource.name", "is empty")
+	} else if a.IdentitySource.In == SourceHeader && !validHeaderName(a.IdentitySource.Name) {
+		v.add(p+".identitySource.name", "%q is not a valid header name", a.IdentitySource.Name)
+	}
+	if a.JWKSURI != "" {
+		if err := keys.CheckURL(a.JWKSURI); err != nil {
+			v.add(p+".jwksURI", "%q: %v", a.JWKSURI, err)
+		}
+	}
+	if len(a.Algorithms) == 0 {
+		v.add(p+".algorithms", "is empty; list the allowed algorithms explicitly")
+	}
+	for j, alg := range a.Algorithms {
+		if !slices.Contains(Algorithms, alg) {
+			v.add(fmt.Sprintf("%s.algorithms[%d]", p, j), "%q is not one of %s", alg, strings.Join(Algorithms, ", "))
+		}
+	}
+	if a.ClockSkew != "" {
+		d, err := time.ParseDuration(a.ClockSkew)
+		if err != nil || d < 0 || d > MaxClockSkew {
+			v.add(p+".clockSkew", "%q must be a duration between 0s and %s", a.ClockSkew, MaxClockSkew)
+		}
+	}
+	seen := map[string]bool{}
+	for j, ch := range a.ClaimsToHeaders {
+		q := fmt.Sprintf("%s.claimsToHeaders[%d]", p, j)
+		if ch.Claim == "" {
+			v.add(q+".claim", "is empty")
+		}
+		switch {
+		case !validHeaderName(ch.Header):
+			v.add(q+".header", "%q is not a valid header name", ch.Header)
+		case reservedHeader(ch.Header):
+			v.add(q+".header", "%q is reserved (hop-by-hop, forwarding or credential header); choose another name", ch.Header)
+		case seen[NormalizeHeader(ch.Header)]:
+			v.add(q+".header", "%q is set twice", ch.Header)
+		}
+		seen[NormalizeHeader(ch.Header)] = true
+	}
+}
+
+func validateRule(v *validator, p string, r *Rule, authorizers map[string]bool) {
+	switch {
+	case r.Public && r.Authorizer != "":
+		v.add(p, "sets both public and authorizer; set exactly one")
+	case !r.Public && r.Authorizer == "":
+		v.add(p, "sets neither public nor authorizer; set exactly one")
+	case r.Authorizer != "" && !authorizers[r.Authorizer]:
+		v.add(p+".authorizer", "%q is not in authorizers", r.Authorizer)
+	}
+	if r.Public && (len(r.Scopes) > 0 || len(r.Claims) > 0) {
+		v.add(p, "is public but has scopes or claims; requirements need an authorizer")
+	}
+	for j, m := range r.Methods {
+		if routes.CheckMethod(m) != nil {
+			v.add(fmt.Sprintf("%s.methods[%d]", p, j), "%q must be an upper-case method", m)
+		} else if slices.Index(r.Methods, m) != j {
+			v.add(fmt.Sprintf("%s.methods[%d]", p, j), "%q appears twice", m)
+		}
+	}
+	for j, s := range r.Scopes {
+		if s == "" || strings.ContainsAny(s, " \t\r\n") {
+			v.add(fmt.Sprintf("%s.scopes[%d]", p, j), "%q must be one non-empty scope token without spaces", s)
+		}
+	}
+	switch r.ScopeMatch {
+	case "", ScopeMatchAnyOf, ScopeMatchAllOf:
+	default:
+		v.add(p+".scopeMatch", "%q must be AnyOf or AllOf", r.ScopeMatch)
+	}
+	for j, c := range r.Claims {
+		if c.Claim == "" {
+			v.add(fmt.Sprintf("%s.claims[%d].claim", p, j), "is empty")
+		}
+		if len(c.Values) == 0 {
+			v.add(fmt.Sprintf("%s.claims[%d].values", p, j), "is empty; list at least one accepted value")
+		}
+	}
+}
+
+func validateCORS(v *validator, c *CORS) {
+	for j, o := range c.AllowOrigins {
+		if o == "*" {
+			if c.AllowCredentials {
+				v.add(fmt.Sprintf("cors.allowOrigins[%d]", j), `"*" cannot be combined with allowCredentials`)
+			}
+			continue
+		}
+		u, err := url.Parse(o)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || (u.Path != "" && u.Path != "/") || u.RawQuery != "" {
+			v.add(fmt.Sprintf("cors.allowOrigins[%d]", j), "%q must be an origin like https://app.example.com, or *", o)
+		}
+	}
+	for j, m := range c.AllowMethods {
+		if routes.CheckMethod(m) != nil {
+			v.add(fmt.Sprintf("cors.allowMethods[%d]", j), "%q must be an upper-case method", m)
+		}
+	}
+	for j, h := range c.AllowHeaders {
+		if h != "*" && !validHeaderName(h) {
+			v.add(fmt.Sprintf("cors.allowHeaders[%d]", j), "%q is not a valid header name", h)
+		}
+	}
+	for j, h := range c.ExposeHeaders {
+		if h != "*" && !validHeaderName(h) {
+			v.add(fmt.Sprintf("cors.exposeHeaders[%d]", j), "%q is not a valid header name", h)
+		}
+	}
+	if c.MaxAgeSeconds < 0 {
+		v.add("cors.maxAgeSeconds", "is %d; must not be negative", c.MaxAgeSeconds)
+	}
+}
+
+func checkUpstream(s string) error {
+	u, err := url.Parse(s)
+	if err != nil {
+		return fmt.Errorf("is not a URL: %v", err)
+	}
+	if u.Scheme != "http" && u.Scheme != "https" || u.Host == "" {
+		return errors.New("must be an http(s) URL with a host, e.g. http://127.0.0.1:8080")
+	}
+	if u.RawQuery != "" || u.Fragment != "" || u.User != nil {
+		return errors.New("must not have a query, fragment or user info")
+	}
+	return nil
+}
+
+// NormalizeHeader folds case and treats '_' as '-', the way some servers
+// (and the apps behind them) do, so smuggled spellings compare equal.
+func NormalizeHeader(h string) string {
+	return strings.ReplaceAll(strings.ToLower(h), "_", "-")
+}
+
+func validHeaderName(h string) bool {
+	if h == "" {
+		return false
+	}
+	for i := 0; i < len(h); i++ {
+		c := h[i]
+		if !(c == '-' || c == '_' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9') {
+			return false
+		}
+	}
+	return true
+}
+
+// reservedHeader names headers a claim may never be copied into.
+func reservedHeader(h string) bool {
+	switch NormalizeHeader(h) {
+	case "authorization", "host", "content-length", "content-type", "transfer-encoding", "connection",
+		"keep-alive", "proxy-authorization", "proxy-authenticate", "proxy-connection", "te", "trailer",
+		"upgrade", "cookie", "x-forwarded-for", "x-forwarded-host", "x-forwarded-proto", "forwarded",
+		NormalizeHeader(ClaimsHeader):
+		return true
+	}
+	return false
+}
+
+type validator struct{ errs []error }
+
+func (v *validator) add(field, format string, args ...any) {
+	v.errs = append(v.errs, fmt.Errorf("%s: %s", field, fmt.Sprintf(format, args...)))
+}
+
+func (v *validator) err() error {
+	if len(v.errs) == 0 {
+		return nil
+	}
+	return &ValidationError{Problems: v.errs}
+}
+
+// ValidationError lists every problem of a configuration.
+type ValidationError struct{ Problems []error }
+
+func (e *ValidationError) Error() string {
+	parts := make([]string, len(e.Problems))
+	for i, p := range e.Problems {
+		parts[i] = p.Error()
+	}
+	return fmt.Sprintf("invalid configuration (%d problems): %s", len(parts), strings.Join(parts, "; "))
+}
+
+func (e *ValidationError) Unwrap() []error { return e.Problems }
+
+func unjoin(err error) []error {
+	if j, ok := err.(interface{ Unwrap() []error }); ok {
+		return j.Unwrap()
+	}
+	return []error{err}
+}
+

@@ -1,0 +1,148 @@
+package config_test
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/jwtgate/jwtgate/sidecar/config"
+)
+
+type counter struct {
+	mu sync.Mutex
+	n  map[string]int
+}
+
+func (c *counter) observe(source, result string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.n == nil {
+		c.n = map[string]int{}
+	}
+	c.n[source+"/"+result]++
+}
+
+func (c *counter) get(k string) int { c.mu.Lock(); defer c.mu.Unlock(); return c.n[k] }
+
+func newReloader(held *config.Holder[config.Snapshot], cnt *counter) *config.Reloader {
+	return &config.Reloader{
+		Apply:   func(s *config.Snapshot) error { held.Store(s); return nil },
+		Observe: cnt.observe,
+		Log:     slog.New(slog.DiscardHandler),
+	}
+}
+
+func TestReloaderRefusesInvalidAndKeepsLastGood(t *testing.T) {
+	var held config.Holder[config.Snapshot]
+	cnt := &counter{}
+	r := newReloader(&held, cnt)
+	good := colorsRaw(t)
+	if err := r.Offer(config.SourceFile, good); err != nil {
+		t.Fatal(err)
+	}
+	bad := mutate(t, func(m map[string]any) { m["version"] = 9 })
+	if err := r.Offer(config.SourceFile, bad); err == nil {
+		t.Fatal("invalid config applied")
+	}
+	if held.Load().Hash != config.Hash(good) || r.Current() != config.Hash(good) {
+		t.Fatal("last good configuration was replaced")
+	}
+	_ = r.Offer(config.SourceFile, good)
+	if cnt.get("file/applied") != 1 || cnt.get("file/invalid") != 1 || cnt.get("file/unchanged") != 1 {
+		t.Fatalf("counts %v", cnt.n)
+	}
+}
+
+func TestReloaderApplyErrorRefuses(t *testing.T) {
+	r := &config.Reloader{Apply: func(*config.Snapshot) error { return errors.New("compile failed") }, Log: slog.New(slog.DiscardHandler)}
+	if err := r.Offer(config.SourceAPI, colorsRaw(t)); err == nil || r.Current() != "" {
+		t.Fatal("refused apply still recorded")
+	}
+}
+
+func TestReloaderFileDeferredWhileAPILive(t *testing.T) {
+	var held config.Holder[config.Snapshot]
+	cnt := &counter{}
+	r := newReloader(&held, cnt)
+	fromAPI := mutate(t, func(m map[string]any) { m["source"].(map[string]any)["generation"] = 5 })
+	_ = r.Offer(config.SourceAPI, fromAPI)
+	r.SetAPILive(true)
+	stale := colorsRaw(t)
+	if err := r.Offer(config.SourceFile, stale); !errors.Is(err, config.ErrDeferred) {
+		t.Fatalf("got %v", err)
+	}
+	if held.Load().Hash != config.Hash(fromAPI) {
+		t.Fatal("stale file overrode the API's configuration")
+	}
+	r.SetAPILive(false) // API gone: the file is the fallback
+	if held.Load().Hash != config.Hash(stale) {
+		t.Fatal("file fallback not applied when the API source went away")
+	}
+}
+
+// TestWatchFileSeesSymlinkSwap reproduces kubelet's ConfigMap update: data
+// lives in a timestamped directory, "..data" is a symlink to it, and
+// config.json is a symlink through "..data"; an update swaps "..data".
+func TestWatchFileSeesSymlinkSwap(t *testing.T) {
+	dir := t.TempDir()
+	write := func(ts string, raw []byte) {
+		d := filepath.Join(dir, ts)
+		if err := os.Mkdir(d, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(d, "config.json"), raw, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		tmp := filepath.Join(dir, "..data_tmp")
+		if err := os.Symlink(ts, tmp); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Rename(tmp, filepath.Join(dir, "..data")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write("..2026_01_01", colorsRaw(t))
+	if err := os.Symlink("..data/config.json", filepath.Join(dir, "config.json")); err != nil {
+		t.Fatal(err)
+	}
+	var held config.Holder[config.Snapshot]
+	cnt := &counter{}
+	r := newReloader(&held, cnt)
+	path := filepath.Join(dir, "config.json")
+	snap, err := config.LoadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_ = r.Offer(config.SourceFile, snap.Raw)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go config.WatchFile(ctx, path, time.Hour, r, slog.New(slog.DiscardHandler))
+	time.Sleep(100 * time.Millisecond)
+
+	next := mutate(t, func(m map[string]any) { m["source"].(map[string]any)["generation"] = 5 })
+	write("..2026_01_02", next)
+	waitUntil(t, func() bool { return held.Load().Hash == config.Hash(next) })
+
+	bad := mutate(t, func(m map[string]any) { rule(m, 2)["authorizer"] = "nobody" })
+	write("..2026_01_03", bad)
+	waitUntil(t, func() bool { return cnt.get("file/invalid") == 1 })
+	if held.Load().Hash != config.Hash(next) {
+		t.Fatal("invalid file replaced the configuration")
+	}
+}
+
+func waitUntil(t *testing.T, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatal("condition not met within 5s")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
