@@ -1,7 +1,9 @@
 package v1alpha1
 
 // HTTPMethod is an HTTP request method, in upper case as on the wire.
-// +kubebuilder:validation:Enum=GET;HEAD;POST;PUT;PATCH;DELETE;OPTIONS;CONNECT;TRACE
+// CONNECT and TRACE are not API methods (tunnels and echo) and the sidecar
+// always refuses them, so they cannot be named.
+// +kubebuilder:validation:Enum=GET;HEAD;POST;PUT;PATCH;DELETE;OPTIONS
 type HTTPMethod string
 
 // Condition types and reasons shared by both kinds.

@@ -49,20 +49,21 @@ type RouteRule struct {
 	// segment by segment. Query strings never take part in matching.
 	// +required
 	// +kubebuilder:validation:MinLength=1
-	// +kubebuilder:validation:MaxLength=512
+	// +kubebuilder:validation:MaxLength=200
 	// +kubebuilder:validation:XValidation:rule="self.startsWith('/')",message="path must start with '/', e.g. /colors"
 	// +kubebuilder:validation:XValidation:rule="self == '/' || (!self.contains('//') && !self.endsWith('/'))",message="path must not contain an empty segment ('//' or a trailing '/'), e.g. /my/profile"
 	// +kubebuilder:validation:XValidation:rule="self.matches('^[A-Za-z0-9._~!$&\\'()*+,=:@{}/-]*$')",message="path may contain only letters, digits, '/', '{', '}' and -._~!$&'()*+,=:@ (no %, ;, ?, #, or spaces)"
-	// +kubebuilder:validation:XValidation:rule="self.split('/').all(s, !(s.contains('{') || s.contains('}')) || s.matches('^[{][A-Za-z_][A-Za-z0-9_]*[+]?[}]$'))",message="path parameters must be whole segments with balanced braces, e.g. /colors/{id} or /{proxy+}"
+	// +kubebuilder:validation:XValidation:rule="self.matches('^(/([^{}/]*|[{][A-Za-z_][A-Za-z0-9_]*[+]?[}]))*$')",message="path parameters must be whole segments with balanced braces, e.g. /colors/{id} or /{proxy+}"
 	// +kubebuilder:validation:XValidation:rule="!self.matches('[+][}]/')",message="a greedy segment {name+} must be the last segment of the path, e.g. /files/{proxy+}"
-	// +kubebuilder:validation:XValidation:rule="!self.split('/').exists(s, s == '.' || s == '..')",message="path must not contain '.' or '..' segments"
+	// +kubebuilder:validation:XValidation:rule="!self.matches('(^|/)[.][.]?(/|$)')",message="path must not contain '.' or '..' segments"
 	Path string `json:"path"`
 
-	// methods the rule applies to. Empty means any method; a rule that names
-	// the method beats one that allows any method.
+	// methods the rule applies to. Omitted means any method; a rule that
+	// names the method beats one that allows any method.
 	// +optional
 	// +listType=set
-	// +kubebuilder:validation:MaxItems=9
+	// +kubebuilder:validation:MinItems=1
+	// +kubebuilder:validation:MaxItems=7
 	Methods []HTTPMethod `json:"methods,omitempty"`
 
 	// public lets requests through without a token.
@@ -114,7 +115,7 @@ type CORSPolicy struct {
 	// allowMethods are the methods a preflight may be granted.
 	// +optional
 	// +listType=set
-	// +kubebuilder:validation:MaxItems=9
+	// +kubebuilder:validation:MaxItems=7
 	AllowMethods []HTTPMethod `json:"allowMethods,omitempty"`
 
 	// allowHeaders are the request headers a preflight may be granted.
@@ -147,7 +148,8 @@ type CORSPolicy struct {
 
 // ProtectedRouteSpec guards the traffic of the selected pods on one port.
 // Requests that match no rule are refused with 404: nothing is open by default.
-// +kubebuilder:validation:XValidation:rule="self.rules.all(a, self.rules.exists_one(b, b.path == a.path && (!has(a.methods) || size(a.methods) == 0 || !has(b.methods) || size(b.methods) == 0 || a.methods.exists(m, m in b.methods))))",message="rules: two rules have the same path and an overlapping method; merge them or give them disjoint methods"
+// +kubebuilder:validation:XValidation:rule="self.rules.all(a, has(a.methods) || self.rules.exists_one(b, b.path == a.path))",fieldPath=".rules",message="rules: a rule without methods (any method) shares its path with another rule; merge them or list the methods of each"
+// +kubebuilder:validation:XValidation:rule="self.rules.all(a, !has(a.methods) || self.rules.exists_one(b, b.path == a.path && has(b.methods) && sets.intersects(a.methods, b.methods)))",fieldPath=".rules",message="rules: two rules have the same path and an overlapping method; merge them or give them disjoint methods"
 type ProtectedRouteSpec struct {
 	// selector picks the pods whose traffic is guarded, by their labels, in
 	// this namespace. Only matchLabels is supported, so that the admission

@@ -1,0 +1,68 @@
+package v1alpha1_test
+
+import (
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+
+	. "github.com/onsi/ginkgo/v2"
+	. "github.com/onsi/gomega"
+	"sigs.k8s.io/controller-runtime/pkg/envtest"
+
+	authv1alpha1 "github.com/jwtgate/jwtgate/api/v1alpha1"
+)
+
+// What a user does first: kubectl apply the CRDs and the samples, then list them.
+var _ = Describe("kubectl against the local control plane", Ordered, func() {
+	var kubectl func(args ...string) string
+
+	BeforeAll(func() {
+		user, err := testEnv.AddUser(envtest.User{Name: "admin", Groups: []string{"system:masters"}}, nil)
+		Expect(err).NotTo(HaveOccurred())
+		kubeconfig, err := user.KubeConfig()
+		Expect(err).NotTo(HaveOccurred())
+		path := filepath.Join(GinkgoT().TempDir(), "kubeconfig")
+		Expect(os.WriteFile(path, kubeconfig, 0o600)).To(Succeed())
+		bin := filepath.Join(os.Getenv("KUBEBUILDER_ASSETS"), "kubectl")
+		kubectl = func(args ...string) string {
+			out, err := exec.Command(bin, append([]string{"--kubeconfig", path}, args...)...).CombinedOutput()
+			Expect(err).NotTo(HaveOccurred(), "kubectl %s:\n%s", strings.Join(args, " "), out)
+			return string(out)
+		}
+	})
+
+	It("applies the CRDs and the samples", func() {
+		out := kubectl("apply", "-f", "../../config/crd/bases", "-f", "../../config/samples/auth_v1alpha1_jwtauthorizer.yaml",
+			"-f", "../../config/samples/auth_v1alpha1_protectedroute.yaml")
+		Expect(out).To(ContainSubstring("jwtauthorizer.auth.jwtgate.io/auth0 created"))
+		Expect(out).To(ContainSubstring("protectedroute.auth.jwtgate.io/colors-api created"))
+
+		var route authv1alpha1.ProtectedRoute
+		Expect(k8sClient.Get(ctx, keyOf(&authv1alpha1.ProtectedRoute{ObjectMeta: nameIn("colors-api")}), &route)).To(Succeed())
+		Expect(route.Spec.Rules).To(HaveLen(3))
+		Expect(route.Spec.CORS.MaxAge.Duration.Minutes()).To(Equal(10.0))
+	})
+
+	It("shows the printer columns under the short names", func() {
+		out := kubectl("get", "jwta,proute", "-n", testNamespace)
+		Expect(out).To(MatchRegexp(`NAME\s+ISSUER\s+READY\s+KEYS\s+AGE`))
+		Expect(out).To(MatchRegexp(`jwtauthorizer.auth.jwtgate.io/auth0\s+https://sandrino.auth0.com/`))
+		Expect(out).To(MatchRegexp(`NAME\s+RULES\s+READY\s+AGE`))
+		Expect(out).To(ContainSubstring("protectedroute.auth.jwtgate.io/colors-api"))
+
+		wide := kubectl("get", "proute", "-n", testNamespace, "-o", "wide")
+		Expect(wide).To(MatchRegexp(`NAME\s+RULES\s+PODS\s+READY\s+REASON\s+AGE`))
+	})
+
+	It("finds both kinds through the jwtgate category", func() {
+		out := kubectl("get", "jwtgate", "-n", testNamespace, "-o", "name")
+		Expect(out).To(ContainSubstring("jwtauthorizer.auth.jwtgate.io/auth0"))
+		Expect(out).To(ContainSubstring("protectedroute.auth.jwtgate.io/colors-api"))
+	})
+
+	It("explains the fields from their doc comments", func() {
+		out := kubectl("explain", "protectedroute.spec.rules.path")
+		Expect(out).To(ContainSubstring("literal beats {param} beats {greedy+}"))
+	})
+})
