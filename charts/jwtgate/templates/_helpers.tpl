@@ -91,3 +91,13 @@ flags meet: keep it in step with main.go.
 - {{ . | quote }}
 {{- end }}
 {{- end }}
+
+{{/* Checks across values that the schema cannot express with a clear message. */}}
+{{- define "jwtgate.validate" -}}
+{{- if and (gt (int .Values.operator.replicas) 1) (not .Values.operator.leaderElection.enabled) }}
+{{- fail "operator.leaderElection.enabled must be true when operator.replicas > 1: only one replica may reconcile at a time" }}
+{{- end }}
+{{- if and .Values.operator.podDisruptionBudget.enabled (ge (int .Values.operator.podDisruptionBudget.minAvailable) (int .Values.operator.replicas)) }}
+{{- fail "operator.podDisruptionBudget.minAvailable must be below operator.replicas (or set operator.podDisruptionBudget.enabled=false): otherwise no node running the operator could ever be drained" }}
+{{- end }}
+{{- end }}
