@@ -6,8 +6,6 @@ package compile
 
 import (
 	"bytes"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"slices"
@@ -23,8 +21,8 @@ import (
 )
 
 // AllAlgorithms is the asymmetric allow-list used when an authorizer names
-// none, in a fixed order so the output is canonical.
-var AllAlgorithms = []string{"RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512", "EdDSA"}
+// none: the sidecar's full list, in its fixed order so the output is canonical.
+var AllAlgorithms = config.Algorithms
 
 // DefaultClockSkew applies when spec.clockSkew is unset.
 const DefaultClockSkew = 60 * time.Second
@@ -119,11 +117,9 @@ func Marshal(cfg *config.Config) ([]byte, error) {
 	return buf.Bytes(), nil
 }
 
-// Hash is the configuration hash reported in status and by sidecars.
-func Hash(data []byte) string {
-	sum := sha256.Sum256(data)
-	return "sha256:" + hex.EncodeToString(sum[:])
-}
+// Hash is the configuration hash reported in status and by sidecars; the
+// sidecar's own function, so both sides always agree.
+func Hash(data []byte) string { return config.Hash(data) }
 
 // ResolveRefs reports, sorted by name, the authorizers the route references
 // that are missing or not Ready. It holds even when the rules are invalid, so
