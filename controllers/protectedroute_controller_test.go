@@ -10,6 +10,8 @@ import (
 	rbacv1 "k8s.io/api/rbac/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/watch"
+	"k8s.io/client-go/kubernetes"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/jwtgate/jwtgate/api/v1alpha1"
@@ -101,6 +103,30 @@ var _ = Describe("ProtectedRoute", func() {
 		By("recreating a deleted RoleBinding")
 		Expect(k8sClient.Delete(bg, rb)).To(Succeed())
 		Eventually(func() error { return k8sClient.Get(bg, key(rb), &rbacv1.RoleBinding{}) }).Should(Succeed())
+	})
+
+	It("lets the namespace's service accounts read and watch exactly its ConfigMap, nothing more", func() {
+		createReady()
+		name := ObjectName(route.Name)
+		Expect(k8sClient.Create(bg, &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "app-secrets"}})).To(Succeed())
+		sa := kubernetes.NewForConfigOrDie(serviceAccountConfig(ns, "colors-api")).CoreV1().ConfigMaps(ns)
+
+		_, err := sa.Get(bg, name, metav1.GetOptions{})
+		Expect(err).NotTo(HaveOccurred())
+		w, err := sa.Watch(bg, metav1.ListOptions{FieldSelector: "metadata.name=" + name})
+		Expect(err).NotTo(HaveOccurred())
+		Eventually(w.ResultChan()).Should(Receive(WithTransform(func(e watch.Event) watch.EventType { return e.Type }, Equal(watch.Added))))
+		w.Stop()
+
+		_, err = sa.Get(bg, "app-secrets", metav1.GetOptions{})
+		Expect(apierrors.IsForbidden(err)).To(BeTrue(), "another ConfigMap: %v", err)
+		_, err = sa.List(bg, metav1.ListOptions{})
+		Expect(apierrors.IsForbidden(err)).To(BeTrue(), "listing every ConfigMap: %v", err)
+
+		otherNS := newNamespace()
+		outsider := kubernetes.NewForConfigOrDie(serviceAccountConfig(otherNS, "default")).CoreV1().ConfigMaps(ns)
+		_, err = outsider.Get(bg, name, metav1.GetOptions{})
+		Expect(apierrors.IsForbidden(err)).To(BeTrue(), "a service account of another namespace: %v", err)
 	})
 
 	It("leaves everything alone once Ready (no hot loop)", func() {
