@@ -57,16 +57,21 @@ func main() {
 	}
 }
 
+// newScheme knows the built-in kinds and jwtgate's.
+func newScheme() *runtime.Scheme {
+	scheme := runtime.NewScheme()
+	utilruntime.Must(clientgoscheme.AddToScheme(scheme))
+	utilruntime.Must(v1alpha1.AddToScheme(scheme))
+	return scheme
+}
+
 func run(ctx context.Context, o options) error {
 	log := ctrl.Log.WithName("setup")
 	if o.leaderElect && o.namespace == "" {
 		return fmt.Errorf("--namespace (or $POD_NAMESPACE) is required with --leader-elect; pass --leader-elect=false to run outside the cluster")
 	}
 
-	scheme := runtime.NewScheme()
-	utilruntime.Must(clientgoscheme.AddToScheme(scheme))
-	utilruntime.Must(v1alpha1.AddToScheme(scheme))
-
+	scheme := newScheme()
 	shutdown := 30 * time.Second
 	mgr, err := ctrl.NewManager(ctrl.GetConfigOrDie(), ctrl.Options{
 		Scheme:                        scheme,

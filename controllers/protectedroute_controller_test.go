@@ -221,7 +221,10 @@ var _ = Describe("ProtectedRoute", func() {
 		Expect(k8sClient.Create(bg, newPod(ns, "p1", sel))).To(Succeed())
 		Expect(k8sClient.Create(bg, newPod(ns, "p2", map[string]string{"app": "colors-api", "v": "2"}))).To(Succeed())
 		Expect(k8sClient.Create(bg, newPod(ns, "other", map[string]string{"app": "else"}))).To(Succeed())
-		selected := func() int32 { Expect(k8sClient.Get(bg, key(route), route)).To(Succeed()); return route.Status.SelectedPods }
+		selected := func() int32 {
+			Expect(k8sClient.Get(bg, key(route), route)).To(Succeed())
+			return route.Status.SelectedPods
+		}
 		Eventually(selected).Should(Equal(int32(2)))
 
 		p := &corev1.Pod{}
