@@ -336,4 +336,3 @@ func unjoin(err error) []error {
 	}
 	return []error{err}
 }
-

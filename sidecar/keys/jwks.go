@@ -155,6 +155,9 @@ func parseOne(raw json.RawMessage) (Key, string, string) {
 		if bits := pub.N.BitLen(); bits < MinRSABits {
 			return Key{}, kid, fmt.Sprintf("RSA key has %d bits, fewer than %d", bits, MinRSABits)
 		}
+		if hasROCAFingerprint(pub.N) {
+			return Key{}, kid, "RSA modulus has the ROCA fingerprint (CVE-2017-15361); the key is factorable, replace it"
+		}
 		if pub.E < 3 || pub.E%2 == 0 {
 			return Key{}, kid, fmt.Sprintf("RSA public exponent %d is invalid", pub.E)
 		}

@@ -250,3 +250,14 @@ func (k *SigningKey) Sign(claims map[string]any, extra map[string]any) string {
 	}
 	return string(out)
 }
+
+// SignRaw signs an arbitrary payload (not necessarily a claim set).
+func (k *SigningKey) SignRaw(payload []byte) string {
+	hdr := jws.NewHeaders()
+	_ = hdr.Set(jws.KeyIDKey, k.KID)
+	out, err := jws.Sign(payload, jws.WithKey(jwa.SignatureAlgorithm(k.Alg), k.Private, jws.WithProtectedHeaders(hdr)))
+	if err != nil {
+		panic(err)
+	}
+	return string(out)
+}

@@ -1,0 +1,170 @@
+package verify_test
+
+import (
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/jwtgate/jwtgate/sidecar/keys"
+	"github.com/jwtgate/jwtgate/sidecar/testissuer"
+	"github.com/jwtgate/jwtgate/sidecar/verify"
+)
+
+const iss = "https://issuer.example/"
+
+var (
+	rsaKey = testissuer.NewKey("rsa-1", "RS256", 0)
+	ecKey  = testissuer.NewKey("ec-1", "ES256", 0)
+	edKey  = testissuer.NewKey("ed-1", "EdDSA", 0)
+	psKey  = testissuer.NewKey("ps-1", "PS256", 0)
+)
+
+func keySet(t testing.TB, ks ...*testissuer.SigningKey) mapKeys {
+	m := mapKeys{}
+	for _, k := range ks {
+		jw := testissuer.New(nil)
+		jw.SetKeys(k)
+		res, err := keys.ParseJWKS(jw.PublicJWKS())
+		jw.Server.Close()
+		if err != nil || len(res.Keys) != 1 {
+			t.Fatalf("%v %v", err, res)
+		}
+		m[k.KID] = res.Keys[0]
+	}
+	return m
+}
+
+func policy(t testing.TB) *verify.Policy {
+	return &verify.Policy{Issuer: iss, Audiences: []string{"urn:colors-api", "other"}, Algorithms: []string{"RS256", "ES256", "EdDSA", "PS256"},
+		Skew: time.Minute, Keys: keySet(t, rsaKey, ecKey, edKey, psKey)}
+}
+
+func claims(mod func(m map[string]any)) map[string]any {
+	now := time.Now().Unix()
+	m := map[string]any{"iss": iss, "aud": "urn:colors-api", "sub": "u1", "iat": now, "exp": now + 300}
+	if mod != nil {
+		mod(m)
+	}
+	return m
+}
+
+func seg(v any) string {
+	b, _ := json.Marshal(v)
+	return base64.RawURLEncoding.EncodeToString(b)
+}
+
+func TestVerifyAccepts(t *testing.T) {
+	p := policy(t)
+	for _, k := range []*testissuer.SigningKey{rsaKey, ecKey, edKey, psKey} {
+		tok, err := p.Verify(context.Background(), k.Sign(claims(nil), nil), time.Now())
+		if err != nil {
+			t.Fatalf("%s: %v", k.Alg, err)
+		}
+		if tok.KID != k.KID || string(tok.Claims["sub"]) != `"u1"` {
+			t.Fatalf("%+v", tok)
+		}
+	}
+	// aud array, client_id fallback, skew tolerance.
+	for name, mod := range map[string]func(m map[string]any){
+		"aud array":           func(m map[string]any) { m["aud"] = []string{"x", "other"} },
+		"client_id":           func(m map[string]any) { delete(m, "aud"); m["client_id"] = "urn:colors-api" },
+		"expired within skew": func(m map[string]any) { m["exp"] = time.Now().Unix() - 30 },
+		"nbf within skew":     func(m map[string]any) { m["nbf"] = time.Now().Unix() + 30 },
+		"float exp":           func(m map[string]any) { m["exp"] = float64(time.Now().Unix()) + 10.5 },
+	} {
+		if _, err := p.Verify(context.Background(), rsaKey.Sign(claims(mod), nil), time.Now()); err != nil {
+			t.Errorf("%s: %v", name, err)
+		}
+	}
+}
+
+func TestVerifyRejects(t *testing.T) {
+	p := policy(t)
+	valid := rsaKey.Sign(claims(nil), nil)
+	parts := strings.Split(valid, ".")
+	now := time.Now().Unix()
+	otherRSA := testissuer.NewKey("rsa-1", "RS256", 1) // same kid, different key
+	cases := []struct {
+		name  string
+		token string
+		want  verify.Reason
+	}{
+		{"too large", strings.Repeat("a", verify.MaxTokenBytes+1), verify.ReasonTooLarge},
+		{"two dots missing", parts[0] + "." + parts[1], verify.ReasonNotCompact},
+		{"extra dot", valid + ".", verify.ReasonNotCompact},
+		{"four segments", valid + ".abc", verify.ReasonNotCompact},
+		{"JSON serialization", `{"payload":"` + parts[1] + `","signatures":[]}`, verify.ReasonNotCompact},
+		{"padding", parts[0] + "=." + parts[1] + "." + parts[2], verify.ReasonEncoding},
+		{"standard alphabet", parts[0] + "." + parts[1] + "." + strings.NewReplacer("-", "+", "_", "/").Replace(parts[2]) + "+/", verify.ReasonEncoding},
+		{"newline inside", parts[0] + ".\n" + parts[1] + "." + parts[2], verify.ReasonEncoding},
+		{"empty header", "." + parts[1] + "." + parts[2], verify.ReasonNotCompact},
+		{"header not object", seg("x") + "." + parts[1] + "." + parts[2], verify.ReasonHeader},
+		{"alg none", seg(map[string]any{"alg": "none", "kid": "rsa-1"}) + "." + parts[1] + ".", verify.ReasonNotCompact},
+		{"alg none with sig", seg(map[string]any{"alg": "none", "kid": "rsa-1"}) + "." + parts[1] + "." + parts[2], verify.ReasonAlgorithm},
+		{"alg NONE", seg(map[string]any{"alg": "NONE", "kid": "rsa-1"}) + "." + parts[1] + "." + parts[2], verify.ReasonAlgorithm},
+		{"alg not allowed", testissuer.NewKey("rsa-1", "RS384", 0).Sign(claims(nil), nil), verify.ReasonAlgorithm},
+		{"no kid", seg(map[string]any{"alg": "RS256"}) + "." + parts[1] + "." + parts[2], verify.ReasonNoKID},
+		{"crit", rsaKey.Sign(claims(nil), map[string]any{"crit": []string{"exp"}}), verify.ReasonCrit},
+		{"unknown kid", testissuer.NewKey("nope", "RS256", 0).Sign(claims(nil), nil), verify.ReasonUnknownKID},
+		{"EC kid with RS256", seg(map[string]any{"alg": "RS256", "kid": "ec-1"}) + "." + parts[1] + "." + parts[2], verify.ReasonKeyMismatch},
+		{"wrong key same kid", otherRSA.Sign(claims(nil), nil), verify.ReasonSignature},
+		{"payload swapped", parts[0] + "." + seg(claims(func(m map[string]any) { m["sub"] = "admin" })) + "." + parts[2], verify.ReasonSignature},
+		{"claims not object", rsaKey.SignRaw([]byte(`[1]`)), verify.ReasonClaims},
+		{"exp missing", rsaKey.Sign(claims(func(m map[string]any) { delete(m, "exp") }), nil), verify.ReasonExpMissing},
+		{"exp zero", rsaKey.Sign(claims(func(m map[string]any) { m["exp"] = 0 }), nil), verify.ReasonTimeClaim},
+		{"exp string", rsaKey.Sign(claims(func(m map[string]any) { m["exp"] = "9999999999" }), nil), verify.ReasonTimeClaim},
+		{"expired", rsaKey.Sign(claims(func(m map[string]any) { m["exp"] = now - 61 }), nil), verify.ReasonExpired},
+		{"not yet valid", rsaKey.Sign(claims(func(m map[string]any) { m["nbf"] = now + 120 }), nil), verify.ReasonNotYetValid},
+		{"iat future", rsaKey.Sign(claims(func(m map[string]any) { m["iat"] = now + 120 }), nil), verify.ReasonIssuedInFuture},
+		{"iss trailing slash", rsaKey.Sign(claims(func(m map[string]any) { m["iss"] = iss + "/" }), nil), verify.ReasonIssuer},
+		{"iss missing", rsaKey.Sign(claims(func(m map[string]any) { delete(m, "iss") }), nil), verify.ReasonIssuer},
+		{"aud wrong", rsaKey.Sign(claims(func(m map[string]any) { m["aud"] = "urn:other-api" }), nil), verify.ReasonAudience},
+		{"aud wrong case", rsaKey.Sign(claims(func(m map[string]any) { m["aud"] = "URN:COLORS-API" }), nil), verify.ReasonAudience},
+		{"aud empty array", rsaKey.Sign(claims(func(m map[string]any) { m["aud"] = []string{} }), nil), verify.ReasonAudience},
+		{"aud present, client_id ignored", rsaKey.Sign(claims(func(m map[string]any) { m["aud"] = "x"; m["client_id"] = "urn:colors-api" }), nil), verify.ReasonAudience},
+		{"aud number", rsaKey.Sign(claims(func(m map[string]any) { m["aud"] = 1 }), nil), verify.ReasonAudience},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := p.Verify(context.Background(), tc.token, time.Now())
+			var ve *verify.Error
+			if !errors.As(err, &ve) || ve.Reason != tc.want {
+				t.Fatalf("got %v, want %q", err, tc.want)
+			}
+		})
+	}
+}
+
+func TestKeysUnavailableIs503(t *testing.T) {
+	p := policy(t)
+	p.Keys = keys.NewCache(keys.Source{Name: "x", JWKSURI: "http://127.0.0.1:1/jwks"}, keys.NewHTTPClient(time.Second), keys.Options{}, nil, nil)
+	_, err := p.Verify(context.Background(), rsaKey.Sign(claims(nil), nil), time.Now())
+	var ve *verify.Error
+	if !errors.As(err, &ve) || !ve.Unavailable() {
+		t.Fatalf("got %v", err)
+	}
+}
+
+func FuzzVerify(f *testing.F) {
+	p := policy(f)
+	valid := rsaKey.Sign(claims(nil), nil)
+	for _, s := range []string{valid, ecKey.Sign(claims(nil), nil), "a.b.c", "..", "e30.e30.", `{"payload":""}`, valid + "=", strings.Repeat(".", 100)} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, token string) {
+		tok, err := p.Verify(context.Background(), token, time.Now())
+		if err == nil && token != valid && !strings.HasPrefix(token, strings.SplitN(valid, ".", 2)[0]) && tok.KID != "ec-1" {
+			t.Fatalf("accepted unexpected token %q", token)
+		}
+		if err != nil {
+			var ve *verify.Error
+			if !errors.As(err, &ve) || ve.Reason == "" {
+				t.Fatalf("rejection without reason: %v", err)
+			}
+		}
+	})
+}
