@@ -8,6 +8,8 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"os"
+	"path/filepath"
 	"slices"
 	"sync/atomic"
 	"time"
@@ -22,7 +24,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/metrics"
 )
 
-// +kubebuilder:rbac:groups="",resources=secrets,verbs=get;create;update
+// +kubebuilder:rbac:groups="",namespace=jwtgate-system,resources=secrets,verbs=get;create;update
 // +kubebuilder:rbac:groups=admissionregistration.k8s.io,resources=mutatingwebhookconfigurations,verbs=get;update
 
 var (
@@ -54,6 +56,10 @@ type Options struct {
 	Interval time.Duration
 	// Now is the clock (default time.Now).
 	Now func() time.Time
+	// CertDir, CertName and KeyName are where the serving certificate is
+	// written for the webhook server's certificate watcher (empty CertDir:
+	// only kept in memory, for GetCertificate).
+	CertDir, CertName, KeyName string
 }
 
 func (o *Options) defaults() error {
@@ -69,6 +75,12 @@ func (o *Options) defaults() error {
 	def(&o.Interval, time.Minute)
 	if o.Now == nil {
 		o.Now = time.Now
+	}
+	if o.CertName == "" {
+		o.CertName = KeyCert
+	}
+	if o.KeyName == "" {
+		o.KeyName = KeyKey
 	}
 	switch {
 	case o.Namespace == "" || o.SecretName == "" || o.WebhookConfigName == "":
@@ -214,6 +226,15 @@ func (r *Rotator) load(m *Material) error {
 	if err != nil {
 		return err
 	}
+	if r.opts.CertDir != "" {
+		// Key first: the watcher keeps the old pair while the two disagree.
+		if err := writeAtomic(filepath.Join(r.opts.CertDir, r.opts.KeyName), m.LeafKeyPEM); err != nil {
+			return err
+		}
+		if err := writeAtomic(filepath.Join(r.opts.CertDir, r.opts.CertName), m.LeafPEM); err != nil {
+			return err
+		}
+	}
 	r.cert.Store(&pair)
 	expiry.Set(float64(m.Leaf.NotAfter.Unix()))
 	r.log.Info("serving webhook certificate", "serial", m.Leaf.SerialNumber.Text(16), "expires", m.Leaf.NotAfter)
@@ -225,7 +246,11 @@ func (r *Rotator) load(m *Material) error {
 // away a CA another replica's certificate depends on.
 func (r *Rotator) publish(ctx context.Context, cas []*x509.Certificate, now time.Time) error {
 	cfg := &admissionregistrationv1.MutatingWebhookConfiguration{}
-	if err := r.read.Get(ctx, client.ObjectKey{Name: r.opts.WebhookConfigName}, cfg); err != nil {
+	if err := r.read.Get(ctx, client.ObjectKey{Name: r.opts.WebhookConfigName}, cfg); apierrors.IsNotFound(err) {
+		// Not installed (yet): nobody calls the webhook, nothing to trust.
+		r.log.Info("MutatingWebhookConfiguration not found; CA bundle not published", "name", r.opts.WebhookConfigName)
+		return nil
+	} else if err != nil {
 		return fmt.Errorf("reading MutatingWebhookConfiguration %s: %w", r.opts.WebhookConfigName, err)
 	}
 	dirty := false
@@ -252,4 +277,24 @@ func (r *Rotator) publish(ctx context.Context, cas []*x509.Certificate, now time
 	}
 	rotations.WithLabelValues("cabundle").Inc()
 	return nil
+}
+
+// writeAtomic replaces path in one rename, so a reader never sees half a file.
+func writeAtomic(path string, data []byte) error {
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+		return err
+	}
+	tmp, err := os.CreateTemp(filepath.Dir(path), ".tmp-"+filepath.Base(path))
+	if err != nil {
+		return err
+	}
+	defer os.Remove(tmp.Name())
+	if _, err := tmp.Write(data); err != nil {
+		tmp.Close()
+		return err
+	}
+	if err := tmp.Close(); err != nil {
+		return err
+	}
+	return os.Rename(tmp.Name(), path)
 }

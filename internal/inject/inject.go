@@ -199,6 +199,11 @@ func Patch(pod *corev1.Pod, route *v1alpha1.ProtectedRoute, namespace string, op
 	configMap := ConfigMapName(route.Name)
 	out.Spec.InitContainers = append([]corev1.Container{sidecar(opts, sidecarPortName, port.ContainerPort, namespace, configMap)}, out.Spec.InitContainers...)
 	out.Spec.Volumes = append(out.Spec.Volumes, volumes(configMap)...)
+	if out.Spec.ServiceAccountName == "" {
+		// A token projection needs a named account; this is the one the
+		// ServiceAccount admission plugin would have set.
+		out.Spec.ServiceAccountName = "default"
+	}
 
 	status, err := json.Marshal(Status{
 		Image: opts.Image, Route: route.Name, ConfigMap: configMap, ConfigHash: route.Status.ConfigHash,
