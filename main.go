@@ -31,6 +31,7 @@ type options struct {
 	sidecarImage    string
 	webhookPort     int
 	webhookCertDir  string
+	injection       injectionFlags
 	refreshInterval time.Duration
 	fetchTimeout    time.Duration
 }
@@ -44,6 +45,7 @@ func main() {
 	flag.StringVar(&o.sidecarImage, "sidecar-image", "ghcr.io/jwtgate/jwtgate-sidecar:latest", "Image of the authorizing sidecar that the webhook injects.")
 	flag.IntVar(&o.webhookPort, "webhook-port", 9443, "Port the injection webhook listens on.")
 	flag.StringVar(&o.webhookCertDir, "webhook-cert-dir", "", "Directory with the webhook's tls.crt and tls.key (default: controller-runtime's temp dir).")
+	o.injection.bind(flag.CommandLine)
 	flag.DurationVar(&o.refreshInterval, "jwks-refresh-interval", controllers.DefaultRefreshInterval, "How often a Ready JWTAuthorizer's keys are re-checked.")
 	flag.DurationVar(&o.fetchTimeout, "jwks-fetch-timeout", controllers.DefaultFetchTimeout, "Timeout of one discovery + JWKS check.")
 	zapOpts := zap.Options{Development: false}
@@ -103,11 +105,9 @@ func run(ctx context.Context, o options) error {
 		return fmt.Errorf("setting up the ProtectedRoute controller: %w", err)
 	}
 
-	// Injection webhook: register it here with the function the injection
-	// package exports, passing o.namespace, o.sidecarImage and
-	// mgr.GetWebhookServer(); calling GetWebhookServer is what starts the
-	// server on o.webhookPort. Add its readiness with
-	// mgr.AddReadyzCheck("webhook", mgr.GetWebhookServer().StartedChecker()).
+	if err := setupInjection(ctx, mgr, o); err != nil {
+		return err
+	}
 
 	if err := mgr.AddHealthzCheck("healthz", healthz.Ping); err != nil {
 		return fmt.Errorf("adding health check: %w", err)
