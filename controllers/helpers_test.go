@@ -25,7 +25,7 @@ func sample(file, ns string, obj client.Object) {
 	obj.SetNamespace(ns)
 }
 
-// colorsAuthorizer is the sample authorizer pointed at a local tenant.
+// colorsAuthorizer is the sample authorizer pointed at a local issuer.
 func colorsAuthorizer(ns, issuerURL string) *v1alpha1.JWTAuthorizer {
 	a := &v1alpha1.JWTAuthorizer{}
 	sample("auth_v1alpha1_jwtauthorizer.yaml", ns, a)

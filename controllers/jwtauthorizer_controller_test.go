@@ -2,26 +2,25 @@ package controllers
 
 import (
 	"net/http"
-	"strings"
 
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/jwtgate/jwtgate/api/v1alpha1"
+	"github.com/jwtgate/jwtgate/sidecar/testissuer"
 )
 
 var _ = Describe("JWTAuthorizer", func() {
 	var (
-		ns        string
-		issuerURL string
-		t         *tenant
-		a         *v1alpha1.JWTAuthorizer
+		ns  string
+		iss *testissuer.Issuer
+		a   *v1alpha1.JWTAuthorizer
 	)
 	BeforeEach(func() {
 		ns = newNamespace()
-		issuerURL, t = issuer.newTenant(ns)
-		a = colorsAuthorizer(ns, issuerURL)
+		iss = newIssuer()
+		a = colorsAuthorizer(ns, iss.URL)
 		a.Spec.Algorithms = nil
 	})
 	ready := func() func() metav1.Condition { return condition(a, v1alpha1.ConditionReady) }
@@ -29,7 +28,7 @@ var _ = Describe("JWTAuthorizer", func() {
 	It("becomes Ready with the discovered JWKS URI and the usable key count", func() {
 		Expect(k8sClient.Create(bg, a)).To(Succeed())
 		Eventually(ready()).Should(haveReason(metav1.ConditionTrue, v1alpha1.ReasonKeysFetched))
-		Expect(a.Status.JWKSURI).To(Equal(issuerURL + "jwks"))
+		Expect(a.Status.JWKSURI).To(Equal(iss.JWKSURI()))
 		Expect(a.Status.Keys).To(Equal(int32(2)))
 		Expect(a.Status.LastFetchTime).NotTo(BeNil())
 		Expect(a.Status.ObservedGeneration).To(Equal(a.Generation))
@@ -48,23 +47,24 @@ var _ = Describe("JWTAuthorizer", func() {
 	})
 
 	It("reports DiscoveryFailed when the discovery document cannot be fetched", func() {
-		t.set(func(t *tenant) { t.discoveryStatus = http.StatusNotFound })
+		a.Spec.Issuer = iss.URL + "/no-such-tenant/"
 		Expect(k8sClient.Create(bg, a)).To(Succeed())
 		Eventually(ready()).Should(haveReason(metav1.ConditionFalse, v1alpha1.ReasonDiscoveryFailed))
 		Expect(message(ready()())).To(And(ContainSubstring("HTTP 404"), ContainSubstring("spec.issuer")))
 	})
 
 	It("retries with backoff and recovers without a spec change", func() {
-		t.set(func(t *tenant) { t.discoveryStatus = http.StatusServiceUnavailable })
+		iss.SetJWKSStatus(http.StatusServiceUnavailable)
 		Expect(k8sClient.Create(bg, a)).To(Succeed())
-		Eventually(ready()).Should(haveReason(metav1.ConditionFalse, v1alpha1.ReasonDiscoveryFailed))
-		t.set(func(t *tenant) { t.discoveryStatus = http.StatusOK })
+		Eventually(ready()).Should(haveReason(metav1.ConditionFalse, v1alpha1.ReasonJWKSFetchFailed))
+		Expect(message(ready()())).To(ContainSubstring("HTTP 503"))
+		iss.SetJWKSStatus(http.StatusOK)
 		Eventually(ready()).Should(haveReason(metav1.ConditionTrue, v1alpha1.ReasonKeysFetched))
 	})
 
 	It("reports IssuerMismatch, naming the issuer to use, and flips to Ready once spec.issuer is fixed", func() {
-		advertised := strings.TrimSuffix(issuerURL, "/")
-		t.set(func(t *tenant) { t.docIssuer = advertised })
+		advertised := iss.URL + "/"
+		iss.SetDiscoveryIssuer(advertised)
 		Expect(k8sClient.Create(bg, a)).To(Succeed())
 		Eventually(ready()).Should(haveReason(metav1.ConditionFalse, v1alpha1.ReasonIssuerMismatch))
 		Expect(message(ready()())).To(ContainSubstring(`set spec.issuer to exactly "` + advertised + `"`))
@@ -83,13 +83,13 @@ var _ = Describe("JWTAuthorizer", func() {
 	})
 
 	It("reports JWKSFetchFailed when the JWKS is not a key set", func() {
-		t.set(func(t *tenant) { t.jwks = []byte(`<html>login</html>`) })
+		iss.SetJWKSBody([]byte(`<html>login</html>`))
 		Expect(k8sClient.Create(bg, a)).To(Succeed())
 		Eventually(ready()).Should(haveReason(metav1.ConditionFalse, v1alpha1.ReasonJWKSFetchFailed))
 	})
 
 	It("reports NoUsableKeys, saying why each key was refused", func() {
-		t.set(func(t *tenant) { t.jwks = unusableSet() })
+		iss.SetJWKSBody(unusableSet())
 		Expect(k8sClient.Create(bg, a)).To(Succeed())
 		Eventually(ready()).Should(haveReason(metav1.ConditionFalse, v1alpha1.ReasonNoUsableKeys))
 		Expect(message(ready()())).To(And(ContainSubstring("1024 bits"), ContainSubstring(`"enc"`), ContainSubstring("symmetric")))

@@ -43,8 +43,7 @@ var _ = Describe("ProtectedRoute", func() {
 	)
 	BeforeEach(func() {
 		ns = newNamespace()
-		issuerURL, _ := issuer.newTenant(ns)
-		auth = colorsAuthorizer(ns, issuerURL)
+		auth = colorsAuthorizer(ns, newIssuer().URL)
 		route = colorsRoute(ns)
 	})
 	cond := func(typ string) func() metav1.Condition { return condition(route, typ) }

@@ -28,7 +28,6 @@ var (
 	cfg       *rest.Config
 	k8sClient client.Client // uncached: tests see the API server's truth
 	testEnv   *envtest.Environment
-	issuer    *testIssuer
 	cancel    context.CancelFunc
 	scheme    = runtime.NewScheme()
 )
@@ -59,8 +58,6 @@ var _ = BeforeSuite(func() {
 	k8sClient, err = client.New(cfg, client.Options{Scheme: scheme})
 	Expect(err).NotTo(HaveOccurred())
 
-	issuer = newTestIssuer()
-
 	mgr, err := ctrl.NewManager(cfg, ctrl.Options{
 		Scheme:                 scheme,
 		Cache:                  CacheOptions(),
@@ -85,9 +82,6 @@ var _ = BeforeSuite(func() {
 var _ = AfterSuite(func() {
 	if cancel != nil {
 		cancel()
-	}
-	if issuer != nil {
-		issuer.srv.Close()
 	}
 	if testEnv != nil {
 		Expect(testEnv.Stop()).To(Succeed())
