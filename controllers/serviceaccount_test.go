@@ -27,11 +27,12 @@ func serviceAccountConfig(ns, name string) *rest.Config {
 	return &rest.Config{Host: cfg.Host, BearerToken: tr.Status.Token, TLSClientConfig: rest.TLSClientConfig{CAData: cfg.CAData}}
 }
 
-// writeKubeconfig writes c (token authentication) as a kubeconfig file.
+// writeKubeconfig writes c (token or client-certificate authentication) as
+// a kubeconfig file.
 func writeKubeconfig(c *rest.Config, path string) {
 	kc := clientcmdapi.NewConfig()
 	kc.Clusters["envtest"] = &clientcmdapi.Cluster{Server: c.Host, CertificateAuthorityData: c.CAData}
-	kc.AuthInfos["sa"] = &clientcmdapi.AuthInfo{Token: c.BearerToken}
+	kc.AuthInfos["sa"] = &clientcmdapi.AuthInfo{Token: c.BearerToken, ClientCertificateData: c.CertData, ClientKeyData: c.KeyData}
 	kc.Contexts["envtest"] = &clientcmdapi.Context{Cluster: "envtest", AuthInfo: "sa"}
 	kc.CurrentContext = "envtest"
 	Expect(clientcmd.WriteToFile(*kc, path)).To(Succeed())
