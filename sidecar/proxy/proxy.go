@@ -1,0 +1,406 @@
+// Package proxy is the sidecar's request pipeline, assembled in one place
+// (ServeHTTP): sanity -> CORS preflight -> route -> token -> verify ->
+// scopes/claims -> forward.
+package proxy
+
+import (
+	"errors"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/http/httputil"
+	"net/url"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/jwtgate/jwtgate/sidecar/authz"
+	"github.com/jwtgate/jwtgate/sidecar/config"
+	"github.com/jwtgate/jwtgate/sidecar/keys"
+	"github.com/jwtgate/jwtgate/sidecar/routes"
+	"github.com/jwtgate/jwtgate/sidecar/verify"
+)
+
+// Decisions (metric label values).
+const (
+	DecisionAllowed      = "allowed"
+	DecisionBadRequest   = "bad_request"
+	DecisionUnauthorized = "unauthorized"
+	DecisionForbidden    = "forbidden"
+	DecisionNotFound     = "not_found"
+	DecisionUnavailable  = "unavailable"
+	DecisionPreflight    = "preflight"
+)
+
+// Observer records one request (metrics).
+type Observer interface {
+	Request(route, decision, reason string, seconds float64)
+}
+
+// Options configure a Handler.
+type Options struct {
+	// Upstream overrides the configuration's upstream (--upstream).
+	Upstream *url.URL
+	// Keys runs the key caches; required.
+	Keys     *keys.Registry
+	Observer Observer
+	Log      *slog.Logger
+	// Transport to the app; nil means a tuned clone of the default.
+	Transport http.RoundTripper
+}
+
+// Handler is the authorizing reverse proxy.
+type Handler struct {
+	opts  Options
+	state config.Holder[state]
+	proxy *httputil.ReverseProxy
+	log   *slog.Logger
+	now   func() time.Time
+}
+
+// New returns a handler with no configuration (every request gets 503
+// until Apply succeeds).
+func New(opts Options) *Handler {
+	h := &Handler{opts: opts, log: opts.Log, now: time.Now}
+	if h.log == nil {
+		h.log = slog.Default()
+	}
+	tr := opts.Transport
+	if tr == nil {
+		tr = NewTransport()
+	}
+	h.proxy = &httputil.ReverseProxy{
+		Rewrite:        rewrite,
+		Transport:      tr,
+		BufferPool:     bufferPool{},
+		ModifyResponse: h.modifyResponse,
+		ErrorHandler:   h.upstreamError,
+		ErrorLog:       slog.NewLogLogger(h.log.Handler(), slog.LevelWarn),
+	}
+	return h
+}
+
+// NewTransport clones the default transport with bounded connect and
+// handshake times and a keep-alive pool sized for one app.
+func NewTransport() *http.Transport {
+	t := http.DefaultTransport.(*http.Transport).Clone()
+	t.Proxy = nil // the app is local; never route through an environment proxy
+	t.DialContext = (&net.Dialer{Timeout: 5 * time.Second, KeepAlive: 30 * time.Second}).DialContext
+	t.MaxIdleConns = 256
+	t.MaxIdleConnsPerHost = 256
+	t.IdleConnTimeout = 90 * time.Second
+	t.TLSHandshakeTimeout = 5 * time.Second
+	t.ExpectContinueTimeout = time.Second
+	return t
+}
+
+// Apply compiles snap and swaps it in; requests in flight finish with the
+// configuration they started with. It is the config.Reloader's Apply.
+func (h *Handler) Apply(snap *config.Snapshot) error {
+	st, err := compile(snap, h.opts.Upstream, h.opts.Keys)
+	if err != nil {
+		return err
+	}
+	h.state.Store(st)
+	return nil
+}
+
+// Hash returns the hash of the configuration in force, "" before any.
+func (h *Handler) Hash() string {
+	if st := h.state.Load(); st != nil {
+		return st.snap.Hash
+	}
+	return ""
+}
+
+// Ready reports whether a configuration is loaded and every authorizer a
+// rule uses has keys; the message says what is missing.
+func (h *Handler) Ready() (bool, string) {
+	st := h.state.Load()
+	if st == nil {
+		return false, "no configuration loaded"
+	}
+	for _, c := range st.caches {
+		if !c.Ready() {
+			return false, "no signing keys yet for authorizer " + c.Source().Name
+		}
+	}
+	return true, "ok"
+}
+
+var (
+	bodyUnauthorized = []byte(`{"message":"Unauthorized"}` + "\n")
+	bodyForbidden    = []byte(`{"message":"Forbidden"}` + "\n")
+	bodyNotFound     = []byte(`{"message":"Not Found"}` + "\n")
+	bodyUnavailable  = []byte(`{"message":"Service Unavailable"}` + "\n")
+	bodyBadRequest   = []byte(`{"message":"Bad Request"}` + "\n")
+	bodyBadGateway   = []byte(`{"message":"Bad Gateway"}` + "\n")
+)
+
+func reply(w http.ResponseWriter, status int, body []byte, challenge string) {
+	hd := w.Header()
+	if challenge != "" {
+		hd.Set("WWW-Authenticate", challenge)
+	}
+	hd.Set("Content-Type", "application/json")
+	hd.Set("Cache-Control", "no-store")
+	w.WriteHeader(status)
+	_, _ = w.Write(body)
+}
+
+// quote makes s safe inside a quoted-string auth-param.
+func quote(s string) string {
+	return strings.NewReplacer(`\`, `\\`, `"`, `\"`).Replace(s)
+}
+
+// methodOverrideHeaders let some frameworks change the method after routing;
+// the sidecar authorised the request line's method, so they are refused.
+var methodOverrideHeaders = []string{"X-Http-Method-Override", "X-Http-Method", "X-Method-Override"}
+
+// outcome is what the access log and metrics record.
+type outcome struct {
+	route, decision, reason string
+}
+
+// ServeHTTP runs the pipeline. Its order is the contract; keep it here.
+func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	start := h.now()
+	out := h.serve(w, r)
+	d := h.now().Sub(start)
+	if h.opts.Observer != nil {
+		h.opts.Observer.Request(out.route, out.decision, out.reason, d.Seconds())
+	}
+	h.log.LogAttrs(r.Context(), slog.LevelInfo, "request",
+		slog.String("method", r.Method), slog.String("path", r.URL.Path), slog.String("route", out.route),
+		slog.String("decision", out.decision), slog.String("reason", out.reason),
+		slog.String("remote", r.RemoteAddr), slog.Duration("duration", d))
+}
+
+func (h *Handler) serve(w http.ResponseWriter, r *http.Request) outcome {
+	st := h.state.Load()
+	if st == nil {
+		reply(w, http.StatusServiceUnavailable, bodyUnavailable, "")
+		return outcome{decision: DecisionUnavailable, reason: "no configuration"}
+	}
+	// 1. Sanity.
+	path, rawQuery, err := routes.Canonical(r.RequestURI)
+	if err == nil {
+		err = routes.CheckMethod(r.Method)
+	}
+	if err == nil {
+		err = sanityHeaders(r)
+	}
+	if err != nil {
+		reply(w, http.StatusBadRequest, bodyBadRequest, `Bearer error="invalid_request", error_description="`+quote(err.Error())+`"`)
+		return outcome{decision: DecisionBadRequest, reason: err.Error()}
+	}
+	origin := r.Header.Get("Origin")
+	// 2. CORS preflight, before authentication (browsers send no token).
+	if st.cors != nil && r.Method == http.MethodOptions && origin != "" && r.Header.Get("Access-Control-Request-Method") != "" {
+		st.cors.preflight(w, r)
+		return outcome{decision: DecisionPreflight}
+	}
+	if st.cors != nil {
+		st.cors.decorate(w.Header(), origin)
+	}
+	// 3. Route.
+	idx := st.matcher.Match(r.Method, path)
+	if idx < 0 {
+		reply(w, http.StatusNotFound, bodyNotFound, "")
+		return outcome{decision: DecisionNotFound, reason: "no rule matches"}
+	}
+	rl := &st.rules[idx]
+	var tok *verify.Token
+	if !rl.public {
+		a := rl.auth
+		if a.unavailable != "" {
+			reply(w, http.StatusServiceUnavailable, bodyUnavailable, "")
+			return outcome{rl.label, DecisionUnavailable, "authorizer unavailable"}
+		}
+		// 4. Token.
+		raw, problem := extract(r, a.source, rawQuery)
+		switch problem {
+		case "":
+		case noToken:
+			reply(w, http.StatusUnauthorized, bodyUnauthorized, `Bearer realm="jwtgate"`)
+			return outcome{rl.label, DecisionUnauthorized, noToken}
+		default:
+			reply(w, http.StatusBadRequest, bodyBadRequest, `Bearer error="invalid_request", error_description="`+problem+`"`)
+			return outcome{rl.label, DecisionBadRequest, problem}
+		}
+		// 5. Signature and claims.
+		tok, err = a.policy.Verify(r.Context(), raw, h.now())
+		if err != nil {
+			var ve *verify.Error
+			if errors.As(err, &ve) && ve.Unavailable() {
+				reply(w, http.StatusServiceUnavailable, bodyUnavailable, "")
+				return outcome{rl.label, DecisionUnavailable, string(ve.Reason)}
+			}
+			reason := err.Error()
+			reply(w, http.StatusUnauthorized, bodyUnauthorized, `Bearer error="invalid_token", error_description="`+reason+`"`)
+			return outcome{rl.label, DecisionUnauthorized, reason}
+		}
+		// 6. Scopes and claim requirements.
+		if !authz.HasScopes(authz.Scopes(tok.Claims), rl.scopes, rl.allOf) {
+			reply(w, http.StatusForbidden, bodyForbidden, rl.challenge)
+			return outcome{rl.label, DecisionForbidden, "insufficient scope"}
+		}
+		for _, c := range rl.claims {
+			if !authz.ClaimHolds(tok.Claims[c.Claim], c.Values) {
+				reply(w, http.StatusForbidden, bodyForbidden, rl.challenge)
+				return outcome{rl.label, DecisionForbidden, "claim requirement not met"}
+			}
+		}
+	}
+	// 7. Forward.
+	h.prepare(r, st, rl, tok, path)
+	h.proxy.ServeHTTP(w, r)
+	return outcome{rl.label, DecisionAllowed, ""}
+}
+
+// sanityHeaders refuses requests whose meaning a later hop could change.
+func sanityHeaders(r *http.Request) error {
+	for _, up := range r.Header.Values("Upgrade") {
+		if strings.Contains(strings.ToLower(up), "h2c") {
+			return errors.New("Upgrade: h2c is not supported")
+		}
+	}
+	for _, name := range methodOverrideHeaders {
+		if _, ok := r.Header[name]; ok {
+			return errors.New("method override headers are not allowed")
+		}
+	}
+	for name := range r.Header {
+		if strings.ContainsRune(name, '_') {
+			for _, m := range methodOverrideHeaders {
+				if config.NormalizeHeader(name) == strings.ToLower(m) {
+					return errors.New("method override headers are not allowed")
+				}
+			}
+		}
+	}
+	return nil
+}
+
+// prepare shapes the inbound request for forwarding: the routed path, no
+// client copies of headers the sidecar sets, no Connection-named headers
+// (so a client cannot make a hop drop ours), then the claim headers.
+func (h *Handler) prepare(r *http.Request, st *state, rl *rule, tok *verify.Token, path string) {
+	r.URL.Scheme = st.upstream.Scheme
+	r.URL.Host = st.upstream.Host
+	r.URL.Path = singleJoin(st.upstream.Path, path)
+	r.URL.RawPath = ""
+	hdr := r.Header
+	// Connection may list header names; drop them now, keeping only an
+	// Upgrade token so WebSocket handshakes still pass.
+	upgrade := false
+	for _, v := range hdr.Values("Connection") {
+		for _, f := range strings.Split(v, ",") {
+			f = strings.TrimSpace(f)
+			if strings.EqualFold(f, "Upgrade") {
+				upgrade = true
+				continue
+			}
+			if f != "" {
+				hdr.Del(f)
+				stripNormalized(hdr, config.NormalizeHeader(f))
+			}
+		}
+	}
+	hdr.Del("Connection")
+	if upgrade && hdr.Get("Upgrade") != "" {
+		hdr.Set("Connection", "Upgrade")
+	}
+	for name := range hdr {
+		for _, s := range st.strip {
+			if equalHeader(name, s) {
+				delete(hdr, name)
+				break
+			}
+		}
+	}
+	if tok == nil {
+		return
+	}
+	hdr[config.ClaimsHeader] = []string{tok.Payload}
+	for _, ch := range rl.auth.headers {
+		if v, ok := authz.HeaderValue(tok.Claims[ch.Claim]); ok {
+			hdr[ch.Header] = []string{v}
+		}
+	}
+	if !rl.auth.forwardToken {
+		dropToken(r, rl.auth.source)
+	}
+}
+
+func stripNormalized(h http.Header, norm string) {
+	for name := range h {
+		if equalHeader(name, norm) {
+			delete(h, name)
+		}
+	}
+}
+
+// equalHeader compares a header name with a normalised one (lower case,
+// '-' for '_') without allocating.
+func equalHeader(name, norm string) bool {
+	if len(name) != len(norm) {
+		return false
+	}
+	for i := 0; i < len(name); i++ {
+		c := name[i]
+		if c >= 'A' && c <= 'Z' {
+			c += 'a' - 'A'
+		} else if c == '_' {
+			c = '-'
+		}
+		if c != norm[i] {
+			return false
+		}
+	}
+	return true
+}
+
+func singleJoin(base, p string) string {
+	if base == "" || base == "/" {
+		return p
+	}
+	return strings.TrimSuffix(base, "/") + p
+}
+
+// rewrite runs inside ReverseProxy after it removed hop-by-hop headers.
+func rewrite(pr *httputil.ProxyRequest) {
+	pr.Out.Host = pr.In.Host // the app sees the Host the client used
+	if prior := pr.In.Header.Values("X-Forwarded-For"); len(prior) > 0 {
+		pr.Out.Header["X-Forwarded-For"] = []string{strings.Join(prior, ", ")}
+	}
+	pr.SetXForwarded()
+}
+
+func (h *Handler) modifyResponse(resp *http.Response) error {
+	// The sidecar owns CORS when configured: the app's own allow headers
+	// would otherwise be duplicated or contradict the policy.
+	if st := h.state.Load(); st != nil && st.cors != nil {
+		for _, k := range []string{"Access-Control-Allow-Origin", "Access-Control-Allow-Credentials", "Access-Control-Expose-Headers"} {
+			resp.Header.Del(k)
+		}
+	}
+	return nil
+}
+
+func (h *Handler) upstreamError(w http.ResponseWriter, r *http.Request, err error) {
+	h.log.Warn("upstream request failed", "path", r.URL.Path, "error", err.Error())
+	reply(w, http.StatusBadGateway, bodyBadGateway, "")
+}
+
+// bufferPool reuses 32 KiB copy buffers across proxied bodies.
+type bufferPool struct{}
+
+var buffers = sync.Pool{New: func() any { return new([32 << 10]byte) }}
+
+func (bufferPool) Get() []byte { return buffers.Get().(*[32 << 10]byte)[:] }
+func (bufferPool) Put(b []byte) {
+	if len(b) == 32<<10 {
+		buffers.Put((*[32 << 10]byte)(b))
+	}
+}

@@ -1,0 +1,350 @@
+package proxy_test
+
+import (
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/jwtgate/jwtgate/sidecar/config"
+	"github.com/jwtgate/jwtgate/sidecar/keys"
+	"github.com/jwtgate/jwtgate/sidecar/proxy"
+	"github.com/jwtgate/jwtgate/sidecar/testissuer"
+)
+
+const aud = "urn:colors-api"
+
+// echo is the app: it reports what it received.
+type echoed struct {
+	Method, Path, RawQuery, Host string
+	Header                       http.Header
+}
+
+func newEcho(t testing.TB) *httptest.Server {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		w.Header().Set("Access-Control-Allow-Origin", "*") // the sidecar must override this
+		_ = json.NewEncoder(w).Encode(echoed{r.Method, r.URL.Path, r.URL.RawQuery, r.Host, r.Header})
+	}))
+	t.Cleanup(srv.Close)
+	return srv
+}
+
+type env struct {
+	iss      *testissuer.Issuer
+	app      *httptest.Server
+	h        *proxy.Handler
+	srv      *httptest.Server
+	cfg      map[string]any
+	observed []string
+}
+
+func (e *env) Request(route, decision, reason string, _ float64) {
+	e.observed = append(e.observed, route+"|"+decision+"|"+reason)
+}
+
+// colorsConfig is the running example compiled for iss.
+func colorsConfig(iss *testissuer.Issuer) map[string]any {
+	return map[string]any{
+		"version": 1,
+		"source":  map[string]any{"namespace": "colors", "name": "colors-api", "generation": 1},
+		"listen":  ":15080",
+		"authorizers": []any{map[string]any{
+			"name": "auth0", "issuer": iss.URL, "audiences": []string{aud},
+			"identitySource": map[string]any{"in": "header", "name": "Authorization"},
+			"algorithms":     []string{"RS256", "ES256"}, "clockSkew": "60s",
+			"claimsToHeaders": []any{
+				map[string]any{"claim": "sub", "header": "X-User-Id"},
+				map[string]any{"claim": "http://sandrino/roles", "header": "X-User-Roles"},
+			},
+			"forwardToken": true,
+		}},
+		"rules": []any{
+			map[string]any{"path": "/colors", "methods": []string{"GET"}, "public": true},
+			map[string]any{"path": "/my/profile", "methods": []string{"GET"}, "authorizer": "auth0"},
+			map[string]any{"path": "/my/colors", "methods": []string{"GET"}, "authorizer": "auth0", "scopes": []string{"read:colors"}},
+			map[string]any{"path": "/admin", "methods": []string{"GET"}, "authorizer": "auth0",
+				"claims": []any{map[string]any{"claim": "http://sandrino/roles", "values": []string{"admin"}}}},
+			map[string]any{"path": "/ws", "authorizer": "auth0"},
+		},
+		"cors": map[string]any{"allowOrigins": []string{"http://localhost:3000"}, "allowMethods": []string{"GET", "OPTIONS"},
+			"allowHeaders": []string{"Content-Type", "Authorization"}, "maxAgeSeconds": 600},
+	}
+}
+
+func newEnv(t testing.TB, mod func(cfg map[string]any)) *env {
+	e := &env{iss: testissuer.New(t), app: nil}
+	e.app = newEcho(t)
+	e.cfg = colorsConfig(e.iss)
+	e.cfg["upstream"] = e.app.URL
+	if mod != nil {
+		mod(e.cfg)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel)
+	log := slog.New(slog.DiscardHandler)
+	reg := keys.NewRegistry(ctx, keys.NewHTTPClient(2*time.Second), keys.Options{UnknownKIDCooldown: 10 * time.Millisecond}, nil, log)
+	e.h = proxy.New(proxy.Options{Keys: reg, Observer: e, Log: log})
+	e.apply(t)
+	e.srv = httptest.NewServer(e.h)
+	t.Cleanup(e.srv.Close)
+	deadline := time.Now().Add(5 * time.Second)
+	for ok, _ := e.h.Ready(); !ok; ok, _ = e.h.Ready() {
+		if time.Now().After(deadline) {
+			t.Fatal("not ready")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	return e
+}
+
+func (e *env) apply(t testing.TB) {
+	raw, _ := json.Marshal(e.cfg)
+	snap, err := config.Parse(raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := e.h.Apply(snap); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func (e *env) claims(mod func(m map[string]any)) map[string]any {
+	c := e.iss.Claims(aud)
+	c["scope"] = "read:colors openid"
+	c["http://sandrino/roles"] = []string{"member"}
+	if mod != nil {
+		mod(c)
+	}
+	return c
+}
+
+func (e *env) token(kid string, mod func(m map[string]any)) string {
+	return e.iss.Sign(kid, e.claims(mod))
+}
+
+type resp struct {
+	status int
+	header http.Header
+	body   string
+	echo   *echoed
+}
+
+// do sends a raw request line so tests control the exact bytes.
+func (e *env) do(t testing.TB, method, target string, hdr http.Header) resp {
+	t.Helper()
+	req, err := http.NewRequest(method, e.srv.URL, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.URL.Opaque = target // sent verbatim as the request target
+	for k, v := range hdr {
+		req.Header[k] = v
+	}
+	res, err := http.DefaultTransport.RoundTrip(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	b, _ := io.ReadAll(res.Body)
+	out := resp{status: res.StatusCode, header: res.Header, body: string(b)}
+	if res.StatusCode == 200 {
+		out.echo = &echoed{}
+		if err := json.Unmarshal(b, out.echo); err != nil {
+			t.Fatalf("not from the app: %s", b)
+		}
+	}
+	return out
+}
+
+func bearer(tok string) http.Header { return http.Header{"Authorization": {"Bearer " + tok}} }
+
+func (r resp) expect(t testing.TB, status int, wwwAuth, body string) {
+	t.Helper()
+	if r.status != status {
+		t.Fatalf("status %d, want %d (body %s, www-authenticate %q)", r.status, status, r.body, r.header.Get("WWW-Authenticate"))
+	}
+	if got := r.header.Get("WWW-Authenticate"); got != wwwAuth {
+		t.Fatalf("WWW-Authenticate %q, want %q", got, wwwAuth)
+	}
+	if body != "" && strings.TrimSpace(r.body) != body {
+		t.Fatalf("body %q, want %q", r.body, body)
+	}
+}
+
+// TestColorsRoutes covers the seed's three routes.
+func TestColorsRoutes(t *testing.T) {
+	e := newEnv(t, nil)
+	r := e.do(t, "GET", "/colors", nil)
+	r.expect(t, 200, "", "")
+	if r.echo.Path != "/colors" {
+		t.Fatalf("path %q", r.echo.Path)
+	}
+	e.do(t, "GET", "/my/profile", nil).expect(t, 401, `Bearer realm="jwtgate"`, `{"message":"Unauthorized"}`)
+	for _, kid := range []string{"rsa-1", "ec-1"} {
+		r = e.do(t, "GET", "/my/profile", bearer(e.token(kid, nil)))
+		r.expect(t, 200, "", "")
+		if r.echo.Header.Get("X-User-Id") != "user-1" || r.echo.Header.Get("X-User-Roles") != `["member"]` {
+			t.Fatalf("claim headers %v", r.echo.Header)
+		}
+		if r.echo.Header.Get("Authorization") == "" {
+			t.Fatal("forwardToken true but Authorization dropped")
+		}
+		raw, err := base64.RawURLEncoding.DecodeString(r.echo.Header.Get("X-Jwtgate-Claims"))
+		var claims map[string]any
+		if err != nil || json.Unmarshal(raw, &claims) != nil || claims["sub"] != "user-1" {
+			t.Fatalf("X-Jwtgate-Claims %q", r.echo.Header.Get("X-Jwtgate-Claims"))
+		}
+	}
+	e.do(t, "GET", "/my/colors", bearer(e.token("rsa-1", nil))).expect(t, 200, "", "")
+	e.do(t, "GET", "/my/colors", bearer(e.token("rsa-1", func(m map[string]any) { m["scope"] = "openid" }))).
+		expect(t, 403, `Bearer error="insufficient_scope", scope="read:colors"`, `{"message":"Forbidden"}`)
+	// Auth0 RBAC puts scopes in permissions.
+	e.do(t, "GET", "/my/colors", bearer(e.token("rsa-1", func(m map[string]any) { delete(m, "scope"); m["permissions"] = []string{"read:colors"} }))).expect(t, 200, "", "")
+}
+
+// TestResponseTable covers every row of the DESIGN response table.
+func TestResponseTable(t *testing.T) {
+	e := newEnv(t, nil)
+	tok := e.token("rsa-1", nil)
+	t.Run("400 bad scheme", func(t *testing.T) {
+		e.do(t, "GET", "/my/profile", http.Header{"Authorization": {"Basic dXNlcjpwYXNz"}}).
+			expect(t, 400, `Bearer error="invalid_request", error_description="authorization scheme must be Bearer"`, `{"message":"Bad Request"}`)
+	})
+	t.Run("400 token in two places", func(t *testing.T) {
+		e.do(t, "GET", "/my/profile?access_token="+tok, bearer(tok)).
+			expect(t, 400, `Bearer error="invalid_request", error_description="token sent more than once"`, "")
+		e.do(t, "GET", "/my/profile", http.Header{"Authorization": {"Bearer " + tok, "Bearer " + tok}}).
+			expect(t, 400, `Bearer error="invalid_request", error_description="token sent more than once"`, "")
+	})
+	t.Run("400 ambiguous path", func(t *testing.T) {
+		e.do(t, "GET", "/my/../colors", nil).expect(t, 400, `Bearer error="invalid_request", error_description="path has a dot segment"`, "")
+	})
+	t.Run("401 no token", func(t *testing.T) {
+		e.do(t, "GET", "/my/profile", nil).expect(t, 401, `Bearer realm="jwtgate"`, `{"message":"Unauthorized"}`)
+	})
+	for name, c := range map[string]struct {
+		tok    string
+		reason string
+	}{
+		"bad signature": {tok[:len(tok)-4] + "AAAA", "signature is invalid"},
+		"unknown kid":   {testissuer.NewKey("rsa-9", "RS256", 0).Sign(e.claims(nil), nil), "unknown kid"},
+		"wrong iss":     {e.token("rsa-1", func(m map[string]any) { m["iss"] = "https://evil.example" }), "issuer mismatch"},
+		"wrong aud":     {e.token("rsa-1", func(m map[string]any) { m["aud"] = "urn:other" }), "audience mismatch"},
+		"expired":       {e.token("rsa-1", func(m map[string]any) { m["exp"] = time.Now().Unix() - 3600 }), "token expired"},
+		"not yet valid": {e.token("rsa-1", func(m map[string]any) { m["nbf"] = time.Now().Unix() + 3600 }), "token not yet valid"},
+	} {
+		t.Run("401 "+name, func(t *testing.T) {
+			e.do(t, "GET", "/my/profile", bearer(c.tok)).
+				expect(t, 401, `Bearer error="invalid_token", error_description="`+c.reason+`"`, `{"message":"Unauthorized"}`)
+		})
+	}
+	t.Run("403 missing scope", func(t *testing.T) {
+		e.do(t, "GET", "/my/colors", bearer(e.token("rsa-1", func(m map[string]any) { delete(m, "scope") }))).
+			expect(t, 403, `Bearer error="insufficient_scope", scope="read:colors"`, `{"message":"Forbidden"}`)
+	})
+	t.Run("403 missing claim", func(t *testing.T) {
+		e.do(t, "GET", "/admin", bearer(tok)).expect(t, 403, `Bearer error="insufficient_scope"`, `{"message":"Forbidden"}`)
+		e.do(t, "GET", "/admin", bearer(e.token("rsa-1", func(m map[string]any) { m["http://sandrino/roles"] = []string{"x", "admin"} }))).expect(t, 200, "", "")
+	})
+	t.Run("404 no rule", func(t *testing.T) {
+		e.do(t, "GET", "/nothing", nil).expect(t, 404, "", `{"message":"Not Found"}`)
+		e.do(t, "POST", "/colors", nil).expect(t, 404, "", `{"message":"Not Found"}`)
+	})
+	t.Run("503 keys not obtainable", func(t *testing.T) {
+		e2 := newEnv(t, nil)
+		e2.cfg["authorizers"].([]any)[0].(map[string]any)["jwksURI"] = "http://127.0.0.1:1/jwks.json"
+		e2.apply(t)
+		e2.do(t, "GET", "/my/profile", bearer(e2.token("rsa-1", nil))).expect(t, 503, "", `{"message":"Service Unavailable"}`)
+		if ok, msg := e2.h.Ready(); ok || !strings.Contains(msg, "auth0") {
+			t.Fatalf("ready=%v %q", ok, msg)
+		}
+		e2.do(t, "GET", "/colors", nil).expect(t, 200, "", "") // public routes still work
+	})
+	t.Run("503 authorizer unavailable", func(t *testing.T) {
+		e2 := newEnv(t, nil)
+		e2.cfg["authorizers"] = []any{map[string]any{"name": "auth0", "unavailable": "JWTAuthorizer colors/auth0 not found", "identitySource": map[string]any{}, "forwardToken": false}}
+		e2.apply(t)
+		e2.do(t, "GET", "/my/profile", bearer(e2.token("rsa-1", nil))).expect(t, 503, "", `{"message":"Service Unavailable"}`)
+	})
+}
+
+func TestKeyRotation(t *testing.T) {
+	e := newEnv(t, nil)
+	next := testissuer.NewKey("rsa-2", "RS256", 1)
+	e.iss.SetKeys(e.iss.Key("rsa-1"), next)
+	e.do(t, "GET", "/my/profile", bearer(next.Sign(e.claims(nil), nil))).expect(t, 200, "", "")
+	// Old key retired: its tokens fail once the cache refetches.
+	e.iss.SetKeys(next)
+	time.Sleep(20 * time.Millisecond) // past the unknown-kid cooldown
+	e.do(t, "GET", "/my/profile", bearer(testissuer.NewKey("rsa-3", "RS256", 2).Sign(e.claims(nil), nil))).
+		expect(t, 401, `Bearer error="invalid_token", error_description="unknown kid"`, "")
+	e.do(t, "GET", "/my/profile", bearer(e.token("rsa-2", nil))).expect(t, 200, "", "")
+}
+
+func TestCORS(t *testing.T) {
+	e := newEnv(t, nil)
+	pre := http.Header{"Origin": {"http://localhost:3000"}, "Access-Control-Request-Method": {"GET"}, "Access-Control-Request-Headers": {"authorization"}}
+	r := e.do(t, "OPTIONS", "/my/colors", pre)
+	if r.status != 204 || r.header.Get("Access-Control-Allow-Origin") != "http://localhost:3000" || r.header.Get("Access-Control-Allow-Methods") != "GET, OPTIONS" ||
+		r.header.Get("Access-Control-Max-Age") != "600" || !strings.Contains(strings.Join(r.header.Values("Vary"), ","), "Origin") {
+		t.Fatalf("preflight %d %v", r.status, r.header)
+	}
+	pre.Set("Origin", "http://evil.example")
+	r = e.do(t, "OPTIONS", "/my/colors", pre)
+	if r.status != 204 || r.header.Get("Access-Control-Allow-Origin") != "" || r.header.Get("Access-Control-Allow-Methods") != "" {
+		t.Fatalf("disallowed preflight got allow headers: %v", r.header)
+	}
+	r = e.do(t, "GET", "/colors", http.Header{"Origin": {"http://localhost:3000"}})
+	if got := r.header.Values("Access-Control-Allow-Origin"); len(got) != 1 || got[0] != "http://localhost:3000" {
+		t.Fatalf("actual response ACAO %v", got)
+	}
+	r = e.do(t, "GET", "/colors", http.Header{"Origin": {"http://evil.example"}})
+	if got := r.header.Get("Access-Control-Allow-Origin"); got != "" {
+		t.Fatalf("disallowed origin got ACAO %q (app's header must be removed)", got)
+	}
+}
+
+func TestForwarding(t *testing.T) {
+	e := newEnv(t, func(cfg map[string]any) {
+		cfg["authorizers"].([]any)[0].(map[string]any)["forwardToken"] = false
+	})
+	r := e.do(t, "GET", "/my/profile?x=1&y=2", http.Header{"Authorization": {"bearer " + e.token("rsa-1", nil)}, "X-Forwarded-For": {"10.0.0.1"}})
+	r.expect(t, 200, "", "")
+	if r.echo.Header.Get("Authorization") != "" {
+		t.Fatal("forwardToken=false but the token reached the app")
+	}
+	if r.echo.RawQuery != "x=1&y=2" || r.echo.Header.Get("X-Forwarded-Proto") != "http" || !strings.HasPrefix(r.echo.Header.Get("X-Forwarded-For"), "10.0.0.1, 127.0.0.1") {
+		t.Fatalf("forwarded %+v", r.echo)
+	}
+	if u, _ := url.Parse(e.srv.URL); r.echo.Host != u.Host || r.echo.Header.Get("X-Forwarded-Host") != u.Host {
+		t.Fatalf("host %q / %q", r.echo.Host, r.echo.Header.Get("X-Forwarded-Host"))
+	}
+}
+
+func TestConfigSwapKeepsServing(t *testing.T) {
+	e := newEnv(t, nil)
+	before := e.h.Hash()
+	e.cfg["rules"] = append(e.cfg["rules"].([]any), map[string]any{"path": "/new", "public": true})
+	e.apply(t)
+	if e.h.Hash() == before {
+		t.Fatal("hash unchanged")
+	}
+	e.do(t, "GET", "/new", nil).expect(t, 200, "", "")
+}
+
+func TestMetricsLabels(t *testing.T) {
+	e := newEnv(t, nil)
+	e.observed = nil
+	e.do(t, "GET", "/my/colors", bearer(e.token("rsa-1", func(m map[string]any) { m["exp"] = 1 })))
+	if len(e.observed) != 1 || e.observed[0] != "/my/colors|unauthorized|token expired" {
+		t.Fatalf("observed %v", e.observed)
+	}
+}

@@ -1,0 +1,222 @@
+package proxy
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/jwtgate/jwtgate/sidecar/config"
+	"github.com/jwtgate/jwtgate/sidecar/keys"
+	"github.com/jwtgate/jwtgate/sidecar/routes"
+	"github.com/jwtgate/jwtgate/sidecar/verify"
+)
+
+// state is one compiled configuration; requests load it once and use it to
+// the end, so a swap never changes the rules under a request in flight.
+type state struct {
+	snap     *config.Snapshot
+	matcher  *routes.Matcher
+	rules    []rule
+	strip    []string // normalised names of every header the sidecar sets
+	cors     *corsPolicy
+	upstream *url.URL
+	caches   []*keys.Cache // referenced by some rule: readiness
+}
+
+type rule struct {
+	label  string // metric label: the rule's path template
+	public bool
+	auth   *authorizer
+	scopes []string
+	allOf  bool
+	claims []config.ClaimRequirement
+	// challenge is the 403 WWW-Authenticate value.
+	challenge string
+}
+
+type authorizer struct {
+	name         string
+	unavailable  string
+	policy       verify.Policy
+	source       config.IdentitySource
+	headers      []config.ClaimHeader // canonical header names
+	forwardToken bool
+}
+
+// compile turns a validated snapshot into a state. upstream overrides the
+// configuration's upstream when non-nil.
+func compile(snap *config.Snapshot, upstream *url.URL, reg *keys.Registry) (*state, error) {
+	c := snap.Config
+	st := &state{snap: snap, upstream: upstream}
+	if st.upstream == nil {
+		if c.Upstream == "" {
+			return nil, fmt.Errorf("upstream: the configuration has none and --upstream was not given")
+		}
+		u, err := url.Parse(c.Upstream)
+		if err != nil {
+			return nil, fmt.Errorf("upstream: %v", err)
+		}
+		st.upstream = u
+	}
+	stripSet := map[string]bool{config.NormalizeHeader(config.ClaimsHeader): true}
+	used := map[string]bool{}
+	for _, r := range c.Rules {
+		used[r.Authorizer] = true
+	}
+	var sources []keys.Source
+	for _, a := range c.Authorizers {
+		for _, h := range a.ClaimsToHeaders {
+			stripSet[config.NormalizeHeader(h.Header)] = true
+		}
+		if a.Unavailable == "" && used[a.Name] {
+			sources = append(sources, keys.Source{Name: a.Name, Issuer: a.Issuer, JWKSURI: a.JWKSURI})
+		}
+	}
+	for h := range stripSet {
+		st.strip = append(st.strip, h)
+	}
+	caches := reg.Sync(sources)
+	auths := map[string]*authorizer{}
+	for _, a := range c.Authorizers {
+		az := &authorizer{name: a.Name, unavailable: a.Unavailable, source: a.IdentitySource, forwardToken: a.ForwardToken}
+		if a.IdentitySource.In == config.SourceHeader {
+			az.source.Name = http.CanonicalHeaderKey(a.IdentitySource.Name)
+		}
+		if a.Unavailable == "" {
+			skew := 60 * time.Second
+			if a.ClockSkew != "" {
+				skew, _ = time.ParseDuration(a.ClockSkew) // validated
+			}
+			src := keys.Source{Name: a.Name, Issuer: a.Issuer, JWKSURI: a.JWKSURI}
+			var ks verify.KeySource = noKeys{}
+			if cache := caches[src]; cache != nil {
+				ks = cache
+				st.caches = append(st.caches, cache)
+			}
+			az.policy = verify.Policy{Issuer: a.Issuer, Audiences: a.Audiences, Algorithms: a.Algorithms, Skew: skew, Keys: ks}
+			for _, h := range a.ClaimsToHeaders {
+				az.headers = append(az.headers, config.ClaimHeader{Claim: h.Claim, Header: http.CanonicalHeaderKey(h.Header)})
+			}
+		}
+		auths[a.Name] = az
+	}
+	rs := make([]routes.Route, len(c.Rules))
+	for i, r := range c.Rules {
+		rs[i] = routes.Route{Path: r.Path, Methods: r.Methods, Index: i}
+		cr := rule{label: r.Path, public: r.Public, scopes: r.Scopes, allOf: r.ScopeMatch == config.ScopeMatchAllOf, claims: r.Claims}
+		if !r.Public {
+			cr.auth = auths[r.Authorizer]
+		}
+		cr.challenge = `Bearer error="insufficient_scope"`
+		if len(r.Scopes) > 0 {
+			cr.challenge += `, scope="` + strings.Join(r.Scopes, " ") + `"`
+		}
+		st.rules = append(st.rules, cr)
+	}
+	m, err := routes.Compile(rs)
+	if err != nil {
+		return nil, err
+	}
+	st.matcher = m
+	if c.CORS != nil {
+		st.cors = newCORS(c.CORS)
+	}
+	return st, nil
+}
+
+// noKeys stands in for an authorizer no rule uses.
+type noKeys struct{}
+
+func (noKeys) Lookup(_ context.Context, _ string) (keys.Key, error) {
+	return keys.Key{}, keys.ErrKeysUnavailable
+}
+
+type corsPolicy struct {
+	origins     map[string]bool
+	any         bool
+	methods     string
+	headers     string
+	anyHeader   bool
+	expose      string
+	credentials bool
+	maxAge      string
+}
+
+func newCORS(c *config.CORS) *corsPolicy {
+	p := &corsPolicy{origins: map[string]bool{}, methods: strings.Join(c.AllowMethods, ", "), expose: strings.Join(c.ExposeHeaders, ", "), credentials: c.AllowCredentials}
+	for _, o := range c.AllowOrigins {
+		if o == "*" {
+			p.any = true
+		}
+		p.origins[strings.TrimSuffix(o, "/")] = true
+	}
+	for _, h := range c.AllowHeaders {
+		if h == "*" {
+			p.anyHeader = true
+		}
+	}
+	p.headers = strings.Join(c.AllowHeaders, ", ")
+	if c.MaxAgeSeconds > 0 {
+		p.maxAge = strconv.Itoa(c.MaxAgeSeconds)
+	}
+	return p
+}
+
+func (p *corsPolicy) allowed(origin string) bool { return p.any || p.origins[origin] }
+
+// allowOrigin is the Access-Control-Allow-Origin value for an allowed origin.
+func (p *corsPolicy) allowOrigin(origin string) string {
+	if p.any && !p.credentials {
+		return "*"
+	}
+	return origin
+}
+
+// preflight answers an OPTIONS preflight; a disallowed origin gets no allow
+// headers, so the browser blocks the real request.
+func (p *corsPolicy) preflight(w http.ResponseWriter, r *http.Request) {
+	h := w.Header()
+	h.Add("Vary", "Origin")
+	h.Add("Vary", "Access-Control-Request-Method")
+	h.Add("Vary", "Access-Control-Request-Headers")
+	origin := r.Header.Get("Origin")
+	if p.allowed(origin) {
+		h.Set("Access-Control-Allow-Origin", p.allowOrigin(origin))
+		if p.methods != "" {
+			h.Set("Access-Control-Allow-Methods", p.methods)
+		}
+		if p.anyHeader {
+			if req := r.Header.Get("Access-Control-Request-Headers"); req != "" {
+				h.Set("Access-Control-Allow-Headers", req)
+			}
+		} else if p.headers != "" {
+			h.Set("Access-Control-Allow-Headers", p.headers)
+		}
+		if p.credentials {
+			h.Set("Access-Control-Allow-Credentials", "true")
+		}
+		if p.maxAge != "" {
+			h.Set("Access-Control-Max-Age", p.maxAge)
+		}
+	}
+	w.WriteHeader(http.StatusNoContent)
+}
+
+// decorate adds CORS headers to an actual (non-preflight) response.
+func (p *corsPolicy) decorate(h http.Header, origin string) {
+	h.Add("Vary", "Origin")
+	if origin == "" || !p.allowed(origin) {
+		return
+	}
+	h.Set("Access-Control-Allow-Origin", p.allowOrigin(origin))
+	if p.expose != "" {
+		h.Set("Access-Control-Expose-Headers", p.expose)
+	}
+	if p.credentials {
+		h.Set("Access-Control-Allow-Credentials", "true")
+	}
+}

@@ -1,0 +1,133 @@
+package proxy
+
+import (
+	"net/http"
+	"net/url"
+	"strings"
+
+	"github.com/jwtgate/jwtgate/sidecar/config"
+)
+
+// Token extraction outcomes other than success.
+const (
+	noToken           = "no token"
+	badScheme         = "authorization scheme must be Bearer"
+	twoTokens         = "token sent more than once"
+	emptyToken        = "empty token"
+	queryTokenParam   = "access_token"
+	authorizationName = "Authorization"
+)
+
+// extract finds the token at the authorizer's identity source. A token in
+// two places (two headers, header plus query, two cookies...) is refused:
+// which one "wins" would differ between the sidecar and the app.
+func extract(r *http.Request, src config.IdentitySource, rawQuery string) (token, problem string) {
+	authz := r.Header.Values(authorizationName)
+	bearerInHeader := len(authz) > 0
+	queryHas := rawQuery != "" && strings.Contains(rawQuery, queryTokenParam+"=")
+	switch src.In {
+	case config.SourceHeader:
+		vals := r.Header.Values(src.Name)
+		if len(vals) == 0 {
+			return "", noToken
+		}
+		if len(vals) > 1 {
+			return "", twoTokens
+		}
+		if src.Name != authorizationName && bearerInHeader {
+			return "", twoTokens
+		}
+		if queryHas && hasQueryParam(rawQuery, queryTokenParam) {
+			return "", twoTokens
+		}
+		tok, ok := bearer(vals[0])
+		if !ok {
+			if src.Name == authorizationName {
+				return "", badScheme
+			}
+			tok = strings.TrimSpace(vals[0]) // custom headers may carry the bare token
+		}
+		if tok == "" {
+			return "", emptyToken
+		}
+		return tok, ""
+	case config.SourceQuery:
+		q, err := url.ParseQuery(rawQuery)
+		if err != nil {
+			return "", "malformed query string"
+		}
+		vals := q[src.Name]
+		if len(vals) == 0 {
+			if bearerInHeader {
+				return "", "token must be sent in the " + src.Name + " query parameter"
+			}
+			return "", noToken
+		}
+		if len(vals) > 1 || bearerInHeader {
+			return "", twoTokens
+		}
+		if vals[0] == "" {
+			return "", emptyToken
+		}
+		return vals[0], ""
+	case config.SourceCookie:
+		var found []string
+		for _, c := range r.CookiesNamed(src.Name) {
+			found = append(found, c.Value)
+		}
+		if len(found) == 0 {
+			if bearerInHeader {
+				return "", "token must be sent in the " + src.Name + " cookie"
+			}
+			return "", noToken
+		}
+		if len(found) > 1 || bearerInHeader {
+			return "", twoTokens
+		}
+		if found[0] == "" {
+			return "", emptyToken
+		}
+		return found[0], ""
+	}
+	return "", noToken
+}
+
+// bearer parses "Bearer <token>" with a case-insensitive scheme.
+func bearer(v string) (string, bool) {
+	if len(v) < 7 || !strings.EqualFold(v[:6], "Bearer") || v[6] != ' ' {
+		return "", false
+	}
+	tok := strings.TrimLeft(v[7:], " ")
+	if strings.ContainsAny(tok, " \t") {
+		return "", false
+	}
+	return tok, true
+}
+
+func hasQueryParam(rawQuery, name string) bool {
+	q, err := url.ParseQuery(rawQuery)
+	return err != nil || len(q[name]) > 0
+}
+
+// dropToken removes the token from the forwarded request.
+func dropToken(r *http.Request, src config.IdentitySource) {
+	switch src.In {
+	case config.SourceHeader:
+		r.Header.Del(src.Name)
+	case config.SourceQuery:
+		q := r.URL.Query()
+		q.Del(src.Name)
+		r.URL.RawQuery = q.Encode()
+	case config.SourceCookie:
+		kept := make([]string, 0, 4)
+		for _, c := range r.Cookies() {
+			if c.Name != src.Name {
+				kept = append(kept, c.String())
+			}
+		}
+		r.Header.Del("Cookie")
+		if len(kept) > 0 {
+			r.Header.Set("Cookie", strings.Join(kept, "; "))
+		}
+	}
+}
