@@ -13,6 +13,7 @@ package main
 
 import (
 	"bytes"
+	"flag"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -31,6 +32,7 @@ const (
 	phRoleName  = "__JWTGATE_ROLE_NAME__"
 	phNamespace = "__JWTGATE_NAMESPACE__"
 	phLabels    = "__JWTGATE_LABELS__"
+	phWebhook   = "__JWTGATE_WEBHOOK_CONFIG__"
 )
 
 // Defaults when config/webhook has not been generated (no webhook markers yet).
@@ -40,10 +42,23 @@ const (
 )
 
 func main() {
-	if err := run("config", "charts/jwtgate"); err != nil {
+	configDir := flag.String("config", "config", "the generated manifests to read")
+	chartDir := flag.String("chart", "charts/jwtgate", "the chart to update")
+	flag.Parse()
+	if err := run(*configDir, *chartDir); err != nil {
 		fmt.Fprintln(os.Stderr, "chartsync:", err)
 		os.Exit(1)
 	}
+}
+
+// shown names a source file in generated headers as it sits in the
+// repository, wherever -config pointed.
+func shown(configDir, path string) string {
+	rel, err := filepath.Rel(configDir, path)
+	if err != nil {
+		return path
+	}
+	return filepath.ToSlash(filepath.Join("config", rel))
 }
 
 func run(configDir, chartDir string) error {
@@ -99,7 +114,7 @@ func syncRBAC(configDir, chartDir string) error {
 		return err
 	}
 	var out bytes.Buffer
-	fmt.Fprintf(&out, header, src)
+	fmt.Fprintf(&out, header, shown(configDir, src))
 	out.WriteString("{{- if .Values.rbac.create }}\n")
 	for n, d := range docs {
 		if n > 0 {
@@ -116,6 +131,7 @@ func syncRBAC(configDir, chartDir string) error {
 			return fmt.Errorf("%s: unexpected kind %q (want ClusterRole or Role)", src, kind)
 		}
 		d["metadata"] = meta
+		narrowWebhookRules(d)
 		b, err := yaml.Marshal(d)
 		if err != nil {
 			return err
@@ -128,6 +144,29 @@ func syncRBAC(configDir, chartDir string) error {
 	out.WriteString("{{- end }}\n")
 	return writeTemplate(filepath.Join(chartDir, "templates", "zz_generated.rbac.yaml"), out.Bytes(),
 		"{{ include \"jwtgate.fullname\" . }}-manager")
+}
+
+// narrowWebhookRules limits get/update/patch of webhook configurations to
+// the chart's own: RBAC markers cannot name an object whose name depends on
+// the release. Rules that list or watch are left whole (resourceNames
+// cannot restrict those).
+func narrowWebhookRules(d map[string]any) {
+	rules, _ := d["rules"].([]any)
+	for _, r := range rules {
+		rule, _ := r.(map[string]any)
+		res, _ := rule["resources"].([]any)
+		verbs, _ := rule["verbs"].([]any)
+		if len(res) != 1 || res[0] != "mutatingwebhookconfigurations" || rule["resourceNames"] != nil {
+			continue
+		}
+		narrow := true
+		for _, v := range verbs {
+			narrow = narrow && (v == "get" || v == "update" || v == "patch")
+		}
+		if narrow {
+			rule["resourceNames"] = []any{phWebhook}
+		}
+	}
 }
 
 const roleBinding = `apiVersion: rbac.authorization.k8s.io/v1
@@ -174,7 +213,7 @@ func syncWebhook(configDir, chartDir string) error {
 		}
 	}
 	var out bytes.Buffer
-	fmt.Fprintf(&out, "{{/* "+strings.TrimPrefix(strings.TrimSpace(header), "# ")+" */}}\n", src)
+	fmt.Fprintf(&out, "{{/* "+strings.TrimPrefix(strings.TrimSpace(header), "# ")+" */}}\n", shown(configDir, src))
 	fmt.Fprintf(&out, "{{- define \"jwtgate.generated.webhookName\" -}}%s{{- end }}\n", name)
 	fmt.Fprintf(&out, "{{- define \"jwtgate.generated.webhookPath\" -}}%s{{- end }}\n", path)
 	return os.WriteFile(filepath.Join(chartDir, "templates", "_zz_generated.tpl"), out.Bytes(), 0o644)
@@ -189,7 +228,7 @@ func syncGuard(configDir, chartDir string) error {
 	}
 	sort.Strings(files)
 	var out bytes.Buffer
-	fmt.Fprintf(&out, header, filepath.Join(configDir, "guard"))
+	fmt.Fprintf(&out, header, shown(configDir, filepath.Join(configDir, "guard")))
 	out.WriteString("{{- if .Values.guard.enabled }}\n")
 	n := 0
 	for _, f := range files {
@@ -224,7 +263,7 @@ func syncGuard(configDir, chartDir string) error {
 	out.WriteString("{{- end }}\n")
 	if n == 0 {
 		out.Reset()
-		fmt.Fprintf(&out, header, filepath.Join(configDir, "guard"))
+		fmt.Fprintf(&out, header, shown(configDir, filepath.Join(configDir, "guard")))
 		out.WriteString("# (no guard manifests generated yet)\n")
 	}
 	return writeTemplate(filepath.Join(chartDir, "templates", "zz_generated.guard.yaml"), out.Bytes(), "")
@@ -235,6 +274,7 @@ func writeTemplate(path string, b []byte, name string) error {
 	s = strings.ReplaceAll(s, " "+phLabels, "\n    {{- include \"jwtgate.labels\" . | nindent 4 }}")
 	s = strings.ReplaceAll(s, phName, name)
 	s = strings.ReplaceAll(s, phRoleName, name+"-ns")
+	s = strings.ReplaceAll(s, phWebhook, `{{ include "jwtgate.webhookName" . }}`)
 	s = strings.ReplaceAll(s, phNamespace, "{{ .Release.Namespace }}")
 	return os.WriteFile(path, []byte(s), 0o644)
 }

@@ -106,7 +106,8 @@ func TestInstallUpgradeUninstall(t *testing.T) {
 		}
 	}
 	for _, kind := range []string{"Deployment", "ServiceAccount", "Service", "PodDisruptionBudget", "ClusterRole",
-		"ClusterRoleBinding", "Role", "RoleBinding", "MutatingWebhookConfiguration"} {
+		"ClusterRoleBinding", "Role", "RoleBinding", "MutatingWebhookConfiguration",
+		"ValidatingAdmissionPolicy", "ValidatingAdmissionPolicyBinding"} {
 		if kinds[kind] == 0 {
 			t.Errorf("the release has no %s (kinds: %v)", kind, kinds)
 		}

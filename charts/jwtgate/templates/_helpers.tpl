@@ -76,7 +76,7 @@ flags meet: keep it in step with main.go.
   "--namespace=$(POD_NAMESPACE)"
   (printf "--health-probe-bind-address=:%d" (int .Values.operator.healthPort))
   (printf "--metrics-bind-address=%s" (ternary (printf ":%d" (int .Values.metrics.port)) "0" .Values.metrics.enabled))
-  (printf "--log-level=%s" .Values.operator.logLevel)
+  (printf "--zap-log-level=%s" .Values.operator.logLevel)
   (printf "--sidecar-image=%s" (include "jwtgate.image" (list .Values.sidecar.image .)))
   (printf "--sidecar-image-pull-policy=%s" .Values.sidecar.image.pullPolicy)
   (printf "--sidecar-resources=%s" (toJson .Values.sidecar.resources))
