@@ -56,7 +56,8 @@ envtest: ## Build the local control plane (first time only) and print its direct
 	@hack/envtest-assets.sh
 
 .PHONY: test
-test: build ## Run every test: unit, envtest, end-to-end.
+test: build ## Run every test: unit, envtest, browser, end-to-end.
+	@hack/install-chromium.sh >/dev/null
 	KUBEBUILDER_ASSETS="$(ENVTEST_ASSETS)" go test $(GO_TEST_FLAGS) ./...
 
 .PHONY: bench

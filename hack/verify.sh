@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Fails when generated files (deepcopy, CRDs, RBAC, webhook manifests, chart
-# CRDs) are stale, or when Go code is not gofmt-clean, or go.mod is untidy.
+# Fails when generated files (deepcopy, CRDs, RBAC, webhook manifests, the
+# chart files hack/chartsync derives) are stale, or when Go code is not gofmt-clean, or go.mod is untidy.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -12,11 +12,11 @@ fi
 
 # Regenerate into the work tree, then compare against what git has.
 make -s generate manifests >/dev/null
-stale=$(git status --porcelain -- api config charts/jwtgate/crds 2>/dev/null || true)
+stale=$(git status --porcelain -- api config charts/jwtgate/crds charts/jwtgate/templates 2>/dev/null || true)
 if [[ -n "$stale" ]]; then
   echo "verify: generated files are stale; run 'make generate manifests' and commit:"
   echo "$stale"
-  git --no-pager diff --stat -- api config charts/jwtgate/crds || true
+  git --no-pager diff --stat -- api config charts/jwtgate/crds charts/jwtgate/templates || true
   status=1
 fi
 
