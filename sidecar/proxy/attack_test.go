@@ -1,0 +1,300 @@
+package proxy_test
+
+import (
+	"bufio"
+	"encoding/base64"
+	"encoding/json"
+	"net"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/jwtgate/jwtgate/sidecar/testissuer"
+)
+
+// Attack suite (issue 3): each case is its own test and must be refused, or,
+// for header smuggling, must not reach the app in the attacker's form.
+
+func b64(v any) string {
+	b, _ := json.Marshal(v)
+	return base64.RawURLEncoding.EncodeToString(b)
+}
+
+func invalidToken(t *testing.T, e *env, tok, reason string) {
+	t.Helper()
+	e.do(t, "GET", "/my/profile", bearer(tok)).expect(t, 401, `Bearer error="invalid_token", error_description="`+reason+`"`, `{"message":"Unauthorized"}`)
+}
+
+func TestAttackAlgNone(t *testing.T) {
+	e := newEnv(t, nil)
+	for _, alg := range []string{"none", "None", "NONE", "nOnE"} {
+		tok := b64(map[string]any{"alg": alg, "kid": "rsa-1"}) + "." + b64(e.claims(nil)) + "."
+		invalidToken(t, e, tok, "token is not a compact JWS") // empty signature segment
+		tok = b64(map[string]any{"alg": alg, "kid": "rsa-1"}) + "." + b64(e.claims(nil)) + ".AAAA"
+		invalidToken(t, e, tok, "algorithm not allowed")
+	}
+}
+
+func TestAttackHS256WithPublicKey(t *testing.T) {
+	e := newEnv(t, nil)
+	// Sign HS256 using the RSA public key's JWKS bytes as the HMAC secret.
+	pub := e.iss.PublicJWKS()
+	tok := hmacToken(t, pub, map[string]any{"alg": "HS256", "kid": "rsa-1"}, e.claims(nil))
+	invalidToken(t, e, tok, "algorithm not allowed")
+}
+
+func TestAttackEmbeddedJWK(t *testing.T) {
+	e := newEnv(t, nil)
+	attacker := testissuer.NewKey("rsa-1", "RS256", 3) // claims the real kid
+	tok := attacker.Sign(e.claims(nil), map[string]any{"jwk": jwkOf(t, attacker)})
+	invalidToken(t, e, tok, "signature is invalid")
+	own := testissuer.NewKey("attacker", "RS256", 3)
+	invalidToken(t, e, own.Sign(e.claims(nil), map[string]any{"jwk": jwkOf(t, own)}), "unknown kid")
+}
+
+func TestAttackJKU(t *testing.T) {
+	e := newEnv(t, nil)
+	evil := testissuer.New(t)
+	evil.SetKeys(testissuer.NewKey("evil", "RS256", 3))
+	tok := evil.Key("evil").Sign(e.claims(nil), map[string]any{"jku": evil.JWKSURI()})
+	invalidToken(t, e, tok, "unknown kid")
+	if evil.JWKSFetches.Load() != 0 {
+		t.Fatal("the sidecar fetched the token's jku")
+	}
+}
+
+func TestAttackX5U(t *testing.T) {
+	e := newEnv(t, nil)
+	evil := testissuer.New(t)
+	tok := testissuer.NewKey("evil", "RS256", 3).Sign(e.claims(nil), map[string]any{"x5u": evil.URL + "/cert.pem"})
+	invalidToken(t, e, tok, "unknown kid")
+}
+
+func TestAttackKidPathTraversal(t *testing.T) {
+	e := newEnv(t, nil)
+	invalidToken(t, e, testissuer.NewKey("../../../../dev/null", "RS256", 0).Sign(e.claims(nil), nil), "unknown kid")
+}
+
+func TestAttackKidSQLInjection(t *testing.T) {
+	e := newEnv(t, nil)
+	invalidToken(t, e, testissuer.NewKey("' OR '1'='1", "RS256", 0).Sign(e.claims(nil), nil), "unknown kid")
+	invalidToken(t, e, testissuer.NewKey("x'; DROP TABLE keys; --", "RS256", 0).Sign(e.claims(nil), nil), "unknown kid")
+}
+
+func TestAttackCrit(t *testing.T) {
+	e := newEnv(t, nil)
+	invalidToken(t, e, e.iss.Key("rsa-1").Sign(e.claims(nil), map[string]any{"crit": []string{"exp"}}), "crit header not supported")
+}
+
+func TestAttackExpMissing(t *testing.T) {
+	e := newEnv(t, nil)
+	invalidToken(t, e, e.token("rsa-1", func(m map[string]any) { delete(m, "exp") }), "exp claim missing")
+}
+
+func TestAttackExpZero(t *testing.T) {
+	e := newEnv(t, nil)
+	invalidToken(t, e, e.token("rsa-1", func(m map[string]any) { m["exp"] = 0 }), "time claim invalid")
+}
+
+func TestAttackExpiredBeyondSkew(t *testing.T) {
+	e := newEnv(t, nil)
+	invalidToken(t, e, e.token("rsa-1", func(m map[string]any) { m["exp"] = time.Now().Unix() - 61 }), "token expired")
+}
+
+func TestAttackNotYetValidBeyondSkew(t *testing.T) {
+	e := newEnv(t, nil)
+	invalidToken(t, e, e.token("rsa-1", func(m map[string]any) { m["nbf"] = time.Now().Unix() + 61 }), "token not yet valid")
+}
+
+func TestAttackAudEmptyArray(t *testing.T) {
+	e := newEnv(t, nil)
+	invalidToken(t, e, e.token("rsa-1", func(m map[string]any) { m["aud"] = []string{} }), "audience mismatch")
+}
+
+func TestAttackAudWrongCase(t *testing.T) {
+	e := newEnv(t, nil)
+	invalidToken(t, e, e.token("rsa-1", func(m map[string]any) { m["aud"] = strings.ToUpper(aud) }), "audience mismatch")
+}
+
+func TestAttackIssTrailingSlash(t *testing.T) {
+	e := newEnv(t, nil)
+	invalidToken(t, e, e.token("rsa-1", func(m map[string]any) { m["iss"] = e.iss.URL + "/" }), "issuer mismatch")
+}
+
+func TestAttackJSONSerialization(t *testing.T) {
+	e := newEnv(t, nil)
+	parts := strings.Split(e.token("rsa-1", nil), ".")
+	js, _ := json.Marshal(map[string]any{"payload": parts[1], "protected": parts[0], "signature": parts[2]})
+	r := e.do(t, "GET", "/my/profile", http.Header{"Authorization": {"Bearer " + string(js)}})
+	if r.status != 400 && r.status != 401 {
+		t.Fatalf("JSON serialization got %d", r.status)
+	}
+	compactish := base64.RawURLEncoding.EncodeToString(js)
+	invalidToken(t, e, compactish, "token is not a compact JWS")
+}
+
+func TestAttackTwoSignatures(t *testing.T) {
+	e := newEnv(t, nil)
+	tok := e.token("rsa-1", nil)
+	invalidToken(t, e, tok+"."+strings.Split(e.token("ec-1", nil), ".")[2], "token is not a compact JWS")
+}
+
+func TestAttackOversizedToken(t *testing.T) {
+	e := newEnv(t, nil)
+	invalidToken(t, e, e.token("rsa-1", func(m map[string]any) { m["pad"] = strings.Repeat("x", 9000) }), "token too large")
+}
+
+func TestAttackMegabyteOfDots(t *testing.T) {
+	e := newEnv(t, nil)
+	r := e.do(t, "GET", "/my/profile", bearer(strings.Repeat(".", 1<<20)))
+	if r.status != http.StatusRequestHeaderFieldsTooLarge && r.status != 401 {
+		t.Fatalf("status %d", r.status)
+	}
+	invalidToken(t, e, strings.Repeat(".", 8000), "token is not a compact JWS")
+}
+
+func TestAttackIDTokenOtherAudience(t *testing.T) {
+	e := newEnv(t, nil)
+	// An ID token issued to a SPA's client id, replayed at the API.
+	invalidToken(t, e, e.token("rsa-1", func(m map[string]any) { m["aud"] = "spa-client-id"; m["nonce"] = "n" }), "audience mismatch")
+}
+
+func TestAttackPathDotDot(t *testing.T) {
+	e := newEnv(t, nil)
+	e.do(t, "GET", "/my/../colors", nil).expect(t, 400, `Bearer error="invalid_request", error_description="path has a dot segment"`, "")
+}
+
+func TestAttackPathEncodedSlash(t *testing.T) {
+	e := newEnv(t, nil)
+	e.do(t, "GET", "/colors%2F..%2Fmy/profile", nil).expect(t, 400, `Bearer error="invalid_request", error_description="path has an encoded slash or backslash"`, "")
+}
+
+func TestAttackPathDoubleSlash(t *testing.T) {
+	e := newEnv(t, nil)
+	// Sent raw: Go's client would turn "//my/profile" into absolute-form.
+	conn, err := net.Dial("tcp", strings.TrimPrefix(e.srv.URL, "http://"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	_, _ = conn.Write([]byte("GET //my/profile HTTP/1.1\r\nHost: x\r\n\r\n"))
+	res, err := http.ReadResponse(bufio.NewReader(conn), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := res.Header.Get("WWW-Authenticate"); res.StatusCode != 400 || got != `Bearer error="invalid_request", error_description="path has an empty segment (//)"` {
+		t.Fatalf("%d %q", res.StatusCode, got)
+	}
+	// Absolute-form targets are refused too.
+	e.do(t, "GET", "http://x//my/profile", nil).expect(t, 400, `Bearer error="invalid_request", error_description="request target must be an absolute path (origin-form)"`, "")
+}
+
+func TestAttackPathSemicolon(t *testing.T) {
+	e := newEnv(t, nil)
+	e.do(t, "GET", "/my;x=1/profile", nil).expect(t, 400, `Bearer error="invalid_request", error_description="path has a semicolon (path parameters)"`, "")
+}
+
+func TestAttackPathFragment(t *testing.T) {
+	e := newEnv(t, nil)
+	r := e.do(t, "GET", "/my/profile#x", nil)
+	r.expect(t, 400, `Bearer error="invalid_request", error_description="request target must not contain a fragment"`, "")
+}
+
+func TestAttackQueryLooksLikePublicPath(t *testing.T) {
+	e := newEnv(t, nil)
+	e.do(t, "GET", "/my/profile?/colors", nil).expect(t, 401, `Bearer realm="jwtgate"`, "")
+	e.do(t, "GET", "/my/profile?path=/colors", nil).expect(t, 401, `Bearer realm="jwtgate"`, "")
+}
+
+func TestAttackLowerCaseMethod(t *testing.T) {
+	e := newEnv(t, nil)
+	e.do(t, "get", "/colors", nil).expect(t, 400, `Bearer error="invalid_request", error_description="method must be an upper-case token"`, "")
+}
+
+func TestAttackClaimHeaderSmuggling(t *testing.T) {
+	e := newEnv(t, nil)
+	r := e.do(t, "GET", "/my/profile", http.Header{
+		"Authorization":    {"Bearer " + e.token("rsa-1", nil)},
+		"X-User-Id":        {"admin"},
+		"x_user_id":        {"admin"},
+		"X_USER_ROLES":     {"admin"},
+		"X-Jwtgate-Claims": {b64(map[string]any{"sub": "admin"})},
+	})
+	r.expect(t, 200, "", "")
+	for name, vals := range r.echo.Header {
+		for _, v := range vals {
+			if strings.Contains(v, "admin") && !strings.EqualFold(name, "X-Jwtgate-Claims") {
+				t.Errorf("smuggled %s: %s reached the app", name, v)
+			}
+		}
+	}
+	if got := r.echo.Header.Values("X-User-Id"); len(got) != 1 || got[0] != "user-1" {
+		t.Fatalf("X-User-Id %v", got)
+	}
+	if claims, _ := base64.RawURLEncoding.DecodeString(r.echo.Header.Get("X-Jwtgate-Claims")); strings.Contains(string(claims), "admin") {
+		t.Fatalf("smuggled claims header: %s", claims)
+	}
+}
+
+func TestAttackClaimHeaderSmugglingOnPublicRoute(t *testing.T) {
+	e := newEnv(t, nil)
+	r := e.do(t, "GET", "/colors", http.Header{"X-User-Id": {"admin"}, "x_user_id": {"admin"}, "X-Jwtgate-Claims": {"e30"}})
+	r.expect(t, 200, "", "")
+	if len(r.echo.Header.Values("X-User-Id")) != 0 || len(r.echo.Header.Values("X_user_id")) != 0 || r.echo.Header.Get("X-Jwtgate-Claims") != "" {
+		t.Fatalf("client claim headers reached the app on a public route: %v", r.echo.Header)
+	}
+}
+
+func TestAttackConnectionNamesClaimHeader(t *testing.T) {
+	e := newEnv(t, nil)
+	// A hop that honours Connection would strip the sidecar's X-User-Id and
+	// leave the app without identity; the header must still arrive, once.
+	r := e.do(t, "GET", "/my/profile", http.Header{"Authorization": {"Bearer " + e.token("rsa-1", nil)}, "Connection": {"X-User-Id, X-Jwtgate-Claims"}})
+	r.expect(t, 200, "", "")
+	if r.echo.Header.Get("X-User-Id") != "user-1" || r.echo.Header.Get("X-Jwtgate-Claims") == "" {
+		t.Fatalf("claim headers lost: %v", r.echo.Header)
+	}
+}
+
+func TestAttackMethodOverrideHeaders(t *testing.T) {
+	e := newEnv(t, nil)
+	for _, h := range []string{"X-HTTP-Method-Override", "X-Http-Method", "X-Method-Override", "x_http_method_override"} {
+		e.do(t, "GET", "/colors", http.Header{h: {"DELETE"}}).
+			expect(t, 400, `Bearer error="invalid_request", error_description="method override headers are not allowed"`, "")
+	}
+}
+
+func TestAttackH2CUpgrade(t *testing.T) {
+	e := newEnv(t, nil)
+	e.do(t, "GET", "/colors", http.Header{"Upgrade": {"h2c"}, "Connection": {"Upgrade, HTTP2-Settings"}, "Http2-Settings": {"AAMAAABkAARAAAAAAAIAAAAA"}}).
+		expect(t, 400, `Bearer error="invalid_request", error_description="Upgrade: h2c is not supported"`, "")
+}
+
+// TestWebSocketUpgrade checks that an allowed upgrade reaches the app and
+// the connection is spliced through.
+func TestWebSocketUpgrade(t *testing.T) {
+	e := newEnv(t, nil)
+	app := newUpgradeApp(t)
+	e.cfg["upstream"] = app
+	e.apply(t)
+	conn, err := net.Dial("tcp", strings.TrimPrefix(e.srv.URL, "http://"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	_, _ = conn.Write([]byte("GET /ws HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer " + e.token("rsa-1", nil) +
+		"\r\nConnection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n"))
+	br := bufio.NewReader(conn)
+	res, err := http.ReadResponse(br, nil)
+	if err != nil || res.StatusCode != http.StatusSwitchingProtocols {
+		t.Fatalf("upgrade: %v %v", err, res)
+	}
+	_, _ = conn.Write([]byte("ping\n"))
+	line, err := br.ReadString('\n')
+	if err != nil || line != "echo: ping\n" {
+		t.Fatalf("spliced connection: %q %v", line, err)
+	}
+	// Without a token the upgrade is refused like any request.
+	e.do(t, "GET", "/ws", http.Header{"Connection": {"Upgrade"}, "Upgrade": {"websocket"}}).expect(t, 401, `Bearer realm="jwtgate"`, "")
+}

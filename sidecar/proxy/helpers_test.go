@@ -1,0 +1,56 @@
+package proxy_test
+
+import (
+	"bufio"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/base64"
+	"net/http"
+	"net/http/httptest"
+	"testing"
+
+	"github.com/lestrrat-go/jwx/v2/jwk"
+
+	"github.com/jwtgate/jwtgate/sidecar/testissuer"
+)
+
+func hmacToken(t *testing.T, secret []byte, hdr, claims map[string]any) string {
+	t.Helper()
+	in := b64(hdr) + "." + b64(claims)
+	m := hmac.New(sha256.New, secret)
+	m.Write([]byte(in))
+	return in + "." + base64.RawURLEncoding.EncodeToString(m.Sum(nil))
+}
+
+func jwkOf(t *testing.T, k *testissuer.SigningKey) jwk.Key {
+	t.Helper()
+	jk, err := jwk.FromRaw(k.Private.Public())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return jk
+}
+
+// newUpgradeApp answers an Upgrade with 101 and then echoes lines.
+func newUpgradeApp(t *testing.T) string {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Header.Get("Upgrade") != "websocket" {
+			http.Error(w, "want upgrade", 400)
+			return
+		}
+		conn, brw, err := http.NewResponseController(w).Hijack()
+		if err != nil {
+			return
+		}
+		defer conn.Close()
+		_, _ = brw.WriteString("HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\n")
+		_ = brw.Flush()
+		line, err := bufio.NewReader(brw).ReadString('\n')
+		if err != nil {
+			return
+		}
+		_, _ = conn.Write([]byte("echo: " + line))
+	}))
+	t.Cleanup(srv.Close)
+	return srv.URL
+}
