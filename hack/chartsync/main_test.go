@@ -1,0 +1,132 @@
+package main
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+func write(t *testing.T, path, body string) {
+	t.Helper()
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(path, []byte(body), 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func read(t *testing.T, path string) string {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}
+
+func fixture(t *testing.T) (configDir, chartDir string) {
+	dir := t.TempDir()
+	configDir, chartDir = filepath.Join(dir, "config"), filepath.Join(dir, "chart")
+	write(t, filepath.Join(configDir, "crd/bases/a.yaml"), "kind: CustomResourceDefinition\n")
+	write(t, filepath.Join(chartDir, "crds/stale.yaml"), "old\n")
+	write(t, filepath.Join(chartDir, "templates/.keep"), "")
+	write(t, filepath.Join(configDir, "rbac/role.yaml"), `---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: ClusterRole
+metadata:
+  name: jwtgate-manager
+rules:
+- apiGroups: [admissionregistration.k8s.io]
+  resources: [mutatingwebhookconfigurations]
+  verbs: [get, update]
+- apiGroups: [admissionregistration.k8s.io]
+  resources: [mutatingwebhookconfigurations]
+  verbs: [list, watch]
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: Role
+metadata:
+  name: jwtgate-manager
+  namespace: jwtgate-system
+rules:
+- apiGroups: [""]
+  resources: [secrets]
+  verbs: [get]
+`)
+	write(t, filepath.Join(configDir, "webhook/manifests.yaml"), `# comment
+apiVersion: admissionregistration.k8s.io/v1
+kind: MutatingWebhookConfiguration
+metadata: {name: x}
+webhooks:
+- name: inject.example.io
+  clientConfig: {service: {name: s, namespace: n, path: /inject}}
+`)
+	write(t, filepath.Join(configDir, "guard/policy.yaml"), "apiVersion: v1\nkind: ValidatingAdmissionPolicy\nmetadata: {name: g}\n")
+	write(t, filepath.Join(configDir, "guard/kustomization.yaml"), "kind: Kustomization\nresources: [policy.yaml]\n")
+	return configDir, chartDir
+}
+
+func TestRunDerivesTheChartFiles(t *testing.T) {
+	configDir, chartDir := fixture(t)
+	if err := run(configDir, chartDir); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(filepath.Join(chartDir, "crds/stale.yaml")); !os.IsNotExist(err) {
+		t.Error("a CRD no longer in config/ stayed in the chart")
+	}
+	if read(t, filepath.Join(chartDir, "crds/a.yaml")) != "kind: CustomResourceDefinition\n" {
+		t.Error("CRD not copied byte for byte")
+	}
+
+	rbac := read(t, filepath.Join(chartDir, "templates/zz_generated.rbac.yaml"))
+	for _, want := range []string{
+		"from config/rbac/role.yaml",
+		"resourceNames:\n  - {{ include \"jwtgate.webhookName\" . }}\n  resources:\n  - mutatingwebhookconfigurations\n  verbs:\n  - get\n  - update",
+		"name: {{ include \"jwtgate.fullname\" . }}-manager-ns\n  namespace: {{ .Release.Namespace }}",
+		"kind: RoleBinding",
+	} {
+		if !strings.Contains(rbac, want) {
+			t.Errorf("rbac template lacks %q:\n%s", want, rbac)
+		}
+	}
+	if strings.Count(rbac, "resourceNames") != 1 {
+		t.Errorf("list/watch must not be narrowed by name (the API server ignores names there):\n%s", rbac)
+	}
+	if strings.Contains(rbac, "jwtgate-system") {
+		t.Error("the marker's namespace leaked into the chart")
+	}
+
+	tpl := read(t, filepath.Join(chartDir, "templates/_zz_generated.tpl"))
+	if !strings.Contains(tpl, "inject.example.io") || !strings.Contains(tpl, "}}/inject{{") {
+		t.Errorf("webhook name/path not taken from the manifest:\n%s", tpl)
+	}
+	guard := read(t, filepath.Join(chartDir, "templates/zz_generated.guard.yaml"))
+	if !strings.Contains(guard, "kind: ValidatingAdmissionPolicy") || strings.Contains(guard, "Kustomization") ||
+		!strings.Contains(guard, "{{- if .Values.guard.enabled }}") {
+		t.Errorf("guard template:\n%s", guard)
+	}
+}
+
+func TestRunRefusesWhatItCannotMirror(t *testing.T) {
+	for name, c := range map[string]struct{ file, body, want string }{
+		"two webhooks": {"webhook/manifests.yaml", "kind: MutatingWebhookConfiguration\nwebhooks: [{name: a}, {name: b}]\n", "want exactly one mutating webhook, found 2"},
+		"no path":      {"webhook/manifests.yaml", "kind: MutatingWebhookConfiguration\nwebhooks: [{name: a}]\n", "lacks name or clientConfig.service.path"},
+		"odd rbac":     {"rbac/role.yaml", "kind: ServiceAccount\n", `unexpected kind "ServiceAccount"`},
+		"template":     {"guard/policy.yaml", "kind: ValidatingAdmissionPolicy\nmetadata: {name: g, annotations: {a: '{{ x }}'}}\n", "helm would read as a template"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			configDir, chartDir := fixture(t)
+			write(t, filepath.Join(configDir, c.file), c.body)
+			if err := run(configDir, chartDir); err == nil || !strings.Contains(err.Error(), c.want) {
+				t.Fatalf("err %v, want %q", err, c.want)
+			}
+		})
+	}
+	configDir, chartDir := fixture(t)
+	os.RemoveAll(filepath.Join(configDir, "crd"))
+	if err := run(configDir, chartDir); err == nil || !strings.Contains(err.Error(), "run 'make manifests' first") {
+		t.Fatalf("no CRDs: %v", err)
+	}
+}
