@@ -92,7 +92,12 @@ func TestInstallUpgradeUninstall(t *testing.T) {
 	ctx := context.Background()
 	kc := []string{"--kubeconfig", kubeconfig, "-n", namespace}
 
-	mustHelm(t, append([]string{"install", release, chartDir, "--create-namespace"}, kc...)...)
+	notes := mustHelm(t, append([]string{"install", release, chartDir, "--create-namespace"}, kc...)...)
+	for _, next := range []string{"kubectl label namespace NAMESPACE jwtgate.io/injection=enabled", "JWTAuthorizer", "rollout restart"} {
+		if !strings.Contains(notes, next) {
+			t.Errorf("install NOTES do not tell the next step %q:\n%s", next, notes)
+		}
+	}
 
 	objs := manifestObjects(t, kubeconfig)
 	kinds := map[string]int{}
