@@ -10,7 +10,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -51,25 +50,14 @@ func colorsConfig(issuerURL, jwksURL, upstream, allowedOrigin string) config.Con
 	}
 }
 
-// startFront starts what the browser calls — the jwtgate sidecar in front
-// of the app — and returns its URL. This is the one place to change how the
-// front is run: the real sidecar binary when ./sidecar is a main package,
-// otherwise the stand-in in standin_test.go (to be deleted once it is).
+// startFront starts what the browser calls — the real jwtgate sidecar
+// binary, built from ./sidecar, in front of the app — and returns its URL.
 func startFront(t *testing.T, cfg config.Config) string {
 	t.Helper()
-	if sidecarBuildable() {
-		return startSidecarBinary(t, cfg)
-	}
-	t.Log("FRONT: stand-in (./sidecar has no main package yet); the real sidecar replaces it automatically once it does")
-	return startStandIn(t, cfg)
+	return startSidecarBinary(t, cfg)
 }
 
 const repoRoot = "../.."
-
-func sidecarBuildable() bool {
-	out, err := exec.Command("go", "list", "-f", "{{.Name}}", filepath.Join(repoRoot, "sidecar")).Output()
-	return err == nil && strings.TrimSpace(string(out)) == "main"
-}
 
 var (
 	buildOnce  sync.Once
@@ -77,8 +65,9 @@ var (
 	buildErr   error
 )
 
-// startSidecarBinary runs bin/jwtgate-sidecar's source, built for the test,
-// with the flags of DESIGN section 4, and waits until it is ready.
+// startSidecarBinary builds the sidecar (as `make build` does for
+// bin/jwtgate-sidecar), runs it with the flags of DESIGN section 4 and a
+// configuration file, and waits until its /readyz answers 200.
 func startSidecarBinary(t *testing.T, cfg config.Config) string {
 	t.Helper()
 	buildOnce.Do(func() {
