@@ -4,6 +4,7 @@
 // jwtgate sidecar on another, so real CORS preflights and Bearer tokens are
 // exercised; a page on a disallowed origin must be blocked by the browser.
 //
-// The front is the real sidecar binary. Chromium comes from Debian's package (hack/install-chromium.sh installs it
-// when missing). Screenshots are kept under artifacts/ at the repository root.
+// The front is the real sidecar binary. Chromium comes from Debian's package
+// (hack/install-chromium.sh installs it when missing). Screenshots are kept
+// under artifacts/ at the repository root.
 package browser
