@@ -126,7 +126,7 @@ func TestGolden(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			in := loadCase(t, path)
 			out, text, _ := run(in)
-			golden(t, filepath.Join("testdata", name+".out"), []byte(text))
+			golden(t, filepath.Join("testdata", name+".golden"), []byte(text))
 			if out == nil {
 				return
 			}
