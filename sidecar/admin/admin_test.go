@@ -1,0 +1,80 @@
+package admin_test
+
+import (
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/jwtgate/jwtgate/sidecar/admin"
+)
+
+type status struct {
+	ready bool
+	hash  string
+}
+
+func (s *status) Ready() (bool, string) {
+	if !s.ready {
+		return false, "no signing keys yet for authorizer auth0"
+	}
+	return true, "ok"
+}
+func (s *status) Hash() string { return s.hash }
+
+func get(t *testing.T, h http.Handler, path string) (*http.Response, string) {
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, httptest.NewRequest("GET", path, nil))
+	b, _ := io.ReadAll(rec.Result().Body)
+	return rec.Result(), string(b)
+}
+
+func TestAdminEndpoints(t *testing.T) {
+	reg := prometheus.NewRegistry()
+	m := admin.NewMetrics(reg)
+	st := &status{hash: "sha256:aa"}
+	h := admin.Handler(st, reg)
+	if res, _ := get(t, h, "/healthz"); res.StatusCode != 200 {
+		t.Fatal("healthz")
+	}
+	res, body := get(t, h, "/readyz")
+	if res.StatusCode != 503 || !strings.Contains(body, "auth0") {
+		t.Fatalf("readyz %d %s", res.StatusCode, body)
+	}
+	st.ready = true
+	if res, _ := get(t, h, "/readyz"); res.StatusCode != 200 || res.Header.Get(admin.HashHeader) != "sha256:aa" {
+		t.Fatal("readyz when ready")
+	}
+	_, body = get(t, h, "/configz")
+	var cz map[string]any
+	if json.Unmarshal([]byte(body), &cz) != nil || cz["hash"] != "sha256:aa" {
+		t.Fatalf("configz %s", body)
+	}
+	m.Request("/my/colors", "unauthorized", "token expired", 0.001)
+	m.Fetched("auth0", "success", 2, time.Unix(1700000000, 0))
+	m.Reload("file", "applied")
+	m.SetConfigHash("sha256:aa")
+	m.SetConfigHash("sha256:bb")
+	_, body = get(t, h, "/metrics")
+	for _, want := range []string{
+		`jwtgate_sidecar_requests_total{decision="unauthorized",reason="token expired",route="/my/colors"} 1`,
+		`jwtgate_sidecar_jwks_fetches_total{authorizer="auth0",result="success"} 1`,
+		`jwtgate_sidecar_keys{authorizer="auth0"} 2`,
+		`jwtgate_sidecar_jwks_last_success_timestamp_seconds{authorizer="auth0"} 1.7e+09`,
+		`jwtgate_sidecar_config_reloads_total{result="applied",source="file"} 1`,
+		`jwtgate_sidecar_config_info{hash="sha256:bb"} 1`,
+		`jwtgate_sidecar_request_duration_seconds_bucket`,
+	} {
+		if !strings.Contains(body, want) {
+			t.Errorf("missing %s", want)
+		}
+	}
+	if strings.Contains(body, `hash="sha256:aa"`) {
+		t.Error("old config hash still reported")
+	}
+}

@@ -1,0 +1,75 @@
+// Package admin serves the sidecar's operational endpoints (/healthz,
+// /readyz, /configz, /metrics) and owns its Prometheus metrics.
+package admin
+
+import (
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// Metrics implements the observers of the proxy, key caches and reloader.
+type Metrics struct {
+	requests    *prometheus.CounterVec
+	latency     *prometheus.HistogramVec
+	fetches     *prometheus.CounterVec
+	reloads     *prometheus.CounterVec
+	keyCount    *prometheus.GaugeVec
+	lastFetch   *prometheus.GaugeVec
+	configInfo  *prometheus.GaugeVec
+	currentHash string
+}
+
+// NewMetrics registers the sidecar metrics with reg.
+func NewMetrics(reg prometheus.Registerer) *Metrics {
+	m := &Metrics{
+		requests: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "jwtgate_sidecar_requests_total",
+			Help: "Requests by matched rule path, decision and rejection reason."}, []string{"route", "decision", "reason"}),
+		latency: prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "jwtgate_sidecar_request_duration_seconds",
+			Help: "Time spent in the sidecar including the upstream call, by decision.", Buckets: []float64{.0001, .00025, .0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5}}, []string{"decision"}),
+		fetches: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "jwtgate_sidecar_jwks_fetches_total",
+			Help: "Key set fetches by authorizer and result."}, []string{"authorizer", "result"}),
+		reloads: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "jwtgate_sidecar_config_reloads_total",
+			Help: "Configuration offers by source (file, api) and result (applied, invalid, unchanged, deferred)."}, []string{"source", "result"}),
+		keyCount: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "jwtgate_sidecar_keys",
+			Help: "Usable signing keys held per authorizer."}, []string{"authorizer"}),
+		lastFetch: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "jwtgate_sidecar_jwks_last_success_timestamp_seconds",
+			Help: "Unix time of the last successful key fetch per authorizer."}, []string{"authorizer"}),
+		configInfo: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "jwtgate_sidecar_config_info",
+			Help: "1 for the configuration hash in force (sha256 of config.json)."}, []string{"hash"}),
+	}
+	reg.MustRegister(m.requests, m.latency, m.fetches, m.reloads, m.keyCount, m.lastFetch, m.configInfo)
+	return m
+}
+
+// Request implements proxy.Observer.
+func (m *Metrics) Request(route, decision, reason string, seconds float64) {
+	m.requests.WithLabelValues(route, decision, reason).Inc()
+	m.latency.WithLabelValues(decision).Observe(seconds)
+}
+
+// Fetched implements keys.Observer.
+func (m *Metrics) Fetched(authorizer, result string, keys int, at time.Time) {
+	m.fetches.WithLabelValues(authorizer, result).Inc()
+	m.keyCount.WithLabelValues(authorizer).Set(float64(keys))
+	if !at.IsZero() {
+		m.lastFetch.WithLabelValues(authorizer).Set(float64(at.Unix()))
+	}
+}
+
+// Reload counts a configuration offer (config.Reloader.Observe).
+func (m *Metrics) Reload(source, result string) {
+	m.reloads.WithLabelValues(source, result).Inc()
+}
+
+// SetConfigHash publishes the hash in force.
+func (m *Metrics) SetConfigHash(hash string) {
+	if hash == m.currentHash {
+		return
+	}
+	if m.currentHash != "" {
+		m.configInfo.DeleteLabelValues(m.currentHash)
+	}
+	m.currentHash = hash
+	m.configInfo.WithLabelValues(hash).Set(1)
+}

@@ -1,0 +1,48 @@
+package admin
+
+import (
+	"encoding/json"
+	"net/http"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+)
+
+// HashHeader carries the configuration hash in force on every admin response.
+const HashHeader = "X-Jwtgate-Config-Hash"
+
+// Status is what the admin endpoints need from the running sidecar.
+type Status interface {
+	Ready() (bool, string)
+	Hash() string
+}
+
+// Handler serves /healthz (process alive), /readyz (configuration and keys
+// loaded), /configz (the hash in force, for the operator's propagation
+// checks) and /metrics.
+func Handler(s Status, gatherer prometheus.Gatherer) http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
+		_, _ = w.Write([]byte("ok\n"))
+	})
+	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, _ *http.Request) {
+		ok, msg := s.Ready()
+		if !ok {
+			http.Error(w, msg, http.StatusServiceUnavailable)
+			return
+		}
+		_, _ = w.Write([]byte("ok\n"))
+	})
+	mux.HandleFunc("GET /configz", func(w http.ResponseWriter, _ *http.Request) {
+		ok, msg := s.Ready()
+		w.Header().Set("Content-Type", "application/json")
+		_ = json.NewEncoder(w).Encode(map[string]any{"hash": s.Hash(), "ready": ok, "status": msg})
+	})
+	mux.Handle("GET /metrics", promhttp.HandlerFor(gatherer, promhttp.HandlerOpts{}))
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if h := s.Hash(); h != "" {
+			w.Header().Set(HashHeader, h)
+		}
+		mux.ServeHTTP(w, r)
+	})
+}

@@ -1,0 +1,175 @@
+// Command jwtgate-sidecar is the authorizing reverse proxy injected next to
+// an app: it enforces the compiled configuration of a ProtectedRoute.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"os"
+	"os/signal"
+	"strconv"
+	"syscall"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+
+	"github.com/jwtgate/jwtgate/sidecar/admin"
+	"github.com/jwtgate/jwtgate/sidecar/config"
+	"github.com/jwtgate/jwtgate/sidecar/keys"
+	"github.com/jwtgate/jwtgate/sidecar/proxy"
+)
+
+func main() {
+	if err := run(os.Args[1:]); err != nil {
+		fmt.Fprintln(os.Stderr, "jwtgate-sidecar:", err)
+		os.Exit(1)
+	}
+}
+
+type flags struct {
+	config, listen, upstream, adminListen, kubeconfig, configMap, logLevel string
+}
+
+func parseFlags(args []string) (*flags, error) {
+	f := &flags{}
+	fs := flag.NewFlagSet("jwtgate-sidecar", flag.ContinueOnError)
+	fs.StringVar(&f.config, "config", "/etc/jwtgate/config.json", "compiled configuration file (the ConfigMap's config.json); re-read when it changes")
+	fs.StringVar(&f.listen, "listen", "", "client-facing address (default: the configuration's listen, else :"+strconv.Itoa(config.DefaultListenPort)+")")
+	fs.StringVar(&f.upstream, "upstream", "", "the app's URL (default: the configuration's upstream)")
+	fs.StringVar(&f.adminListen, "admin-listen", ":"+strconv.Itoa(config.DefaultAdminPort), "address for /healthz, /readyz, /configz and /metrics")
+	fs.StringVar(&f.kubeconfig, "kubeconfig", "", "kubeconfig for the ConfigMap watch (default: in-cluster service account)")
+	fs.StringVar(&f.configMap, "configmap", "", "NAMESPACE/NAME of the ConfigMap to watch through the API for fast updates (optional)")
+	fs.StringVar(&f.logLevel, "log-level", "info", "debug, info, warn or error")
+	return f, fs.Parse(args)
+}
+
+func run(args []string) error {
+	f, err := parseFlags(args)
+	if err != nil {
+		return err
+	}
+	var level slog.Level
+	if err := level.UnmarshalText([]byte(f.logLevel)); err != nil {
+		return fmt.Errorf("--log-level %q: %v", f.logLevel, err)
+	}
+	log := slog.New(slog.NewJSONHandler(os.Stdout, &slog.HandlerOptions{Level: level}))
+	slog.SetDefault(log)
+
+	var upstream *url.URL
+	if f.upstream != "" {
+		if upstream, err = url.Parse(f.upstream); err != nil || upstream.Host == "" || (upstream.Scheme != "http" && upstream.Scheme != "https") {
+			return fmt.Errorf("--upstream %q must be an http(s) URL such as http://127.0.0.1:8080", f.upstream)
+		}
+	}
+	var cmNamespace, cmName string
+	if f.configMap != "" {
+		if cmNamespace, cmName, err = config.ParseConfigMapRef(f.configMap); err != nil {
+			return err
+		}
+	}
+
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
+	defer stop()
+
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	metrics := admin.NewMetrics(reg)
+	keyReg := keys.NewRegistry(ctx, keys.NewHTTPClient(10*time.Second), keys.Options{}, metrics, log)
+	h := proxy.New(proxy.Options{Upstream: upstream, Keys: keyReg, Observer: metrics, Log: log.With("log", "access")})
+	reloader := &config.Reloader{
+		Apply: func(s *config.Snapshot) error {
+			if err := h.Apply(s); err != nil {
+				return err
+			}
+			metrics.SetConfigHash(s.Hash)
+			return nil
+		},
+		Observe: metrics.Reload,
+		Log:     log,
+	}
+
+	listen := f.listen
+	raw, err := os.ReadFile(f.config)
+	switch {
+	case err == nil:
+		if err := reloader.Offer(config.SourceFile, raw); err != nil && cmName == "" {
+			return fmt.Errorf("%s: %w", f.config, err)
+		}
+	case cmName == "":
+		return fmt.Errorf("reading --config: %w", err)
+	default:
+		log.Warn("configuration file unreadable; waiting for the ConfigMap through the API", "path", f.config, "error", err.Error())
+	}
+	if listen == "" {
+		if snap, err := config.Parse(raw); err == nil && snap.Config.Listen != "" {
+			listen = snap.Config.Listen
+		} else {
+			listen = ":" + strconv.Itoa(config.DefaultListenPort)
+		}
+	}
+
+	go func() {
+		if err := config.WatchFile(ctx, f.config, 30*time.Second, reloader, log); err != nil {
+			log.Error("configuration file watch failed; changes to the file will not be seen", "path", f.config, "error", err.Error())
+		}
+	}()
+	if cmName != "" {
+		rc, err := config.RESTConfig(f.kubeconfig)
+		if err != nil {
+			return fmt.Errorf("--configmap needs API access (--kubeconfig or in-cluster): %w", err)
+		}
+		go func() {
+			if err := config.WatchConfigMap(ctx, rc, cmNamespace, cmName, reloader, log); err != nil {
+				log.Error("ConfigMap watch failed; using the mounted file only", "error", err.Error())
+			}
+		}()
+	}
+
+	srv := &http.Server{
+		Addr:              listen,
+		Handler:           h,
+		ReadHeaderTimeout: 10 * time.Second,
+		IdleTimeout:       120 * time.Second,
+		MaxHeaderBytes:    64 << 10, // tokens are capped at 8 KiB; a huge header is an attack
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	}
+	adminSrv := &http.Server{
+		Addr:              f.adminListen,
+		Handler:           admin.Handler(h, reg),
+		ReadHeaderTimeout: 5 * time.Second,
+		ReadTimeout:       10 * time.Second,
+		WriteTimeout:      30 * time.Second,
+		IdleTimeout:       60 * time.Second,
+		MaxHeaderBytes:    16 << 10,
+	}
+	errc := make(chan error, 2)
+	go func() { errc <- serve(srv) }()
+	go func() { errc <- serve(adminSrv) }()
+	log.Info("jwtgate sidecar started", "listen", listen, "admin", f.adminListen, "config", f.config, "configmap", f.configMap, "hash", h.Hash())
+
+	select {
+	case <-ctx.Done():
+	case err := <-errc:
+		return err
+	}
+	// SIGTERM: stop accepting, let in-flight requests finish, then exit.
+	log.Info("shutting down")
+	sctx, cancel := context.WithTimeout(context.Background(), 25*time.Second)
+	defer cancel()
+	err = errors.Join(srv.Shutdown(sctx), adminSrv.Shutdown(sctx))
+	log.Info("stopped")
+	return err
+}
+
+func serve(s *http.Server) error {
+	if err := s.ListenAndServe(); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return fmt.Errorf("listening on %s: %w", s.Addr, err)
+	}
+	return nil
+}
