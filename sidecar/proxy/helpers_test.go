@@ -54,3 +54,5 @@ func newUpgradeApp(t *testing.T) string {
 	t.Cleanup(srv.Close)
 	return srv.URL
 }
+
+func jwsDecode(s string) ([]byte, error) { return base64.RawURLEncoding.DecodeString(s) }
