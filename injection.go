@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"flag"
 	"fmt"
+	"net"
+	"strings"
 
 	corev1 "k8s.io/api/core/v1"
 	ctrl "sigs.k8s.io/controller-runtime"
@@ -22,6 +24,7 @@ type injectionFlags struct {
 	configName       string
 	sidecarPull      string
 	sidecarResources string
+	certIPs          string
 }
 
 // webhookOff disables the injection webhook (e.g. `make run` outside a
@@ -35,6 +38,7 @@ func (f *injectionFlags) bind(fs *flag.FlagSet) {
 	fs.StringVar(&f.serviceName, "webhook-service-name", webhook.DefaultServiceName, "Service the API server calls the webhook through (names in the self-managed certificate).")
 	fs.StringVar(&f.secretName, "webhook-secret-name", webhook.DefaultSecretName, "Secret holding the self-managed webhook CA and certificate.")
 	fs.StringVar(&f.configName, "webhook-config-name", webhook.DefaultConfigName, "MutatingWebhookConfiguration whose caBundle the operator keeps current in self mode.")
+	fs.StringVar(&f.certIPs, "webhook-cert-ips", "", "Comma-separated IP addresses added to the self-managed serving certificate, for an API server that calls the webhook by IP (e.g. 127.0.0.1 in make demo).")
 	fs.StringVar(&f.sidecarPull, "sidecar-image-pull-policy", "", "imagePullPolicy of the injected sidecar (Always, IfNotPresent, Never; empty: cluster default).")
 	fs.StringVar(&f.sidecarResources, "sidecar-resources", "", `Resources of the injected sidecar as JSON, e.g. {"requests":{"cpu":"10m","memory":"32Mi"},"limits":{"memory":"128Mi"}} (empty: defaults).`)
 }
@@ -57,7 +61,19 @@ func setupInjection(ctx context.Context, mgr manager.Manager, o options) error {
 	default:
 		return fmt.Errorf("--sidecar-image-pull-policy=%s: want Always, IfNotPresent or Never", p)
 	}
+	var ips []net.IP
+	for _, s := range strings.Split(f.certIPs, ",") {
+		if s = strings.TrimSpace(s); s == "" {
+			continue
+		}
+		ip := net.ParseIP(s)
+		if ip == nil {
+			return fmt.Errorf("--webhook-cert-ips: %q is not an IP address", s)
+		}
+		ips = append(ips, ip)
+	}
 	err := webhook.Setup(ctx, mgr, webhook.Options{
+		ExtraIPs:    ips,
 		Inject: inject.Options{
 			Image: o.sidecarImage, ImagePullPolicy: corev1.PullPolicy(f.sidecarPull), Resources: res,
 		},

@@ -29,6 +29,7 @@ type options struct {
 	leaderElect     bool
 	namespace       string
 	sidecarImage    string
+	webhookHost     string
 	webhookPort     int
 	webhookCertDir  string
 	injection       injectionFlags
@@ -43,6 +44,7 @@ func main() {
 	flag.BoolVar(&o.leaderElect, "leader-elect", true, "Elect a leader so that only one replica reconciles at a time.")
 	flag.StringVar(&o.namespace, "namespace", os.Getenv("POD_NAMESPACE"), "Namespace the operator runs in (leader election lease; never injected). Defaults to $POD_NAMESPACE.")
 	flag.StringVar(&o.sidecarImage, "sidecar-image", "ghcr.io/jwtgate/jwtgate-sidecar:latest", "Image of the authorizing sidecar that the webhook injects.")
+	flag.StringVar(&o.webhookHost, "webhook-host", "", "Address the injection webhook binds (default: all interfaces).")
 	flag.IntVar(&o.webhookPort, "webhook-port", 9443, "Port the injection webhook listens on.")
 	flag.StringVar(&o.webhookCertDir, "webhook-cert-dir", "", "Directory with the webhook's tls.crt and tls.key (default: controller-runtime's temp dir).")
 	o.injection.bind(flag.CommandLine)
@@ -85,7 +87,7 @@ func run(ctx context.Context, o options) error {
 		LeaderElectionNamespace:       o.namespace,
 		LeaderElectionReleaseOnCancel: true, // hand over at once on a clean shutdown
 		GracefulShutdownTimeout:       &shutdown,
-		WebhookServer:                 webhook.NewServer(webhook.Options{Port: o.webhookPort, CertDir: o.webhookCertDir}),
+		WebhookServer:                 webhook.NewServer(webhook.Options{Host: o.webhookHost, Port: o.webhookPort, CertDir: o.webhookCertDir}),
 	})
 	if err != nil {
 		return fmt.Errorf("creating manager: %w", err)
