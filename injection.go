@@ -73,7 +73,7 @@ func setupInjection(ctx context.Context, mgr manager.Manager, o options) error {
 		ips = append(ips, ip)
 	}
 	err := webhook.Setup(ctx, mgr, webhook.Options{
-		ExtraIPs:    ips,
+		ExtraIPs: ips,
 		Inject: inject.Options{
 			Image: o.sidecarImage, ImagePullPolicy: corev1.PullPolicy(f.sidecarPull), Resources: res,
 		},
