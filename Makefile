@@ -46,8 +46,12 @@ build: ## Build bin/manager and bin/jwtgate-sidecar.
 	CGO_ENABLED=0 go build -trimpath -o bin/jwtgate-sidecar ./sidecar
 
 .PHONY: run
-run: build ## Run the operator against the kubeconfig in use.
-	bin/manager --leader-elect=false
+run: build ## Run the operator against the kubeconfig in use (no webhook: the API server cannot call back here).
+	bin/manager --leader-elect=false --webhook-cert-mode=off
+
+.PHONY: demo
+demo: build ## The whole product end to end on a local control plane (DEMO_KEEP=1 keeps it running).
+	go run ./hack/demo
 
 ##@ Test
 

@@ -1,0 +1,161 @@
+package stack
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"time"
+
+	admissionv1 "k8s.io/api/admissionregistration/v1"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/yaml"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/envtest"
+)
+
+// startControlPlane starts kube-apiserver and etcd, installs the CRDs, the
+// admission guard, and writes an administrator kubeconfig.
+func (s *Stack) startControlPlane(ctx context.Context) error {
+	assets := os.Getenv("KUBEBUILDER_ASSETS")
+	if assets == "" {
+		s.logf("building the local control plane if needed (the first time takes ~6 minutes on 2 cores)")
+		cmd := exec.CommandContext(ctx, filepath.Join(s.opts.Root, "hack", "envtest-assets.sh"))
+		cmd.Stderr = s.opts.Log
+		out, err := cmd.Output()
+		if err != nil {
+			return fmt.Errorf("hack/envtest-assets.sh: %w", err)
+		}
+		assets = strings.TrimSpace(string(out))
+	}
+	s.env = &envtest.Environment{
+		CRDDirectoryPaths:     []string{filepath.Join(s.opts.Root, "config", "crd", "bases")},
+		ErrorIfCRDPathMissing: true,
+		BinaryAssetsDirectory: assets,
+	}
+	s.logf("starting kube-apiserver and etcd from %s", assets)
+	cfg, err := s.env.Start()
+	if err != nil {
+		return fmt.Errorf("starting the control plane: %w", err)
+	}
+	s.Client, err = client.New(cfg, client.Options{Scheme: newScheme()})
+	if err != nil {
+		return err
+	}
+	admin, err := s.env.AddUser(envtest.User{Name: "demo-admin", Groups: []string{"system:masters"}}, nil)
+	if err != nil {
+		return err
+	}
+	kubeconfig, err := admin.KubeConfig()
+	if err != nil {
+		return err
+	}
+	s.Kubeconfig = filepath.Join(s.dir, "kubeconfig")
+	if err := os.WriteFile(s.Kubeconfig, kubeconfig, 0o600); err != nil {
+		return err
+	}
+	s.logf("API server at %s (kubeconfig %s)", cfg.Host, s.Kubeconfig)
+
+	if err := s.Client.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: OperatorNamespace}}); err != nil {
+		return err
+	}
+	// The guard that refuses selected pods without a sidecar, as the chart installs it.
+	return s.applyFiles(ctx, nil, "config/guard/policy.yaml", "config/guard/binding.yaml")
+}
+
+// startOperator registers the injection webhook at a loopback URL (there is
+// no Service without a cluster) and runs the operator process, which
+// creates the webhook certificate and fills in the caBundle itself.
+func (s *Stack) startOperator(ctx context.Context, bin string) error {
+	var err error
+	if s.WebhookAddr, err = freeAddr(); err != nil {
+		return err
+	}
+	if s.OperatorHealth, err = freeAddr(); err != nil {
+		return err
+	}
+	metrics, err := freeAddr()
+	if err != nil {
+		return err
+	}
+	host, port, _ := strings.Cut(s.WebhookAddr, ":")
+	err = s.applyFiles(ctx, func(obj client.Object) {
+		if m, ok := obj.(*admissionv1.MutatingWebhookConfiguration); ok {
+			for i := range m.Webhooks {
+				url := "https://" + s.WebhookAddr + *m.Webhooks[i].ClientConfig.Service.Path
+				m.Webhooks[i].ClientConfig = admissionv1.WebhookClientConfig{URL: &url}
+			}
+		}
+	}, "config/webhook/manifests.yaml")
+	if err != nil {
+		return err
+	}
+	p, err := s.startProcess("operator", bin,
+		"--kubeconfig", s.Kubeconfig,
+		"--namespace", OperatorNamespace,
+		"--leader-elect=false",
+		"--metrics-bind-address", metrics,
+		"--health-probe-bind-address", s.OperatorHealth,
+		"--webhook-host", host,
+		"--webhook-port", port,
+		"--webhook-cert-dir", filepath.Join(s.dir, "webhook-certs"),
+		"--webhook-cert-ips", host,
+		"--sidecar-image", SidecarImage,
+	)
+	if err != nil {
+		return err
+	}
+	s.logf("operator running (health http://%s/readyz, metrics http://%s/metrics, webhook https://%s)", s.OperatorHealth, metrics, s.WebhookAddr)
+	return p.waitReady(ctx, "http://"+s.OperatorHealth+"/readyz", 60*time.Second)
+}
+
+// applyFiles creates the objects in the repository's YAML files, after edit.
+func (s *Stack) applyFiles(ctx context.Context, edit func(client.Object), files ...string) error {
+	for _, f := range files {
+		objs, err := decodeFile(filepath.Join(s.opts.Root, f))
+		if err != nil {
+			return err
+		}
+		for _, obj := range objs {
+			if edit != nil {
+				edit(obj)
+			}
+			if err := s.Client.Create(ctx, obj); err != nil {
+				return fmt.Errorf("creating %s from %s: %w", obj.GetName(), f, err)
+			}
+		}
+	}
+	return nil
+}
+
+// decodeFile reads every object of a multi-document YAML file as typed objects.
+func decodeFile(path string) ([]client.Object, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	dec := yaml.NewYAMLOrJSONDecoder(f, 4096)
+	var objs []client.Object
+	sc := newScheme()
+	for {
+		var raw map[string]any
+		if err := dec.Decode(&raw); err != nil {
+			if err.Error() == "EOF" {
+				return objs, nil
+			}
+			return nil, fmt.Errorf("%s: %w", path, err)
+		}
+		if len(raw) == 0 {
+			continue
+		}
+		obj, err := toTyped(sc, raw)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", path, err)
+		}
+		objs = append(objs, obj)
+	}
+}
