@@ -86,3 +86,10 @@ func conditionsOf(obj client.Object) []metav1.Condition {
 	}
 	return nil
 }
+
+// RouteStatus reads the colors ProtectedRoute's status.
+func (s *Stack) RouteStatus(ctx context.Context) (authv1alpha1.ProtectedRouteStatus, error) {
+	var route authv1alpha1.ProtectedRoute
+	err := s.Client.Get(ctx, types.NamespacedName{Namespace: AppNamespace, Name: RouteName}, &route)
+	return route.Status, err
+}
