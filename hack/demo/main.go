@@ -13,6 +13,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
+	"net/http"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -25,6 +27,7 @@ import (
 	"sigs.k8s.io/yaml"
 
 	"github.com/jwtgate/jwtgate/hack/demo/stack"
+	"github.com/jwtgate/jwtgate/hack/spa/page"
 )
 
 func main() {
@@ -122,8 +125,30 @@ func run(ctx context.Context, out io.Writer) error {
 		fmt.Fprintln(out, "\ndemo: done (DEMO_KEEP=1 keeps everything running); stopping")
 		return nil
 	}
+	if err := serveSPA(s); err != nil {
+		fmt.Fprintf(out, "    (the single-page app could not start: %v)\n", err)
+	} else {
+		fmt.Fprintf(out, "    open http://%s/ in a browser: the seed's single-page app calls the API cross-origin\n", spaAddr)
+	}
 	fmt.Fprintln(out, "\ndemo: running until Ctrl-C")
 	<-ctx.Done()
+	return nil
+}
+
+// spaAddr is the origin the sample ProtectedRoute's CORS policy allows.
+const spaAddr = "localhost:3000"
+
+// serveSPA serves the seed's single-page app at http://localhost:3000.
+func serveSPA(s *stack.Stack) error {
+	h, err := page.Handler(page.Config{APIURL: s.Sidecar.URL, IssuerURL: s.Issuer.URL()})
+	if err != nil {
+		return err
+	}
+	ln, err := net.Listen("tcp", spaAddr)
+	if err != nil {
+		return err
+	}
+	go func() { _ = (&http.Server{Handler: h, ReadHeaderTimeout: 5 * time.Second}).Serve(ln) }()
 	return nil
 }
 
