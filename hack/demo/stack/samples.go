@@ -48,7 +48,6 @@ func (s *Stack) ApplySamples(ctx context.Context) error {
 	return s.waitReady(ctx, &authv1alpha1.ProtectedRoute{}, RouteName)
 }
 
-
 // waitReady waits for the object's Ready condition to be True.
 func (s *Stack) waitReady(ctx context.Context, obj client.Object, name string) error {
 	deadline := time.Now().Add(60 * time.Second)
