@@ -39,7 +39,7 @@ type ClaimRequirement struct {
 
 // RouteRule decides who may call one path. Exactly one of public: true and
 // authorizer must be set.
-// +kubebuilder:validation:XValidation:rule="(has(self.public) && self.public) != (has(self.authorizer) && self.authorizer != '')",message="set exactly one of public: true (no token needed) or authorizer (the name of a JWTAuthorizer in this namespace)"
+// +kubebuilder:validation:XValidation:rule="(has(self.public) && self.public) != (has(self.authorizer) && size(self.authorizer) > 0)",message="set exactly one of public: true (no token needed) or authorizer (the name of a JWTAuthorizer in this namespace)"
 // +kubebuilder:validation:XValidation:rule="!(has(self.public) && self.public) || (!has(self.scopes) && !has(self.claims) && !has(self.scopeMatch))",message="a public rule cannot require scopes, scopeMatch or claims; remove them or replace public: true with an authorizer"
 type RouteRule struct {
 	// path is the request path this rule guards. A literal segment matches
