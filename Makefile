@@ -25,6 +25,7 @@ manifests: ## Generate CRDs, RBAC and webhook manifests under config/.
 	$(CONTROLLER_GEN) rbac:roleName=jwtgate-manager crd webhook paths=./api/... paths=./controllers/... paths=./internal/... \
 		output:crd:artifacts:config=config/crd/bases output:rbac:artifacts:config=config/rbac output:webhook:artifacts:config=config/webhook
 	@if [ -d charts/jwtgate ]; then hack/sync-chart-crds.sh; fi
+	@go run ./hack/apidocs
 
 .PHONY: fmt
 fmt: ## Run gofmt.
