@@ -33,8 +33,8 @@ var _ = Describe("kubectl against the local control plane", Ordered, func() {
 	})
 
 	It("applies the CRDs and the samples", func() {
-		out := kubectl("apply", "-f", "../../config/crd/bases", "-f", "../../config/samples/auth_v1alpha1_jwtauthorizer.yaml",
-			"-f", "../../config/samples/auth_v1alpha1_protectedroute.yaml")
+		// Exactly what the README tells a user to run.
+		out := kubectl("apply", "-f", "../../config/crd/bases", "-f", "../../config/samples")
 		Expect(out).To(ContainSubstring("jwtauthorizer.auth.jwtgate.io/auth0 created"))
 		Expect(out).To(ContainSubstring("protectedroute.auth.jwtgate.io/colors-api created"))
 

@@ -18,11 +18,7 @@ import (
 // the sample's issuer replaced by the dev issuer; it waits until both
 // objects are Ready.
 func (s *Stack) ApplySamples(ctx context.Context) error {
-	ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{
-		Name:   AppNamespace,
-		Labels: map[string]string{"jwtgate.io/injection": "enabled"},
-	}}
-	if err := s.Client.Create(ctx, ns); err != nil {
+	if err := s.applyFiles(ctx, nil, "config/samples/00-namespace.yaml"); err != nil {
 		return err
 	}
 	// envtest runs no controller-manager, so nothing creates the default
