@@ -4,8 +4,10 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"slices"
 
 	. "github.com/onsi/gomega"
+	eventsv1 "k8s.io/api/events/v1"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
@@ -70,3 +72,20 @@ func haveReason(status metav1.ConditionStatus, reason string) OmegaMatcher {
 }
 
 func message(c metav1.Condition) string { return c.Message }
+
+// recordedEvents returns a poller for the Events the operator recorded about obj, as
+// "Type Reason: note", oldest first.
+func recordedEvents(obj client.Object) func() []string {
+	return func() []string {
+		var list eventsv1.EventList
+		Expect(k8sClient.List(bg, &list, client.InNamespace(obj.GetNamespace()))).To(Succeed())
+		slices.SortStableFunc(list.Items, func(a, b eventsv1.Event) int { return a.EventTime.Compare(b.EventTime.Time) })
+		var out []string
+		for _, e := range list.Items {
+			if e.Regarding.UID == obj.GetUID() && e.ReportingController == EventRecorderName {
+				out = append(out, e.Type+" "+e.Reason+": "+e.Note)
+			}
+		}
+		return out
+	}
+}

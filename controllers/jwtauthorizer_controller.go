@@ -11,6 +11,7 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/tools/events"
 	"k8s.io/client-go/util/workqueue"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/builder"
@@ -45,12 +46,16 @@ type JWTAuthorizerReconciler struct {
 	// RetryBase is the first retry delay after a failure, doubled per
 	// consecutive failure up to RefreshInterval; 0 means DefaultRetryBase.
 	RetryBase time.Duration
+	// Recorder reports condition transitions as Events; nil means the
+	// manager's recorder named EventRecorderName.
+	Recorder events.EventRecorder
 
 	backoff workqueue.TypedRateLimiter[types.NamespacedName]
 }
 
 // +kubebuilder:rbac:groups=auth.jwtgate.io,resources=jwtauthorizers,verbs=get;list;watch
 // +kubebuilder:rbac:groups=auth.jwtgate.io,resources=jwtauthorizers/status,verbs=get;update;patch
+// +kubebuilder:rbac:groups=events.k8s.io,resources=events,verbs=create;patch
 
 // Reconcile checks one JWTAuthorizer's keys and writes its status.
 func (r *JWTAuthorizerReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
@@ -89,11 +94,12 @@ func (r *JWTAuthorizerReconciler) Reconcile(ctx context.Context, req ctrl.Reques
 	jwksChecks.WithLabelValues(reason).Inc()
 
 	if !equality.Semantic.DeepEqual(&a.Status, st) {
-		patch := client.MergeFrom(a.DeepCopy())
+		before := a.DeepCopy()
 		a.Status = *st
-		if perr := r.Status().Patch(ctx, &a, patch); perr != nil {
+		if perr := r.Status().Patch(ctx, &a, client.MergeFrom(before)); perr != nil {
 			return ctrl.Result{}, perr
 		}
+		recordTransitions(r.Recorder, &a, ActionCheckKeys, before.Status.Conditions, st.Conditions)
 		logger.Info("status updated", "ready", err == nil, "reason", reason, "keys", st.Keys, "jwksURI", uri)
 	}
 	if err != nil {
@@ -171,6 +177,9 @@ func (r *JWTAuthorizerReconciler) SetupWithManager(mgr ctrl.Manager) error {
 	}
 	if r.HTTPClient == nil {
 		r.HTTPClient = keys.NewHTTPClient(r.FetchTimeout)
+	}
+	if r.Recorder == nil {
+		r.Recorder = mgr.GetEventRecorder(EventRecorderName)
 	}
 	r.backoff = workqueue.NewTypedItemExponentialFailureRateLimiter[types.NamespacedName](r.RetryBase, r.RefreshInterval)
 	return ctrl.NewControllerManagedBy(mgr).

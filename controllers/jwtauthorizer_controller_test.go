@@ -60,6 +60,12 @@ var _ = Describe("JWTAuthorizer", func() {
 		Expect(message(ready()())).To(ContainSubstring("HTTP 503"))
 		iss.SetJWKSStatus(http.StatusOK)
 		Eventually(ready()).Should(haveReason(metav1.ConditionTrue, v1alpha1.ReasonKeysFetched))
+
+		By("reporting each transition as an Event, and nothing for retries that change nothing")
+		Eventually(recordedEvents(a)).Should(HaveExactElements(
+			And(HavePrefix("Warning JWKSFetchFailed: Ready is False: "), ContainSubstring("HTTP 503")),
+			HavePrefix("Normal KeysFetched: Ready is True: 2 usable signing keys at "+iss.JWKSURI()),
+		))
 	})
 
 	It("reports IssuerMismatch, naming the issuer to use, and flips to Ready once spec.issuer is fixed", func() {

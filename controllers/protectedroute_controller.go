@@ -13,6 +13,7 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/tools/events"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/builder"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -45,6 +46,9 @@ type ProtectedRouteReconciler struct {
 	// APIReader reads around the label-filtered cache: an object with our
 	// name whose labels were removed is still found and repaired.
 	APIReader client.Reader
+	// Recorder reports condition transitions as Events; nil means the
+	// manager's recorder named EventRecorderName.
+	Recorder events.EventRecorder
 }
 
 // +kubebuilder:rbac:groups=auth.jwtgate.io,resources=protectedroutes,verbs=get;list;watch
@@ -54,6 +58,7 @@ type ProtectedRouteReconciler struct {
 // +kubebuilder:rbac:groups="",resources=pods,verbs=get;list;watch
 // +kubebuilder:rbac:groups=rbac.authorization.k8s.io,resources=roles,verbs=get;list;watch;create;update
 // +kubebuilder:rbac:groups=rbac.authorization.k8s.io,resources=rolebindings,verbs=get;list;watch;create;update;delete
+// +kubebuilder:rbac:groups=events.k8s.io,resources=events,verbs=create;patch
 
 // notOwnedError: an object we need exists and is controlled by someone else.
 type notOwnedError struct{ kind, name string }
@@ -146,20 +151,25 @@ func (r *ProtectedRouteReconciler) Reconcile(ctx context.Context, req ctrl.Reque
 		setCondition(&st.Conditions, gen, v1alpha1.ConditionReady, false, ReasonConfigMapNotOwned, ownErr.Error())
 	case !accepted:
 		setCondition(&st.Conditions, gen, v1alpha1.ConditionReady, false, v1alpha1.ReasonNotAccepted, "see the Accepted condition")
+	case slices.ContainsFunc(unresolved, func(u compile.Unresolved) bool { return u.Unavailable }):
+		setCondition(&st.Conditions, gen, v1alpha1.ConditionReady, false, v1alpha1.ReasonRefsNotResolved, fmt.Sprintf(
+			"ConfigMap %s is written, but the rules of missing authorizers answer 503 (see the ResolvedRefs condition)", name))
 	case !refsOK:
 		setCondition(&st.Conditions, gen, v1alpha1.ConditionReady, false, v1alpha1.ReasonRefsNotResolved, fmt.Sprintf(
-			"ConfigMap %s is written, but the rules of unresolved authorizers answer 503 (see the ResolvedRefs condition)", name))
+			"ConfigMap %s is written and in force with every authorizer compiled in full, but the operator could not verify "+
+				"the keys of an authorizer; sidecars answer 503 on its rules only while they cannot obtain the keys themselves (see the ResolvedRefs condition)", name))
 	default:
 		setCondition(&st.Conditions, gen, v1alpha1.ConditionReady, true, v1alpha1.ReasonCompiled,
 			fmt.Sprintf("%d rules compiled into ConfigMap %s", st.Rules, name))
 	}
 
 	if !equality.Semantic.DeepEqual(&route.Status, st) {
-		patch := client.MergeFrom(route.DeepCopy())
+		before := route.DeepCopy()
 		route.Status = *st
-		if err := r.Status().Patch(ctx, &route, patch); err != nil {
+		if err := r.Status().Patch(ctx, &route, client.MergeFrom(before)); err != nil {
 			return ctrl.Result{}, err
 		}
+		recordTransitions(r.Recorder, &route, ActionCompile, before.Status.Conditions, st.Conditions)
 		logger.Info("status updated", "accepted", accepted, "resolvedRefs", refsOK, "configHash", st.ConfigHash, "selectedPods", pods)
 	}
 	return ctrl.Result{}, nil
@@ -169,24 +179,27 @@ func (r *ProtectedRouteReconciler) Reconcile(ctx context.Context, req ctrl.Reque
 // because it needs the user to create something.
 func unresolvedCondition(un []compile.Unresolved) (string, string) {
 	reason := compile.UnresolvedNotReady
-	var missing, notReady []string
+	var unavailable, notReady []string
 	for _, u := range un {
 		if u.Reason == compile.UnresolvedNotFound {
 			reason = compile.UnresolvedNotFound
-			missing = append(missing, u.Name)
+		}
+		if u.Unavailable {
+			unavailable = append(unavailable, u.Message)
 		} else {
 			notReady = append(notReady, u.Message)
 		}
 	}
 	var parts []string
-	if len(missing) > 0 {
-		parts = append(parts, fmt.Sprintf("JWTAuthorizer %s not found in this namespace; create it or correct spec.rules[].authorizer",
-			strings.Join(missing, ", ")))
+	if len(unavailable) > 0 {
+		parts = append(parts, strings.Join(unavailable, "; ")+
+			"; create it in this namespace or correct spec.rules[].authorizer. Rules using it answer 503 until then")
 	}
 	if len(notReady) > 0 {
-		parts = append(parts, strings.Join(notReady, "; ")+"; see its Ready condition")
+		parts = append(parts, strings.Join(notReady, "; ")+
+			"; see its Ready condition. Its rules are compiled in full: sidecars fetch and check its keys themselves and answer 503 only while they cannot obtain them")
 	}
-	return reason, strings.Join(parts, ". ") + ". Rules using them answer 503 until then."
+	return reason, strings.Join(parts, ". ") + "."
 }
 
 func (r *ProtectedRouteReconciler) authorizers(ctx context.Context, route *v1alpha1.ProtectedRoute) (map[string]*v1alpha1.JWTAuthorizer, error) {
@@ -199,7 +212,7 @@ func (r *ProtectedRouteReconciler) authorizers(ctx context.Context, route *v1alp
 		case err != nil:
 			return nil, err
 		default:
-			out[name] = &a
+			out[name] = &a // the compiler decides what a deleting or not-Ready one means
 		}
 	}
 	return out, nil
@@ -336,6 +349,9 @@ func (r *ProtectedRouteReconciler) ensureOwned(ctx context.Context, route *v1alp
 func (r *ProtectedRouteReconciler) SetupWithManager(ctx context.Context, mgr ctrl.Manager) error {
 	if r.APIReader == nil {
 		r.APIReader = mgr.GetAPIReader()
+	}
+	if r.Recorder == nil {
+		r.Recorder = mgr.GetEventRecorder(EventRecorderName)
 	}
 	if err := mgr.GetFieldIndexer().IndexField(ctx, &v1alpha1.ProtectedRoute{}, AuthorizerIndex, func(o client.Object) []string {
 		return compile.References(o.(*v1alpha1.ProtectedRoute).Spec.Rules)

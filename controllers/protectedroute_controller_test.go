@@ -203,14 +203,81 @@ var _ = Describe("ProtectedRoute", func() {
 		Expect(cfg.Authorizers[0].Unavailable).To(BeEmpty())
 	})
 
-	It("reports AuthorizerNotReady while the authorizer's keys cannot be fetched", func() {
+	It("compiles a not-Ready authorizer in full, reporting AuthorizerNotReady rather than answering 503", func() {
 		auth.Spec.JWKSURI = closedURL()
 		Expect(k8sClient.Create(bg, auth)).To(Succeed())
 		Expect(k8sClient.Create(bg, route)).To(Succeed())
+		// The route may first see the authorizer not yet checked.
+		Eventually(cond(v1alpha1.ConditionResolvedRefs)).Should(And(
+			haveReason(metav1.ConditionFalse, v1alpha1.ReasonAuthorizerNotReady),
+			WithTransform(message, ContainSubstring("reason JWKSFetchFailed"))))
+		Expect(message(cond(v1alpha1.ConditionResolvedRefs)())).To(And(ContainSubstring("compiled in full"), Not(ContainSubstring("create it"))))
+		Expect(cond(v1alpha1.ConditionReady)()).To(haveReason(metav1.ConditionFalse, v1alpha1.ReasonRefsNotResolved))
+		Expect(message(cond(v1alpha1.ConditionReady)())).To(ContainSubstring("in force with every authorizer compiled in full"))
+
+		// Exactly the configuration a Ready authorizer would give: sidecars
+		// check the keys themselves and fail closed only if they cannot.
+		Expect(k8sClient.Get(bg, key(auth), auth)).To(Succeed())
+		Expect(compile.Ready(auth)).To(BeFalse())
+		want, err := compile.Compile(route, map[string]*v1alpha1.JWTAuthorizer{"auth0": auth})
+		Expect(err).NotTo(HaveOccurred())
+		cm, cfg := configMap(route)
+		Expect(cm.Data[config.ConfigMapKey]).To(Equal(string(want.JSON)))
+		Expect(route.Status.ConfigHash).To(Equal(want.Hash))
+		a := cfg.Authorizers[0]
+		Expect(a.Unavailable).To(BeEmpty())
+		Expect(a.Issuer).To(Equal(auth.Spec.Issuer))
+		Expect(a.JWKSURI).To(Equal(auth.Spec.JWKSURI))
+		Expect(a.Audiences).To(Equal([]string{"urn:colors-api"}))
+		Expect(a.Algorithms).NotTo(BeEmpty())
+		Expect(a.ClockSkew).NotTo(BeEmpty())
+		Expect(a.ClaimsToHeaders).To(HaveLen(len(auth.Spec.ClaimsToHeaders)))
+
+		Eventually(recordedEvents(route)).Should(ContainElements(
+			HavePrefix("Normal Accepted: Accepted is True"),
+			HavePrefix("Warning AuthorizerNotReady: ResolvedRefs is False: JWTAuthorizer "+ns+"/auth0 is not Ready (reason JWKSFetchFailed)"),
+			HavePrefix("Warning RefsNotResolved: Ready is False"),
+		))
+	})
+
+	It("keeps the full configuration when a Ready authorizer's edited spec fails its check", func() {
+		createReady()
+		Expect(k8sClient.Get(bg, key(auth), auth)).To(Succeed())
+		auth.Spec.JWKSURI = closedURL()
+		Expect(k8sClient.Update(bg, auth)).To(Succeed())
 		Eventually(cond(v1alpha1.ConditionResolvedRefs)).Should(haveReason(metav1.ConditionFalse, v1alpha1.ReasonAuthorizerNotReady))
-		Expect(message(cond(v1alpha1.ConditionResolvedRefs)())).To(ContainSubstring("reason JWKSFetchFailed"))
+		Eventually(func() string { _, c := configMap(route); return c.Authorizers[0].JWKSURI }).Should(Equal(auth.Spec.JWKSURI))
 		_, cfg := configMap(route)
-		Expect(cfg.Authorizers[0].Unavailable).To(ContainSubstring("is not Ready"))
+		Expect(cfg.Authorizers[0].Unavailable).To(BeEmpty())
+		Expect(cfg.Authorizers[0].Issuer).To(Equal(auth.Spec.Issuer))
+
+		By("reporting the route's transitions as Events: Normal when Ready, Warning when not")
+		Eventually(recordedEvents(route)).Should(ContainElements(
+			HavePrefix("Normal Compiled: Ready is True: 3 rules compiled"),
+			HavePrefix("Warning AuthorizerNotReady: ResolvedRefs is False"),
+			HavePrefix("Warning RefsNotResolved: Ready is False"),
+		))
+	})
+
+	It("answers 503 for the rules of an authorizer that is being deleted", func() {
+		auth.Finalizers = []string{"test.jwtgate.io/hold"}
+		createReady()
+		Expect(k8sClient.Delete(bg, auth)).To(Succeed())
+		Eventually(func() string { _, c := configMap(route); return c.Authorizers[0].Unavailable }).
+			Should(Equal(fmt.Sprintf("JWTAuthorizer %s/auth0 is being deleted", ns)))
+		// The ConfigMap is written before status.
+		Eventually(cond(v1alpha1.ConditionResolvedRefs)).Should(haveReason(metav1.ConditionFalse, v1alpha1.ReasonAuthorizerNotFound))
+		Expect(message(cond(v1alpha1.ConditionResolvedRefs)())).To(ContainSubstring("auth0 is being deleted"))
+		Expect(cond(v1alpha1.ConditionReady)()).To(haveReason(metav1.ConditionFalse, v1alpha1.ReasonRefsNotResolved))
+		_, cfg := configMap(route)
+		Expect(cfg.Authorizers[0].Issuer).To(BeEmpty())
+
+		By("then not found once it is gone")
+		Expect(k8sClient.Get(bg, key(auth), auth)).To(Succeed())
+		auth.Finalizers = nil
+		Expect(k8sClient.Update(bg, auth)).To(Succeed())
+		Eventually(func() string { _, c := configMap(route); return c.Authorizers[0].Unavailable }).
+			Should(Equal(fmt.Sprintf("JWTAuthorizer %s/auth0 not found", ns)))
 	})
 
 	It("counts the pods its selector matches", func() {

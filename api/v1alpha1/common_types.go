@@ -12,7 +12,9 @@ const (
 	ConditionReady = "Ready"
 	// ConditionAccepted is True when a ProtectedRoute's rules are valid together.
 	ConditionAccepted = "Accepted"
-	// ConditionResolvedRefs is True when every authorizer a ProtectedRoute names exists and is Ready.
+	// ConditionResolvedRefs is True when every authorizer a ProtectedRoute
+	// names exists and is Ready. Only a missing one makes rules answer 503;
+	// a not-Ready one is compiled in full (see ProtectedRouteStatus).
 	ConditionResolvedRefs = "ResolvedRefs"
 )
 

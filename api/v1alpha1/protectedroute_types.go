@@ -204,8 +204,30 @@ type ProtectedRouteStatus struct {
 	// +optional
 	SelectedPods int32 `json:"selectedPods,omitempty"`
 
-	// conditions: Accepted (rules valid together, no conflict with another
-	// route), ResolvedRefs (every authorizer exists and is Ready), Ready.
+	// conditions:
+	//
+	// Accepted is True when the rules are valid together and no older route
+	// selects the same pods; False with InvalidRules (the previous
+	// configuration stays in force) or Conflicted.
+	//
+	// ResolvedRefs is True when every referenced JWTAuthorizer exists and is
+	// Ready. False with AuthorizerNotFound: an authorizer is missing (or
+	// being deleted), and the rules using it answer 503. False with
+	// AuthorizerNotReady: an authorizer exists but the operator could not
+	// verify its keys at its last check, or has not yet checked an edited
+	// spec; its rules are still compiled in full, because each sidecar
+	// fetches and checks the keys itself and answers 503 only while it
+	// cannot obtain them. A transient issuer failure seen by the operator
+	// therefore never takes the route down.
+	//
+	// Ready is True when the configuration is written and every rule is
+	// enforced as declared by Ready authorizers: Accepted and ResolvedRefs
+	// are both True. False with NotAccepted, ConfigMapNotOwned, or
+	// RefsNotResolved (ResolvedRefs is False; the ConfigMap is written and in
+	// force, and ResolvedRefs' reason says whether rules answer 503).
+	//
+	// Transitions are also reported as Events on the route (Normal when a
+	// condition becomes True, Warning when it becomes False).
 	// +optional
 	// +listType=map
 	// +listMapKey=type

@@ -37,11 +37,16 @@ const (
 	UnresolvedNotReady = v1alpha1.ReasonAuthorizerNotReady
 )
 
-// Unresolved is a referenced authorizer that was compiled as unavailable.
+// Unresolved is a referenced authorizer that is missing or not Ready.
 type Unresolved struct {
 	Name    string
 	Reason  string // UnresolvedNotFound or UnresolvedNotReady
 	Message string
+	// Unavailable says its rules answer 503: the authorizer is missing,
+	// being deleted, or cannot be compiled. A merely not-Ready authorizer is
+	// compiled in full (the sidecar checks the keys itself) and is not
+	// Unavailable.
+	Unavailable bool
 }
 
 // Result is a compiled route.
@@ -51,8 +56,8 @@ type Result struct {
 	JSON []byte
 	// Hash is "sha256:" + hex(sha256(JSON)).
 	Hash string
-	// Unresolved lists, sorted by name, the referenced authorizers whose rules
-	// answer 503 because the authorizer is missing or not Ready.
+	// Unresolved lists, sorted by name, the referenced authorizers that are
+	// missing or not Ready; those marked Unavailable answer 503.
 	Unresolved []Unresolved
 }
 
@@ -62,9 +67,10 @@ type InvalidRulesError struct{ Msg string }
 
 func (e *InvalidRulesError) Error() string { return e.Msg }
 
-// Ready reports whether an authorizer can be trusted for compilation: its
+// Ready reports whether the operator has verified an authorizer's keys: its
 // Ready condition is True for the current generation. A spec edit makes it
-// not Ready until the operator has verified the new spec.
+// not Ready until the operator has checked the new spec. Readiness is
+// reported, not enforced: see Compile.
 func Ready(a *v1alpha1.JWTAuthorizer) bool {
 	c := meta.FindStatusCondition(a.Status.Conditions, v1alpha1.ConditionReady)
 	return c != nil && c.Status == "True" &&
@@ -72,9 +78,12 @@ func Ready(a *v1alpha1.JWTAuthorizer) bool {
 }
 
 // Compile compiles route with authorizers (by name, from the route's
-// namespace; missing ones are absent). Readiness is read from each
-// authorizer's status with Ready. It returns an *InvalidRulesError when the
-// rules are ambiguous together.
+// namespace; missing ones are absent). Only a missing authorizer, or one
+// being deleted, compiles as Unavailable (503). An existing one compiles in
+// full whatever its Ready state: an operator check that failed once must not
+// take routes down, and the sidecar fetches and validates the keys itself,
+// failing closed (503) while it cannot obtain them. It returns an
+// *InvalidRulesError when the rules are ambiguous together.
 func Compile(route *v1alpha1.ProtectedRoute, authorizers map[string]*v1alpha1.JWTAuthorizer) (*Result, error) {
 	if err := CheckPrecedence(route.Spec.Rules); err != nil {
 		return nil, err
@@ -122,7 +131,7 @@ func Marshal(cfg *config.Config) ([]byte, error) {
 func Hash(data []byte) string { return config.Hash(data) }
 
 // ResolveRefs reports, sorted by name, the authorizers the route references
-// that are missing or not Ready. It holds even when the rules are invalid, so
+// that are missing or not Ready (see Unresolved.Unavailable). It holds even when the rules are invalid, so
 // ResolvedRefs can be reported alongside InvalidRules.
 func ResolveRefs(route *v1alpha1.ProtectedRoute, authorizers map[string]*v1alpha1.JWTAuthorizer) []Unresolved {
 	_, un := compileAuthorizers(route, authorizers)
@@ -181,30 +190,23 @@ func compileRule(r v1alpha1.RouteRule) config.Rule {
 
 func compileAuthorizer(ns, name string, a *v1alpha1.JWTAuthorizer) (config.Authorizer, *Unresolved) {
 	out := config.Authorizer{Name: name, IdentitySource: config.IdentitySource{In: config.SourceHeader, Name: "Authorization"}}
-	if a == nil {
-		msg := fmt.Sprintf("JWTAuthorizer %s/%s not found", ns, name)
+	unavailable := func(reason, msg string) (config.Authorizer, *Unresolved) {
 		out.Unavailable = msg
-		return out, &Unresolved{Name: name, Reason: UnresolvedNotFound, Message: msg}
+		return out, &Unresolved{Name: name, Reason: reason, Message: msg, Unavailable: true}
 	}
-	src, srcErr := ParseIdentitySource(a.Spec.IdentitySource)
-	if srcErr == nil {
-		out.IdentitySource = src
+	switch {
+	case a == nil:
+		return unavailable(UnresolvedNotFound, fmt.Sprintf("JWTAuthorizer %s/%s not found", ns, name))
+	case a.DeletionTimestamp != nil:
+		// Going away: compile what will be true once it is gone.
+		return unavailable(UnresolvedNotFound, fmt.Sprintf("JWTAuthorizer %s/%s is being deleted", ns, name))
 	}
-	if !Ready(a) {
-		reason := "not yet checked"
-		if c := meta.FindStatusCondition(a.Status.Conditions, v1alpha1.ConditionReady); c != nil && c.ObservedGeneration == a.Generation {
-			reason = "reason " + c.Reason
-		}
-		msg := fmt.Sprintf("JWTAuthorizer %s/%s is not Ready (%s)", ns, name, reason)
-		out.Unavailable = msg
-		return out, &Unresolved{Name: name, Reason: UnresolvedNotReady, Message: msg}
-	}
-	if srcErr != nil {
+	src, err := ParseIdentitySource(a.Spec.IdentitySource)
+	if err != nil {
 		// The schema prevents this; compile it closed rather than guess.
-		msg := fmt.Sprintf("JWTAuthorizer %s/%s: %v", ns, name, srcErr)
-		out.Unavailable = msg
-		return out, &Unresolved{Name: name, Reason: UnresolvedNotReady, Message: msg}
+		return unavailable(UnresolvedNotReady, fmt.Sprintf("JWTAuthorizer %s/%s: %v", ns, name, err))
 	}
+	out.IdentitySource = src
 	out.Issuer = a.Spec.Issuer
 	out.Audiences = sortedSet(a.Spec.Audiences)
 	out.JWKSURI = a.Spec.JWKSURI
@@ -218,7 +220,15 @@ func compileAuthorizer(ns, name string, a *v1alpha1.JWTAuthorizer) (config.Autho
 		out.ClaimsToHeaders = append(out.ClaimsToHeaders, config.ClaimHeader{Claim: c.Claim, Header: c.Header})
 	}
 	out.ForwardToken = a.Spec.ForwardToken == nil || *a.Spec.ForwardToken
-	return out, nil
+	if Ready(a) {
+		return out, nil
+	}
+	reason := "not yet checked"
+	if c := meta.FindStatusCondition(a.Status.Conditions, v1alpha1.ConditionReady); c != nil && c.ObservedGeneration == a.Generation {
+		reason = "reason " + c.Reason
+	}
+	return out, &Unresolved{Name: name, Reason: UnresolvedNotReady,
+		Message: fmt.Sprintf("JWTAuthorizer %s/%s is not Ready (%s)", ns, name, reason)}
 }
 
 // ParseIdentitySource parses $request.header.NAME, $request.querystring.NAME

@@ -157,15 +157,14 @@ func TestDeterministic(t *testing.T) {
 	}
 }
 
-// A route whose authorizer is missing or not Ready must never compile into
-// something that admits a token-less request on a protected rule.
+// A route whose authorizer is missing, being deleted or uncompilable must
+// never compile into something that admits a token-less request on a
+// protected rule: its rules answer 503.
 func TestFailsClosed(t *testing.T) {
-	notReady := colorsAuthorizer(t)
-	markNotReady(notReady, v1alpha1.ReasonJWKSFetchFailed)
-	staleGen := colorsAuthorizer(t)
-	staleGen.Generation = 3 // spec edited, not yet re-verified
-	noConditions := colorsAuthorizer(t)
-	noConditions.Status = v1alpha1.JWTAuthorizerStatus{}
+	deleting := colorsAuthorizer(t)
+	deleting.DeletionTimestamp = &metav1.Time{Time: time.Unix(1700000000, 0)}
+	badSource := colorsAuthorizer(t)
+	badSource.Spec.IdentitySource = "$request.body.token"
 
 	cases := []struct {
 		name       string
@@ -174,9 +173,9 @@ func TestFailsClosed(t *testing.T) {
 		wantMsg    string
 	}{
 		{"missing", nil, UnresolvedNotFound, "JWTAuthorizer colors/auth0 not found"},
-		{"not ready", notReady, UnresolvedNotReady, "JWTAuthorizer colors/auth0 is not Ready (reason JWKSFetchFailed)"},
-		{"ready for an older generation", staleGen, UnresolvedNotReady, "JWTAuthorizer colors/auth0 is not Ready (not yet checked)"},
-		{"never checked", noConditions, UnresolvedNotReady, "JWTAuthorizer colors/auth0 is not Ready (not yet checked)"},
+		{"being deleted", deleting, UnresolvedNotFound, "JWTAuthorizer colors/auth0 is being deleted"},
+		{"identity source the schema should have refused", badSource, UnresolvedNotReady,
+			`JWTAuthorizer colors/auth0: identitySource "$request.body.token" must be $request.header.NAME, $request.querystring.NAME or $request.cookie.NAME`},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -188,8 +187,9 @@ func TestFailsClosed(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if len(res.Unresolved) != 1 || res.Unresolved[0].Reason != tc.wantReason || res.Unresolved[0].Message != tc.wantMsg {
-				t.Fatalf("Unresolved = %+v, want reason %s message %q", res.Unresolved, tc.wantReason, tc.wantMsg)
+			want := Unresolved{Name: "auth0", Reason: tc.wantReason, Message: tc.wantMsg, Unavailable: true}
+			if len(res.Unresolved) != 1 || res.Unresolved[0] != want {
+				t.Fatalf("Unresolved = %+v, want %+v", res.Unresolved, want)
 			}
 			if len(res.Config.Authorizers) != 1 {
 				t.Fatalf("want exactly the referenced authorizer, got %+v", res.Config.Authorizers)
@@ -202,6 +202,62 @@ func TestFailsClosed(t *testing.T) {
 				if r.Path != "/colors" && (r.Public || r.Authorizer != "auth0") {
 					t.Fatalf("protected rule %s compiled without its authorizer: %+v", r.Path, r)
 				}
+			}
+			if _, err := config.Parse(res.JSON); err != nil {
+				t.Fatalf("the sidecar refuses the compiled configuration: %v", err)
+			}
+		})
+	}
+}
+
+// An authorizer that exists but is not Ready (a failed periodic re-check, a
+// spec edit not yet re-checked) compiles exactly as a Ready one: the sidecar
+// checks the keys itself, so the operator's view must not take routes down.
+// It is still reported, for ResolvedRefs.
+func TestNotReadyCompilesInFull(t *testing.T) {
+	ready, err := Compile(colorsRoute(t), map[string]*v1alpha1.JWTAuthorizer{"auth0": colorsAuthorizer(t)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(ready.Unresolved) != 0 {
+		t.Fatalf("Ready authorizer reported unresolved: %+v", ready.Unresolved)
+	}
+
+	notReady := colorsAuthorizer(t)
+	markNotReady(notReady, v1alpha1.ReasonJWKSFetchFailed)
+	staleGen := colorsAuthorizer(t)
+	staleGen.Generation = 3 // spec edited, not yet re-verified
+	noConditions := colorsAuthorizer(t)
+	noConditions.Status = v1alpha1.JWTAuthorizerStatus{}
+	cases := []struct {
+		name    string
+		auth    *v1alpha1.JWTAuthorizer
+		wantMsg string
+	}{
+		{"not ready", notReady, "JWTAuthorizer colors/auth0 is not Ready (reason JWKSFetchFailed)"},
+		{"ready for an older generation", staleGen, "JWTAuthorizer colors/auth0 is not Ready (not yet checked)"},
+		{"never checked", noConditions, "JWTAuthorizer colors/auth0 is not Ready (not yet checked)"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			res, err := Compile(colorsRoute(t), map[string]*v1alpha1.JWTAuthorizer{"auth0": tc.auth})
+			if err != nil {
+				t.Fatal(err)
+			}
+			want := Unresolved{Name: "auth0", Reason: UnresolvedNotReady, Message: tc.wantMsg}
+			if len(res.Unresolved) != 1 || res.Unresolved[0] != want {
+				t.Fatalf("Unresolved = %+v, want %+v", res.Unresolved, want)
+			}
+			if res.Config.Authorizers[0].Unavailable != "" {
+				t.Fatalf("not-Ready authorizer compiled as unavailable: %+v", res.Config.Authorizers[0])
+			}
+			// Byte-identical to the Ready compilation: issuer, audiences,
+			// identity source, JWKS URI, algorithms, skew, headers, forwardToken.
+			if !bytes.Equal(res.JSON, ready.JSON) || res.Hash != ready.Hash {
+				t.Fatalf("not-Ready compilation differs from the Ready one:\n%s\nwant\n%s", res.JSON, ready.JSON)
+			}
+			if got := ResolveRefs(colorsRoute(t), map[string]*v1alpha1.JWTAuthorizer{"auth0": tc.auth}); len(got) != 1 || got[0] != want {
+				t.Fatalf("ResolveRefs = %+v, want %+v", got, want)
 			}
 		})
 	}
