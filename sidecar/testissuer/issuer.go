@@ -1,13 +1,13 @@
-// Package testissuer runs a real local OIDC issuer (httptest) for tests:
-// discovery document, JWKS with RSA, EC and Ed25519 keys, key rotation,
-// failure injection, and token signing with jwx. Importable by any test.
+// Package testissuer runs a real local OIDC issuer (httptest) for tests. It is
+// the dev issuer (hack/devissuer/issuer: discovery, JWKS, minting) with what
+// tests add: shared pre-generated keys of every algorithm with chosen kids,
+// key rotation, failure injection, fetch counters and signing of arbitrary
+// claims and headers. Importable by any test.
 package testissuer
 
 import (
+	"bytes"
 	"crypto"
-	"crypto/ecdsa"
-	"crypto/ed25519"
-	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/rsa"
 	"encoding/json"
@@ -20,8 +20,9 @@ import (
 	"time"
 
 	"github.com/lestrrat-go/jwx/v2/jwa"
-	"github.com/lestrrat-go/jwx/v2/jwk"
 	"github.com/lestrrat-go/jwx/v2/jws"
+
+	"github.com/jwtgate/jwtgate/hack/devissuer/issuer"
 )
 
 // Issuer is a local OIDC provider.
@@ -30,8 +31,9 @@ type Issuer struct {
 	// URL is the issuer identifier (no trailing slash).
 	URL string
 
+	dev *issuer.Issuer
+
 	mu           sync.Mutex
-	keys         []*SigningKey
 	docIssuer    string // issuer in the discovery doc; defaults to URL
 	jwksStatus   int
 	jwksOverride []byte
@@ -45,38 +47,33 @@ type Issuer struct {
 }
 
 // SigningKey is a private key the issuer signs with and publishes.
-type SigningKey struct {
-	KID     string
-	Alg     string
-	Private crypto.Signer
-}
+type SigningKey struct{ issuer.Key }
 
 var (
 	keyMu   sync.Mutex
 	keyPool = map[string][]crypto.Signer{}
 )
 
-// genKey returns the n-th cached key of a kind; RSA generation is slow, so
-// tests share keys across issuers.
-func genKey(kind string, n int) crypto.Signer {
+// kinds maps the test algorithms to the key type they need; algorithms of
+// one kind share keys. RS256-1024 is a deliberately weak RSA key.
+var kinds = map[string]string{
+	"RS256": "RSA", "RS384": "RSA", "RS512": "RSA", "PS256": "RSA", "PS384": "RSA", "PS512": "RSA",
+	"ES256": "P-256", "ES384": "P-384", "EdDSA": "Ed25519", "RS256-1024": "RSA1024",
+}
+
+// pooledKey returns the n-th cached key of alg's kind; RSA generation is
+// slow, so tests share keys across issuers.
+func pooledKey(alg string, n int) crypto.Signer {
+	kind := kinds[alg]
 	keyMu.Lock()
 	defer keyMu.Unlock()
 	for len(keyPool[kind]) <= n {
 		var k crypto.Signer
 		var err error
-		switch kind {
-		case "RSA":
-			k, err = rsa.GenerateKey(rand.Reader, 2048)
-		case "RSA1024":
+		if kind == "RSA1024" {
 			k, err = rsa.GenerateKey(rand.Reader, 1024)
-		case "P-256":
-			k, err = ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-		case "P-384":
-			k, err = ecdsa.GenerateKey(elliptic.P384(), rand.Reader)
-		case "Ed25519":
-			_, k, err = ed25519.GenerateKey(rand.Reader)
-		default:
-			panic("unknown key kind " + kind)
+		} else {
+			k, err = issuer.GenerateKey(jwa.SignatureAlgorithm(alg))
 		}
 		if err != nil {
 			panic(err)
@@ -88,116 +85,112 @@ func genKey(kind string, n int) crypto.Signer {
 
 // NewKey returns the n-th shared test key for alg, with the given kid.
 func NewKey(kid, alg string, n int) *SigningKey {
-	kind := map[string]string{
-		"RS256": "RSA", "RS384": "RSA", "RS512": "RSA", "PS256": "RSA", "PS384": "RSA", "PS512": "RSA",
-		"ES256": "P-256", "ES384": "P-384", "EdDSA": "Ed25519", "RS256-1024": "RSA1024",
-	}[alg]
-	if kind == "" {
+	if kinds[alg] == "" {
 		panic("unsupported test alg " + alg)
 	}
+	priv := pooledKey(alg, n)
 	if alg == "RS256-1024" {
 		alg = "RS256"
 	}
-	return &SigningKey{KID: kid, Alg: alg, Private: genKey(kind, n)}
+	return &SigningKey{issuer.Key{KID: kid, Alg: jwa.SignatureAlgorithm(alg), Private: priv}}
 }
 
 // New starts an issuer publishing an RS256 key "rsa-1" and an ES256 key
-// "ec-1". It is closed when the test ends.
+// "ec-1". It is closed when the test ends (t may be nil: close Server yourself).
 func New(t testing.TB) *Issuer {
 	iss := &Issuer{jwksStatus: http.StatusOK}
-	iss.keys = []*SigningKey{NewKey("rsa-1", "RS256", 0), NewKey("ec-1", "ES256", 0)}
-	mux := http.NewServeMux()
-	mux.HandleFunc("/.well-known/openid-configuration", iss.serveDiscovery)
-	mux.HandleFunc("/jwks.json", iss.serveJWKS)
-	iss.Server = httptest.NewServer(mux)
-	iss.URL = iss.Server.URL
+	iss.Server = httptest.NewUnstartedServer(nil)
+	iss.URL = "http://" + iss.Server.Listener.Addr().String()
+	dev, err := issuer.New(iss.URL, issuer.Options{Keys: []issuer.Key{NewKey("rsa-1", "RS256", 0).Key, NewKey("ec-1", "ES256", 0).Key}})
+	if err != nil {
+		panic(err)
+	}
+	iss.dev = dev
+	iss.Server.Config.Handler = iss.injectFaults(dev.Handler())
+	iss.Server.Start()
 	if t != nil {
 		t.Cleanup(iss.Server.Close)
 	}
 	return iss
 }
 
-// JWKSURI is where the key set is served.
-func (i *Issuer) JWKSURI() string { return i.URL + "/jwks.json" }
-
-func (i *Issuer) serveDiscovery(w http.ResponseWriter, r *http.Request) {
-	i.DiscoveryFetches.Add(1)
-	i.mu.Lock()
-	doc := i.docIssuer
-	i.mu.Unlock()
-	if doc == "" {
-		doc = i.URL
-	}
-	w.Header().Set("Content-Type", "application/json")
-	_ = json.NewEncoder(w).Encode(map[string]any{"issuer": doc, "jwks_uri": i.JWKSURI()})
-}
-
-func (i *Issuer) serveJWKS(w http.ResponseWriter, r *http.Request) {
-	i.JWKSFetches.Add(1)
-	i.mu.Lock()
-	status, override, cc, delay := i.jwksStatus, i.jwksOverride, i.cacheControl, i.delay
-	i.mu.Unlock()
-	if delay > 0 {
-		select {
-		case <-time.After(delay):
-		case <-r.Context().Done():
-			return
+// injectFaults counts fetches and applies the configured failures in front
+// of the dev issuer's handler.
+func (i *Issuer) injectFaults(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		i.mu.Lock()
+		doc, status, override, cc, delay := i.docIssuer, i.jwksStatus, i.jwksOverride, i.cacheControl, i.delay
+		i.mu.Unlock()
+		switch r.URL.Path {
+		case issuer.DiscoveryPath:
+			i.DiscoveryFetches.Add(1)
+			if doc != "" {
+				serveDiscoveryAs(w, r, next, doc)
+				return
+			}
+		case issuer.JWKSPath:
+			i.JWKSFetches.Add(1)
+			if delay > 0 {
+				select {
+				case <-time.After(delay):
+				case <-r.Context().Done():
+					return
+				}
+			}
+			if status != http.StatusOK {
+				http.Error(w, "injected failure", status)
+				return
+			}
+			if cc != "" {
+				w.Header().Set("Cache-Control", cc)
+			}
+			if override != nil {
+				w.Header().Set("Content-Type", "application/json")
+				_, _ = w.Write(override)
+				return
+			}
 		}
-	}
-	if status != http.StatusOK {
-		http.Error(w, "injected failure", status)
-		return
-	}
-	if cc != "" {
-		w.Header().Set("Cache-Control", cc)
-	}
-	w.Header().Set("Content-Type", "application/json")
-	if override != nil {
-		_, _ = w.Write(override)
-		return
-	}
-	_, _ = w.Write(i.PublicJWKS())
+		next.ServeHTTP(w, r)
+	})
 }
+
+// serveDiscoveryAs serves next's discovery document with its issuer replaced.
+func serveDiscoveryAs(w http.ResponseWriter, r *http.Request, next http.Handler, iss string) {
+	rec := httptest.NewRecorder()
+	next.ServeHTTP(rec, r)
+	var doc map[string]any
+	if err := json.Unmarshal(rec.Body.Bytes(), &doc); err != nil {
+		panic(fmt.Sprintf("testissuer: discovery document: %v", err))
+	}
+	doc["issuer"] = iss
+	w.Header().Set("Content-Type", "application/json")
+	_ = json.NewEncoder(w).Encode(doc)
+}
+
+// JWKSURI is where the key set is served.
+func (i *Issuer) JWKSURI() string { return i.dev.JWKSURL() }
 
 // PublicJWKS renders the current public key set.
-func (i *Issuer) PublicJWKS() []byte {
-	i.mu.Lock()
-	defer i.mu.Unlock()
-	set := jwk.NewSet()
-	for _, k := range i.keys {
-		pk, err := jwk.FromRaw(k.Private.Public())
-		if err != nil {
-			panic(err)
-		}
-		_ = pk.Set(jwk.KeyIDKey, k.KID)
-		_ = pk.Set(jwk.AlgorithmKey, jwa.SignatureAlgorithm(k.Alg))
-		_ = pk.Set(jwk.KeyUsageKey, "sig")
-		_ = set.AddKey(pk)
-	}
-	b, err := json.Marshal(set)
-	if err != nil {
-		panic(err)
-	}
-	return b
-}
+func (i *Issuer) PublicJWKS() []byte { return bytes.Clone(i.dev.PublicJWKS()) }
 
 // SetKeys replaces the published keys (rotation).
 func (i *Issuer) SetKeys(keys ...*SigningKey) {
-	i.mu.Lock()
-	i.keys = keys
-	i.mu.Unlock()
+	ks := make([]issuer.Key, len(keys))
+	for n, k := range keys {
+		ks[n] = k.Key
+	}
+	if err := i.dev.SetKeys(ks...); err != nil {
+		panic(err)
+	}
 }
 
 // Key returns the published key with kid, or nil.
 func (i *Issuer) Key(kid string) *SigningKey {
-	i.mu.Lock()
-	defer i.mu.Unlock()
-	for _, k := range i.keys {
-		if k.KID == kid {
-			return k
-		}
+	k, ok := i.dev.Key(kid)
+	if !ok {
+		return nil
 	}
-	return nil
+	return &SigningKey{k}
 }
 
 // SetDiscoveryIssuer makes the discovery document claim another issuer.
@@ -230,34 +223,27 @@ func (i *Issuer) Sign(kid string, claims map[string]any) string {
 	return k.Sign(claims, nil)
 }
 
-// Sign signs claims with k; extra header fields are added to the protected header.
+// Sign signs claims with k (typ JWT); extra header fields are added to the
+// protected header.
 func (k *SigningKey) Sign(claims map[string]any, extra map[string]any) string {
 	payload, err := json.Marshal(claims)
 	if err != nil {
 		panic(err)
 	}
-	hdr := jws.NewHeaders()
-	_ = hdr.Set(jws.KeyIDKey, k.KID)
-	_ = hdr.Set(jws.TypeKey, "JWT")
+	hdr := map[string]any{jws.TypeKey: "JWT"}
 	for name, v := range extra {
-		if err := hdr.Set(name, v); err != nil {
-			panic(err)
-		}
+		hdr[name] = v
 	}
-	out, err := jws.Sign(payload, jws.WithKey(jwa.SignatureAlgorithm(k.Alg), k.Private, jws.WithProtectedHeaders(hdr)))
-	if err != nil {
-		panic(err)
-	}
-	return string(out)
+	return k.mustSign(payload, hdr)
 }
 
 // SignRaw signs an arbitrary payload (not necessarily a claim set).
-func (k *SigningKey) SignRaw(payload []byte) string {
-	hdr := jws.NewHeaders()
-	_ = hdr.Set(jws.KeyIDKey, k.KID)
-	out, err := jws.Sign(payload, jws.WithKey(jwa.SignatureAlgorithm(k.Alg), k.Private, jws.WithProtectedHeaders(hdr)))
+func (k *SigningKey) SignRaw(payload []byte) string { return k.mustSign(payload, nil) }
+
+func (k *SigningKey) mustSign(payload []byte, hdr map[string]any) string {
+	out, err := k.SignJWS(payload, hdr)
 	if err != nil {
 		panic(err)
 	}
-	return string(out)
+	return out
 }

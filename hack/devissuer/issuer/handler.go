@@ -41,10 +41,7 @@ func allowAnyOrigin(next http.Handler) http.Handler {
 }
 
 func (i *Issuer) serveDiscovery(w http.ResponseWriter, _ *http.Request) {
-	algs := make([]string, len(Algorithms))
-	for n, a := range Algorithms {
-		algs[n] = a.String()
-	}
+	algs := i.algorithms()
 	writeJSON(w, map[string]any{
 		"issuer":                                i.url,
 		"jwks_uri":                              i.JWKSURL(),
@@ -58,9 +55,7 @@ func (i *Issuer) serveDiscovery(w http.ResponseWriter, _ *http.Request) {
 
 func (i *Issuer) serveJWKS(w http.ResponseWriter, _ *http.Request) {
 	w.Header().Set("Content-Type", "application/jwk-set+json")
-	if err := json.NewEncoder(w).Encode(i.public); err != nil {
-		http.Error(w, "encoding key set: "+err.Error(), http.StatusInternalServerError)
-	}
+	_, _ = w.Write(i.PublicJWKS())
 }
 
 func (i *Issuer) serveMint(w http.ResponseWriter, r *http.Request) {

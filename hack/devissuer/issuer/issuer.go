@@ -1,24 +1,31 @@
 // Package issuer is a development OpenID Connect issuer for demos and tests:
-// it publishes discovery and a JWKS (one RSA 2048 and one EC P-256 key,
-// generated at start) and mints signed access tokens for any subject and
+// it publishes discovery and a JWKS (by default one RSA 2048 and one EC P-256
+// key, generated at start) and mints signed access tokens for any subject and
 // scopes it is asked for. It has no users and no secrets, so it must never
-// face anything but loopback: Start refuses other addresses.
+// face anything but loopback: Start refuses other addresses. Its keys can be
+// chosen and rotated (Options.Keys, SetKeys); sidecar/testissuer builds its
+// fault-injecting test issuer on it.
 package issuer
 
 import (
 	"crypto"
 	"crypto/ecdsa"
+	"crypto/ed25519"
 	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/rsa"
 	"encoding/base64"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/lestrrat-go/jwx/v2/jwa"
 	"github.com/lestrrat-go/jwx/v2/jwk"
+	"github.com/lestrrat-go/jwx/v2/jws"
 	"github.com/lestrrat-go/jwx/v2/jwt"
 )
 
@@ -34,16 +41,80 @@ const (
 	MaxTTL = 24 * time.Hour
 )
 
-// Algorithms the issuer signs with: one per generated key.
+// Algorithms /mint and the CLI offer: those of the default keys.
 var Algorithms = []jwa.SignatureAlgorithm{jwa.RS256, jwa.ES256}
+
+// Key is a private key the issuer publishes (its public half) and signs with.
+type Key struct {
+	// KID is the key ID in the JWKS and in the tokens' header.
+	KID string
+	// Alg is the one algorithm the key signs with.
+	Alg jwa.SignatureAlgorithm
+	// Private is an *rsa.PrivateKey, *ecdsa.PrivateKey or ed25519.PrivateKey.
+	Private crypto.Signer
+}
+
+// GenerateKey makes a fresh private key for alg: RSA 2048 for RS* and PS*,
+// the matching curve for ES*, Ed25519 for EdDSA.
+func GenerateKey(alg jwa.SignatureAlgorithm) (crypto.Signer, error) {
+	switch alg {
+	case jwa.RS256, jwa.RS384, jwa.RS512, jwa.PS256, jwa.PS384, jwa.PS512:
+		return rsa.GenerateKey(rand.Reader, 2048)
+	case jwa.ES256:
+		return ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	case jwa.ES384:
+		return ecdsa.GenerateKey(elliptic.P384(), rand.Reader)
+	case jwa.ES512:
+		return ecdsa.GenerateKey(elliptic.P521(), rand.Reader)
+	case jwa.EdDSA:
+		_, k, err := ed25519.GenerateKey(rand.Reader)
+		return k, err
+	}
+	return nil, fmt.Errorf("algorithm %q: generate keys for RS*, PS*, ES256/384/512 or EdDSA", alg)
+}
+
+// SignJWS signs payload as a compact JWS with the key's alg and kid in the
+// protected header; headers adds or overrides fields of that header.
+func (k Key) SignJWS(payload []byte, headers map[string]any) (string, error) {
+	hdr := jws.NewHeaders()
+	if err := hdr.Set(jws.KeyIDKey, k.KID); err != nil {
+		return "", err
+	}
+	for name, v := range headers {
+		if err := hdr.Set(name, v); err != nil {
+			return "", fmt.Errorf("header %q: %w", name, err)
+		}
+	}
+	out, err := jws.Sign(payload, jws.WithKey(k.Alg, k.Private, jws.WithProtectedHeaders(hdr)))
+	if err != nil {
+		return "", fmt.Errorf("signing with key %q (%s): %w", k.KID, k.Alg, err)
+	}
+	return string(out), nil
+}
+
+// PublicJWK is the key's public half as published: kid, alg and use=sig.
+func (k Key) PublicJWK() (jwk.Key, error) {
+	pub, err := jwk.FromRaw(k.Private.Public())
+	if err != nil {
+		return nil, fmt.Errorf("wrapping key %q: %w", k.KID, err)
+	}
+	for name, v := range map[string]any{jwk.KeyIDKey: k.KID, jwk.AlgorithmKey: k.Alg, jwk.KeyUsageKey: jwk.ForSignature} {
+		if err := pub.Set(name, v); err != nil {
+			return nil, fmt.Errorf("setting %s on key %q: %w", name, k.KID, err)
+		}
+	}
+	return pub, nil
+}
 
 // Issuer holds the signing keys and mints tokens. It is safe for concurrent use.
 type Issuer struct {
 	url      string
 	audience string
-	keys     map[jwa.SignatureAlgorithm]jwk.Key // private, by algorithm
-	public   jwk.Set
 	now      func() time.Time
+
+	mu   sync.RWMutex
+	keys []Key
+	jwks []byte // the published set, rendered once per SetKeys
 }
 
 // Options tune an Issuer; the zero value is usable.
@@ -53,74 +124,114 @@ type Options struct {
 	Audience string
 	// Now replaces the clock, for tests of expiry.
 	Now func() time.Time
+	// Keys are published and signed with, in this order; when empty, New
+	// generates an RS256 and an ES256 key whose kids are their thumbprints.
+	Keys []Key
 }
 
-// New generates fresh keys for an issuer whose `iss` is issuerURL, e.g.
+// New makes an issuer whose `iss` is issuerURL, e.g.
 // "http://127.0.0.1:5556/". The URL must be absolute http(s); http is for
 // loopback hosts only, as the JWTAuthorizer schema requires.
 func New(issuerURL string, opts Options) (*Issuer, error) {
 	if err := checkIssuerURL(issuerURL); err != nil {
 		return nil, err
 	}
-	iss := &Issuer{
-		url:      issuerURL,
-		audience: opts.Audience,
-		keys:     map[jwa.SignatureAlgorithm]jwk.Key{},
-		public:   jwk.NewSet(),
-		now:      opts.Now,
-	}
+	iss := &Issuer{url: issuerURL, audience: opts.Audience, now: opts.Now}
 	if iss.audience == "" {
 		iss.audience = DefaultAudience
 	}
 	if iss.now == nil {
 		iss.now = time.Now
 	}
-	rsaKey, err := rsa.GenerateKey(rand.Reader, 2048)
-	if err != nil {
-		return nil, fmt.Errorf("generating RSA key: %w", err)
-	}
-	ecKey, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		return nil, fmt.Errorf("generating EC key: %w", err)
-	}
-	for alg, raw := range map[jwa.SignatureAlgorithm]any{jwa.RS256: rsaKey, jwa.ES256: ecKey} {
-		priv, pub, err := keyPair(raw, alg)
-		if err != nil {
-			return nil, err
+	keys := opts.Keys
+	if len(keys) == 0 {
+		for _, alg := range Algorithms {
+			k, err := thumbprintKey(alg)
+			if err != nil {
+				return nil, err
+			}
+			keys = append(keys, k)
 		}
-		iss.keys[alg] = priv
-		if err := iss.public.AddKey(pub); err != nil {
-			return nil, fmt.Errorf("adding %s key to the set: %w", alg, err)
-		}
+	}
+	if err := iss.SetKeys(keys...); err != nil {
+		return nil, err
 	}
 	return iss, nil
 }
 
-// keyPair wraps a raw private key as a JWK with kid (its RFC 7638
-// thumbprint), alg and use, and returns it with its public half.
-func keyPair(raw any, alg jwa.SignatureAlgorithm) (priv, pub jwk.Key, err error) {
-	priv, err = jwk.FromRaw(raw)
+// thumbprintKey generates a key for alg whose kid is derived from its RFC
+// 7638 thumbprint.
+func thumbprintKey(alg jwa.SignatureAlgorithm) (Key, error) {
+	priv, err := GenerateKey(alg)
 	if err != nil {
-		return nil, nil, fmt.Errorf("wrapping %s key: %w", alg, err)
+		return Key{}, err
 	}
-	tp, err := priv.Thumbprint(crypto.SHA256)
+	k := Key{Alg: alg, Private: priv}
+	pub, err := k.PublicJWK()
 	if err != nil {
-		return nil, nil, fmt.Errorf("thumbprint of %s key: %w", alg, err)
+		return Key{}, err
 	}
-	for k, v := range map[string]any{
-		jwk.KeyIDKey:     base64.RawURLEncoding.EncodeToString(tp)[:16],
-		jwk.AlgorithmKey: alg,
-		jwk.KeyUsageKey:  jwk.ForSignature,
-	} {
-		if err := priv.Set(k, v); err != nil {
-			return nil, nil, fmt.Errorf("setting %s on %s key: %w", k, alg, err)
+	tp, err := pub.Thumbprint(crypto.SHA256)
+	if err != nil {
+		return Key{}, fmt.Errorf("thumbprint of %s key: %w", alg, err)
+	}
+	k.KID = base64.RawURLEncoding.EncodeToString(tp)[:16]
+	return k, nil
+}
+
+// SetKeys replaces the published and signing keys (key rotation): the JWKS
+// serves exactly these from now on.
+func (i *Issuer) SetKeys(keys ...Key) error {
+	set := jwk.NewSet()
+	for _, k := range keys {
+		pub, err := k.PublicJWK()
+		if err != nil {
+			return err
+		}
+		if err := set.AddKey(pub); err != nil {
+			return fmt.Errorf("adding key %q to the set: %w", k.KID, err)
 		}
 	}
-	pub, err = priv.PublicKey()
+	data, err := json.Marshal(set)
 	if err != nil {
-		return nil, nil, fmt.Errorf("public half of %s key: %w", alg, err)
+		return fmt.Errorf("encoding key set: %w", err)
 	}
-	return priv, pub, nil
+	i.mu.Lock()
+	i.keys, i.jwks = slices.Clone(keys), data
+	i.mu.Unlock()
+	return nil
+}
+
+// Key returns the published key with kid.
+func (i *Issuer) Key(kid string) (Key, bool) {
+	return i.find(func(k Key) bool { return k.KID == kid })
+}
+
+// keyFor returns the first key that signs with alg.
+func (i *Issuer) keyFor(alg jwa.SignatureAlgorithm) (Key, bool) {
+	return i.find(func(k Key) bool { return k.Alg == alg })
+}
+
+func (i *Issuer) find(match func(Key) bool) (Key, bool) {
+	i.mu.RLock()
+	defer i.mu.RUnlock()
+	if n := slices.IndexFunc(i.keys, match); n >= 0 {
+		return i.keys[n], true
+	}
+	return Key{}, false
+}
+
+// algorithms lists the keys' algorithms, each once, in key order.
+func (i *Issuer) algorithms() []string {
+	i.mu.RLock()
+	defer i.mu.RUnlock()
+	var out []string
+	for _, k := range i.keys {
+		if !slices.Contains(out, k.Alg.String()) {
+			out = append(out, k.Alg.String())
+		}
+	}
+	return out
 }
 
 func checkIssuerURL(u string) error {
@@ -150,8 +261,15 @@ func (i *Issuer) JWKSURL() string { return strings.TrimSuffix(i.url, "/") + JWKS
 // Audience is the default `aud` of minted tokens.
 func (i *Issuer) Audience() string { return i.audience }
 
+// PublicJWKS is the published key set as served.
+func (i *Issuer) PublicJWKS() []byte {
+	i.mu.RLock()
+	defer i.mu.RUnlock()
+	return i.jwks
+}
+
 // PublicKeys returns a copy of the published key set.
-func (i *Issuer) PublicKeys() (jwk.Set, error) { return i.public.Clone() }
+func (i *Issuer) PublicKeys() (jwk.Set, error) { return jwk.Parse(i.PublicJWKS()) }
 
 // MintRequest says what a token carries. The zero value mints a token for
 // DefaultSubject, the issuer's audience, no scopes, signed RS256, valid DefaultTTL.
@@ -193,9 +311,9 @@ func (i *Issuer) Mint(r MintRequest) (string, error) {
 	if r.TTL > MaxTTL {
 		return "", fmt.Errorf("ttl %s is too long: at most %s", r.TTL, MaxTTL)
 	}
-	key, ok := i.keys[r.Algorithm]
+	key, ok := i.keyFor(r.Algorithm)
 	if !ok {
-		return "", fmt.Errorf("algorithm %q is not offered: use one of %s", r.Algorithm, algList())
+		return "", fmt.Errorf("algorithm %q is not offered: use one of %s", r.Algorithm, strings.Join(i.algorithms(), ", "))
 	}
 	for _, s := range r.Scopes {
 		if s == "" || strings.ContainsAny(s, " \t\n") {
@@ -225,11 +343,11 @@ func (i *Issuer) Mint(r MintRequest) (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("building token: %w", err)
 	}
-	signed, err := jwt.Sign(tok, jwt.WithKey(r.Algorithm, key))
+	payload, err := json.Marshal(tok)
 	if err != nil {
-		return "", fmt.Errorf("signing token: %w", err)
+		return "", fmt.Errorf("encoding claims: %w", err)
 	}
-	return string(signed), nil
+	return key.SignJWS(payload, map[string]any{jws.TypeKey: "JWT"})
 }
 
 func algList() string {
