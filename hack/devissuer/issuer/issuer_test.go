@@ -209,3 +209,57 @@ func TestInvalidScopeRefused(t *testing.T) {
 		t.Fatal("PS256 minted without a key for it")
 	}
 }
+
+func TestChosenKeysAndRotation(t *testing.T) {
+	priv, err := issuer.GenerateKey(jwa.EdDSA)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ed := issuer.Key{KID: "ed-1", Alg: jwa.EdDSA, Private: priv}
+	iss, err := issuer.New("http://127.0.0.1:1/", issuer.Options{Keys: []issuer.Key{ed}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tok, err := iss.Mint(issuer.MintRequest{Algorithm: jwa.EdDSA})
+	if err != nil {
+		t.Fatal(err)
+	}
+	set, _ := iss.PublicKeys()
+	if set.Len() != 1 {
+		t.Fatalf("published %d keys, want exactly the chosen one", set.Len())
+	}
+	if _, err := jwt.ParseString(tok, jwt.WithKeySet(set), jwt.WithValidate(true)); err != nil {
+		t.Fatalf("EdDSA token does not verify: %v", err)
+	}
+	if _, err := iss.Mint(issuer.MintRequest{}); err == nil || !strings.Contains(err.Error(), `algorithm "RS256" is not offered: use one of EdDSA`) {
+		t.Fatalf("RS256 without an RS256 key: %v", err)
+	}
+
+	// Rotation: the old key is retired from the JWKS and from signing.
+	rsaPriv, err := issuer.GenerateKey(jwa.PS256)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := iss.SetKeys(issuer.Key{KID: "ps-1", Alg: jwa.PS256, Private: rsaPriv}); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := iss.Key("ed-1"); ok {
+		t.Fatal("retired key still found")
+	}
+	set, _ = iss.PublicKeys()
+	if k, _ := set.Key(0); set.Len() != 1 || k.KeyID() != "ps-1" || k.Algorithm() != jwa.PS256 {
+		t.Fatalf("after rotation the JWKS has %d keys, first %v", set.Len(), k)
+	}
+	if _, err := jwt.ParseString(tok, jwt.WithKeySet(set)); err == nil {
+		t.Fatal("a token of the retired key verified against the rotated set")
+	}
+	if _, err := iss.Mint(issuer.MintRequest{Algorithm: jwa.EdDSA}); err == nil {
+		t.Fatal("minted with a retired key")
+	}
+}
+
+func TestGenerateKeyRefusesSymmetricAlgorithms(t *testing.T) {
+	if _, err := issuer.GenerateKey(jwa.HS256); err == nil || !strings.Contains(err.Error(), `algorithm "HS256": generate keys for RS*, PS*, ES256/384/512 or EdDSA`) {
+		t.Fatalf("HS256: %v", err)
+	}
+}
