@@ -136,6 +136,10 @@ type JWTAuthorizerStatus struct {
 	// conditions: Ready is True with reason KeysFetched once usable keys were
 	// fetched; otherwise False with DiscoveryFailed, IssuerMismatch,
 	// JWKSFetchFailed or NoUsableKeys and a message that says what to fix.
+	// Ready is the operator's own periodic check: routes using a not-Ready
+	// authorizer keep their full configuration, since sidecars fetch the
+	// keys themselves. Transitions are also reported as Events (Normal when
+	// Ready, Warning when not).
 	// +optional
 	// +listType=map
 	// +listMapKey=type
