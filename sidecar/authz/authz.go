@@ -1,14 +1,19 @@
 // Package authz decides whether verified claims meet a rule's scope and
-// claim requirements, and renders claims as header values.
+// claim requirements, and renders claims as header values. Claims are raw
+// JSON text (as verify.Token.Claim returns them), read without decoding.
 package authz
 
 import (
-	"bytes"
-	"encoding/json"
 	"strings"
 
-	"github.com/jwtgate/jwtgate/sidecar/verify"
+	"github.com/jwtgate/jwtgate/sidecar/jsonscan"
 )
+
+// Claims gives a claim's raw JSON text by name, "" when absent;
+// *verify.Token implements it.
+type Claims interface {
+	Claim(name string) string
+}
 
 // scopeClaims are read in this order; the first present one is used.
 var scopeClaims = [...]string{"scope", "scp", "permissions"}
@@ -16,110 +21,141 @@ var scopeClaims = [...]string{"scope", "scp", "permissions"}
 // Scopes returns the token's scopes from the first present of scope
 // (space-delimited), scp and permissions; each may be a string or an array
 // of strings.
-func Scopes(claims map[string]json.RawMessage) []string {
-	for _, name := range scopeClaims {
-		raw, ok := claims[name]
-		if !ok {
-			continue
-		}
-		if s, ok := verify.StringClaim(raw); ok {
-			return strings.Fields(s)
-		}
-		var list []string
-		if json.Unmarshal(raw, &list) == nil {
-			return list
-		}
-		return nil // present but malformed: no scopes, never a fallback
-	}
-	return nil
+func Scopes(c Claims) []string {
+	var list []string
+	eachScope(c, func(s string) bool {
+		list = append(list, s)
+		return true
+	})
+	return list
 }
 
-// HasScopes checks need against have token for token: any one (AnyOf) or
-// all (AllOf). No requirement always holds.
-func HasScopes(have, need []string, all bool) bool {
+// eachScope calls yield with each scope until it returns false. A present
+// but malformed scope claim yields nothing, never a fallback.
+func eachScope(c Claims, yield func(string) bool) {
+	for _, name := range scopeClaims {
+		raw := c.Claim(name)
+		if raw == "" {
+			continue
+		}
+		if s, ok := jsonscan.Unquote(raw); ok {
+			for f := range strings.FieldsSeq(s) {
+				if !yield(f) {
+					return
+				}
+			}
+			return
+		}
+		if raw[0] != '[' || !stringArray(raw) {
+			return
+		}
+		a := jsonscan.NewArray(raw)
+		for a.Next() {
+			s, _ := jsonscan.Unquote(a.Value)
+			if !yield(s) {
+				return
+			}
+		}
+		return
+	}
+}
+
+// stringArray reports whether raw is a well-formed array of strings only.
+func stringArray(raw string) bool {
+	a := jsonscan.NewArray(raw)
+	for a.Next() {
+		if _, ok := jsonscan.Unquote(a.Value); !ok {
+			return false
+		}
+	}
+	return a.Valid()
+}
+
+// HasScopes checks need against the token's scopes token for token: any
+// one (AnyOf) or all (AllOf). No requirement always holds.
+func HasScopes(c Claims, need []string, all bool) bool {
 	if len(need) == 0 {
 		return true
 	}
+	if !all {
+		found := false
+		eachScope(c, func(s string) bool {
+			found = contains(need, s)
+			return !found
+		})
+		return found
+	}
 	for _, n := range need {
 		found := false
-		for _, h := range have {
-			if h == n {
-				found = true
-				break
-			}
-		}
-		if all && !found {
+		eachScope(c, func(s string) bool {
+			found = s == n
+			return !found
+		})
+		if !found {
 			return false
 		}
-		if !all && found {
-			return true
-		}
 	}
-	return all
+	return true
 }
 
 // ClaimHolds reports whether raw equals any of values: strings compare as
 // text, numbers and booleans in their JSON form, arrays when any element
-// does. Absent (nil), null and objects never hold.
-func ClaimHolds(raw json.RawMessage, values []string) bool {
-	raw = bytes.TrimSpace(raw)
-	if len(raw) == 0 {
+// does. Absent (""), null and objects never hold.
+func ClaimHolds(raw string, values []string) bool {
+	raw = strings.TrimSpace(raw)
+	if raw == "" {
 		return false
 	}
 	switch raw[0] {
 	case '[':
-		var elems []json.RawMessage
-		if json.Unmarshal(raw, &elems) != nil {
-			return false
+		a := jsonscan.NewArray(raw)
+		held := false
+		for a.Next() {
+			held = held || a.Value[0] != '[' && scalarHolds(a.Value, values)
 		}
-		for _, e := range elems {
-			if e = bytes.TrimSpace(e); len(e) > 0 && e[0] != '[' && scalarHolds(e, values) {
-				return true
-			}
-		}
-		return false
+		return held && a.Valid()
 	case '{', 'n':
 		return false
 	}
 	return scalarHolds(raw, values)
 }
 
-func scalarHolds(raw json.RawMessage, values []string) bool {
+func scalarHolds(raw string, values []string) bool {
 	if raw[0] == '{' || raw[0] == 'n' {
 		return false
 	}
-	text := string(raw)
+	text := raw
 	if raw[0] == '"' {
-		s, ok := verify.StringClaim(raw)
+		s, ok := jsonscan.Unquote(raw)
 		if !ok {
 			return false
 		}
 		text = s
 	}
-	for _, v := range values {
-		if v == text {
-			return true
-		}
-	}
-	return false
+	return contains(values, text)
 }
 
 // HeaderValue renders a claim for a request header: strings as they are,
 // everything else (arrays, numbers, objects) as compact JSON. Strings with
 // control characters are rendered as JSON so they cannot split headers.
-func HeaderValue(raw json.RawMessage) (string, bool) {
-	raw = bytes.TrimSpace(raw)
-	if len(raw) == 0 || string(raw) == "null" {
+func HeaderValue(raw string) (string, bool) {
+	raw = strings.TrimSpace(raw)
+	if raw == "" || raw == "null" {
 		return "", false
 	}
 	if raw[0] == '"' {
-		if s, ok := verify.StringClaim(raw); ok && !strings.ContainsFunc(s, func(r rune) bool { return r < 0x20 || r == 0x7f }) {
+		if s, ok := jsonscan.Unquote(raw); ok && !strings.ContainsFunc(s, func(r rune) bool { return r < 0x20 || r == 0x7f }) {
 			return s, true
 		}
 	}
-	var buf bytes.Buffer
-	if json.Compact(&buf, raw) != nil {
-		return "", false
+	return jsonscan.Compact(raw)
+}
+
+func contains(list []string, s string) bool {
+	for _, v := range list {
+		if v == s {
+			return true
+		}
 	}
-	return buf.String(), true
+	return false
 }

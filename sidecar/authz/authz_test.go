@@ -8,12 +8,23 @@ import (
 	"github.com/jwtgate/jwtgate/sidecar/authz"
 )
 
-func claims(s string) map[string]json.RawMessage {
-	var m map[string]json.RawMessage
+// mapClaims is a decoded claims object; Claim returns the raw JSON.
+type mapClaims map[string]json.RawMessage
+
+func (m mapClaims) Claim(name string) string { return string(m[name]) }
+
+func claims(s string) mapClaims {
+	var m mapClaims
 	if err := json.Unmarshal([]byte(s), &m); err != nil {
 		panic(err)
 	}
 	return m
+}
+
+// scp is a token whose scp claim holds list.
+func scp(list ...string) mapClaims {
+	b, _ := json.Marshal(list)
+	return mapClaims{"scp": b}
 }
 
 func TestScopes(t *testing.T) {
@@ -37,7 +48,7 @@ func TestScopes(t *testing.T) {
 }
 
 func TestHasScopes(t *testing.T) {
-	have := []string{"read:colors", "write:colors"}
+	have := scp("read:colors", "write:colors")
 	cases := []struct {
 		need []string
 		all  bool
@@ -56,7 +67,7 @@ func TestHasScopes(t *testing.T) {
 			t.Errorf("%v all=%v: %v", tc.need, tc.all, got)
 		}
 	}
-	if authz.HasScopes([]string{"read:colors write:colors"}, []string{"read:colors"}, false) {
+	if authz.HasScopes(scp("read:colors write:colors"), []string{"read:colors"}, false) {
 		t.Error("a scope with a space inside matched one token")
 	}
 }
@@ -80,7 +91,7 @@ func TestClaimHolds(t *testing.T) {
 		{``, []string{""}, false},
 	}
 	for _, tc := range cases {
-		if got := authz.ClaimHolds(json.RawMessage(tc.raw), tc.values); got != tc.want {
+		if got := authz.ClaimHolds(tc.raw, tc.values); got != tc.want {
 			t.Errorf("%s in %v: %v", tc.raw, tc.values, got)
 		}
 	}
@@ -95,11 +106,55 @@ func TestHeaderValue(t *testing.T) {
 		`{"k": 1}`:    `{"k":1}`,
 	}
 	for in, want := range cases {
-		if got, ok := authz.HeaderValue(json.RawMessage(in)); !ok || got != want {
+		if got, ok := authz.HeaderValue(in); !ok || got != want {
 			t.Errorf("%s: %q %v, want %q", in, got, ok, want)
 		}
 	}
-	if _, ok := authz.HeaderValue(json.RawMessage(`null`)); ok {
+	if _, ok := authz.HeaderValue(`null`); ok {
 		t.Error("null rendered")
 	}
 }
+
+func TestHasScopesFromEachClaimForm(t *testing.T) {
+	cases := []struct {
+		claims string
+		need   []string
+		all    bool
+		want   bool
+	}{
+		{`{"scope":"openid read:colors  write:colors"}`, []string{"write:colors", "read:colors"}, true, true},
+		{`{"scope":"openid read:colors"}`, []string{"write:colors", "read:colors"}, true, false},
+		{`{"scope":"openid read:colors"}`, []string{"write:colors", "read:colors"}, false, true},
+		{`{"scope":"read\u003acolors"}`, []string{"read:colors"}, false, true},
+		{`{"permissions":["read:colors",1]}`, []string{"read:colors"}, false, false}, // malformed: no scopes
+		{`{"scp":null,"scope":"read:colors"}`, []string{"read:colors"}, false, true}, // scope comes first
+		{`{"scp":["read:colors"],"permissions":["x"]}`, []string{"x"}, false, false}, // first present wins
+		{`{}`, []string{"read:colors"}, false, false},
+	}
+	for _, tc := range cases {
+		if got := authz.HasScopes(claims(tc.claims), tc.need, tc.all); got != tc.want {
+			t.Errorf("%s need %v all=%v: %v", tc.claims, tc.need, tc.all, got)
+		}
+	}
+}
+
+// The per-request checks allocate nothing (the sidecar's budget is per
+// request); raw claims here are what verify.Token.Claim returns.
+func TestNoAllocations(t *testing.T) {
+	c := rawClaims{"scope": `"openid read:colors write:colors"`}
+	checks := map[string]func(){
+		"HasScopes AnyOf": func() { authz.HasScopes(c, []string{"x", "write:colors"}, false) },
+		"HasScopes AllOf": func() { authz.HasScopes(c, []string{"read:colors", "write:colors"}, true) },
+		"ClaimHolds":      func() { authz.ClaimHolds(`["member","admin"]`, []string{"admin"}) },
+		"HeaderValue":     func() { authz.HeaderValue(`["member","admin"]`); authz.HeaderValue(`"user-1"`) },
+	}
+	for name, f := range checks {
+		if n := testing.AllocsPerRun(20, f); n != 0 {
+			t.Errorf("%s: %v allocations", name, n)
+		}
+	}
+}
+
+type rawClaims map[string]string
+
+func (m rawClaims) Claim(name string) string { return m[name] }

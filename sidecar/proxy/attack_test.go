@@ -160,6 +160,22 @@ func TestAttackIDTokenOtherAudience(t *testing.T) {
 	invalidToken(t, e, e.token("rsa-1", func(m map[string]any) { m["aud"] = "spa-client-id"; m["nonce"] = "n" }), "audience mismatch")
 }
 
+// Duplicate claim names: decoders disagree on which one counts (encoding/json
+// takes the last, others the first), so the app reading X-Jwtgate-Claims
+// could see a different role or subject than the sidecar checked.
+func TestAttackDuplicateClaimNames(t *testing.T) {
+	e := newEnv(t, nil)
+	c, _ := json.Marshal(e.claims(func(m map[string]any) { delete(m, "http://sandrino/roles") }))
+	for _, dup := range []string{
+		`"http://sandrino/roles":["member"],"http://sandrino/roles":["admin"],`,
+		`"sub":"user-1","sub":"admin",`,
+		`"sub":"user-1","\u0073ub":"admin",`,
+	} {
+		tok := e.iss.Key("rsa-1").SignRaw([]byte("{" + dup + string(c[1:])))
+		e.do(t, "GET", "/admin", bearer(tok)).expect(t, 401, `Bearer error="invalid_token", error_description="token claims are malformed"`, `{"message":"Unauthorized"}`)
+	}
+}
+
 func TestAttackPathDotDot(t *testing.T) {
 	e := newEnv(t, nil)
 	e.do(t, "GET", "/my/../colors", nil).expect(t, 400, `Bearer error="invalid_request", error_description="path has a dot segment"`, "")

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -100,6 +101,7 @@ func compile(snap *config.Snapshot, upstream *url.URL, reg *keys.Registry) (*sta
 			az.policy = verify.Policy{Issuer: a.Issuer, Audiences: a.Audiences, Algorithms: a.Algorithms, Skew: skew, Keys: ks}
 			for _, h := range a.ClaimsToHeaders {
 				az.headers = append(az.headers, config.ClaimHeader{Claim: h.Claim, Header: http.CanonicalHeaderKey(h.Header)})
+				az.wantClaim(h.Claim)
 			}
 		}
 		auths[a.Name] = az
@@ -110,6 +112,9 @@ func compile(snap *config.Snapshot, upstream *url.URL, reg *keys.Registry) (*sta
 		cr := rule{label: r.Path, public: r.Public, scopes: r.Scopes, allOf: r.ScopeMatch == config.ScopeMatchAllOf, claims: r.Claims}
 		if !r.Public {
 			cr.auth = auths[r.Authorizer]
+			for _, c := range r.Claims {
+				cr.auth.wantClaim(c.Claim)
+			}
 		}
 		cr.challenge = `Bearer error="insufficient_scope"`
 		if len(r.Scopes) > 0 {
@@ -126,6 +131,13 @@ func compile(snap *config.Snapshot, upstream *url.URL, reg *keys.Registry) (*sta
 		st.cors = newCORS(c.CORS)
 	}
 	return st, nil
+}
+
+// wantClaim makes Verify pick out claim in its single pass over the claims.
+func (a *authorizer) wantClaim(claim string) {
+	if !slices.Contains(a.policy.Claims, claim) {
+		a.policy.Claims = append(a.policy.Claims, claim)
+	}
 }
 
 // noKeys stands in for an authorizer no rule uses.

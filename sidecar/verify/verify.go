@@ -4,20 +4,20 @@
 package verify
 
 import (
-	"bytes"
 	"context"
 	"crypto"
 	"crypto/rsa"
 	"encoding/base64"
-	"encoding/json"
 	"errors"
 	"math"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/lestrrat-go/jwx/v2/jwa"
 	"github.com/lestrrat-go/jwx/v2/jws"
 
+	"github.com/jwtgate/jwtgate/sidecar/jsonscan"
 	"github.com/jwtgate/jwtgate/sidecar/keys"
 )
 
@@ -89,16 +89,67 @@ type Policy struct {
 	Algorithms []string
 	Skew       time.Duration
 	Keys       KeySource
+	// Claims names the further claims the caller reads (rule requirements,
+	// claim headers): they are picked out in the same pass as the
+	// registered ones. Token.Claim finds any other name too, by a rescan.
+	Claims []string
 }
 
 // Token is a verified token.
 type Token struct {
 	Alg, KID string
-	// Claims are the verified claims, values as raw JSON.
-	Claims map[string]json.RawMessage
 	// Payload is the payload segment: base64url (no padding) of the exact
 	// claims JSON that was signed.
 	Payload string
+
+	claims string // the claims JSON, checked well-formed, names unique
+	reg    [len(registered)]string
+	names  []string // Policy.Claims, parallel to extra
+	extra  []string
+	inline [8]string // extra's storage for the usual few claims
+}
+
+// registered are the claims Verify reads itself or authz needs (scopes);
+// they are picked out in the same pass as Policy.Claims.
+var registered = [...]string{"exp", "nbf", "iat", "iss", "aud", "client_id", "scope", "scp", "permissions"}
+
+const (
+	regExp = iota
+	regNbf
+	regIat
+	regIss
+	regAud
+	regClientID
+)
+
+func registeredIndex(name string) int {
+	for i, r := range registered {
+		if r == name {
+			return i
+		}
+	}
+	return -1
+}
+
+// Claim returns the raw JSON text of the named claim, "" when absent.
+// Registered claims and the Policy's Claims cost nothing; any other name
+// rescans the claims.
+func (t *Token) Claim(name string) string {
+	if i := registeredIndex(name); i >= 0 {
+		return t.reg[i]
+	}
+	for i, n := range t.names {
+		if n == name {
+			return t.extra[i]
+		}
+	}
+	o := jsonscan.NewObject(t.claims)
+	for o.Next() {
+		if o.Key == name {
+			return o.Value
+		}
+	}
+	return ""
 }
 
 var verifiers = map[string]jws.Verifier{}
@@ -131,14 +182,6 @@ func (v pssVerifier) Verify(payload, signature []byte, key any) error {
 	return rsa.VerifyPSS(pub, v.hash, h.Sum(nil), signature, &rsa.PSSOptions{SaltLength: rsa.PSSSaltLengthEqualsHash})
 }
 
-type header struct {
-	Alg  string          `json:"alg"`
-	Kid  *string         `json:"kid"`
-	Crit json.RawMessage `json:"crit"`
-	// jku, x5u, jwk and x5c are deliberately not decoded: keys come only
-	// from the authorizer's own key set.
-}
-
 var b64 = base64.RawURLEncoding.Strict()
 
 // Verify checks token and returns its claims, or an *Error.
@@ -147,30 +190,98 @@ func (p *Policy) Verify(ctx context.Context, token string, now time.Time) (*Toke
 	if err != nil {
 		return nil, err
 	}
-	var claims map[string]json.RawMessage
-	if len(s.Payload) == 0 || s.Payload[0] != '{' || json.Unmarshal(s.Payload, &claims) != nil {
+	t := &Token{Alg: s.Alg, KID: s.KID, Payload: s.PayloadSeg, claims: s.Payload, names: p.Claims}
+	t.extra = t.inline[:0]
+	if len(p.Claims) > len(t.inline) {
+		t.extra = make([]string, len(p.Claims))
+	}
+	t.extra = t.extra[:len(p.Claims)]
+	if !t.scanClaims() {
 		return nil, fail(ReasonClaims)
 	}
-	if r := p.checkClaims(claims, now); r != "" {
+	if r := p.checkClaims(t, now); r != "" {
 		return nil, fail(r)
 	}
-	return &Token{Alg: s.Alg, KID: s.KID, Claims: claims, Payload: s.PayloadSeg}, nil
+	return t, nil
+}
+
+// scanClaims picks out the claims of interest in one pass over the claims
+// JSON, which must be an object, well-formed, with unique names. RFC 7519
+// 4 lets a parser reject duplicates or take the last; we reject, because
+// the app reading X-Jwtgate-Claims may take the first.
+func (t *Token) scanClaims() bool {
+	if len(t.claims) == 0 || t.claims[0] != '{' {
+		return false
+	}
+	var seen names
+	o := jsonscan.NewObject(t.claims)
+	for o.Next() {
+		if seen.dup(o.Key) {
+			return false
+		}
+		if i := registeredIndex(o.Key); i >= 0 {
+			t.reg[i] = o.Value
+			continue
+		}
+		for i, n := range t.names {
+			if n == o.Key {
+				t.extra[i] = o.Value
+				break
+			}
+		}
+	}
+	return o.Valid()
+}
+
+// names detects duplicate member names without allocating for the usual
+// handful.
+type names struct {
+	few  [32]string
+	n    int
+	many map[string]struct{}
+}
+
+func (s *names) dup(name string) bool {
+	if s.many != nil {
+		if _, ok := s.many[name]; ok {
+			return true
+		}
+		s.many[name] = struct{}{}
+		return false
+	}
+	for _, n := range s.few[:s.n] {
+		if n == name {
+			return true
+		}
+	}
+	if s.n < len(s.few) {
+		s.few[s.n] = name
+		s.n++
+		return false
+	}
+	s.many = make(map[string]struct{}, 2*len(s.few))
+	for _, n := range s.few {
+		s.many[n] = struct{}{}
+	}
+	s.many[name] = struct{}{}
+	return false
 }
 
 // Signed is a token whose form, header and signature checked out; its
 // payload is not yet interpreted.
 type Signed struct {
-	Alg, KID   string
-	Payload    []byte
+	Alg, KID string
+	// Payload is the decoded claims JSON, PayloadSeg its base64url segment.
+	Payload    string
 	PayloadSeg string
 }
 
 // CheckSignature parses a compact JWS strictly, selects the key by kid from
 // ks, matches alg to the allow-list and the key, and verifies the signature
 // with jwx. It returns an *Error on rejection.
-func CheckSignature(ctx context.Context, token string, algs []string, ks KeySource) (*Signed, error) {
+func CheckSignature(ctx context.Context, token string, algs []string, ks KeySource) (Signed, error) {
 	if len(token) > MaxTokenBytes {
-		return nil, fail(ReasonTooLarge)
+		return Signed{}, fail(ReasonTooLarge)
 	}
 	// Compact form: exactly two dots and only base64url characters. The
 	// explicit scan matters: Go's decoder would skip \r and \n, and JSON
@@ -185,169 +296,215 @@ func CheckSignature(ctx context.Context, token string, algs []string, ks KeySour
 			} else if d2 < 0 {
 				d2 = i
 			} else {
-				return nil, fail(ReasonNotCompact)
+				return Signed{}, fail(ReasonNotCompact)
 			}
 		case c >= 'A' && c <= 'Z', c >= 'a' && c <= 'z', c >= '0' && c <= '9', c == '-', c == '_':
 		case c == '{' || c == '"' || c == '=' || c == '+' || c == '/':
 			if c == '{' || c == '"' {
-				return nil, fail(ReasonNotCompact)
+				return Signed{}, fail(ReasonNotCompact)
 			}
-			return nil, fail(ReasonEncoding)
+			return Signed{}, fail(ReasonEncoding)
 		default:
-			return nil, fail(ReasonEncoding)
+			return Signed{}, fail(ReasonEncoding)
 		}
 	}
 	if d2 < 0 || d1 == 0 || d2 == len(token)-1 {
-		return nil, fail(ReasonNotCompact)
+		return Signed{}, fail(ReasonNotCompact)
 	}
 	pSeg := token[d1+1 : d2]
 
-	// One buffer: signing input, then decoded header, payload, signature.
+	// One buffer: the token (its prefix is the signing input), then the
+	// decoded signature, header and payload; header and payload become one
+	// string the claims are sliced from.
 	hl, pl, sl := b64.DecodedLen(d1), b64.DecodedLen(d2-d1-1), b64.DecodedLen(len(token)-d2-1)
 	tl := len(token)
-	buf := make([]byte, tl+hl+pl+sl)
+	buf := make([]byte, tl+sl+hl+pl)
 	copy(buf, token)
 	input := buf[:d2]
-	hb, pb, sb := buf[tl:tl+hl], buf[tl+hl:tl+hl+pl], buf[tl+hl+pl:]
-	var err error
-	var n int
-	if n, err = b64.Decode(hb, input[:d1]); err != nil {
-		return nil, fail(ReasonEncoding)
-	}
-	hb = hb[:n]
-	if n, err = b64.Decode(pb, input[d1+1:d2]); err != nil {
-		return nil, fail(ReasonEncoding)
-	}
-	pb = pb[:n]
-	if n, err = b64.Decode(sb, buf[d2+1:tl]); err != nil {
-		return nil, fail(ReasonEncoding)
+	sb, text := buf[tl:tl+sl], buf[tl+sl:]
+	n, err := b64.Decode(sb, buf[d2+1:tl])
+	if err != nil {
+		return Signed{}, fail(ReasonEncoding)
 	}
 	sb = sb[:n]
+	if hl, err = b64.Decode(text, input[:d1]); err != nil {
+		return Signed{}, fail(ReasonEncoding)
+	}
+	if pl, err = b64.Decode(text[hl:], input[d1+1:]); err != nil {
+		return Signed{}, fail(ReasonEncoding)
+	}
+	decoded := string(text[:hl+pl])
+	hdr, payload := decoded[:hl], decoded[hl:]
 
-	var h header
-	if len(hb) == 0 || hb[0] != '{' || json.Unmarshal(hb, &h) != nil {
-		return nil, fail(ReasonHeader)
+	h, ok := parseHeader(hdr)
+	if !ok {
+		return Signed{}, fail(ReasonHeader)
 	}
-	if !contains(algs, h.Alg) {
-		return nil, fail(ReasonAlgorithm) // also none, NONE, HS256
+	if !contains(algs, h.alg) {
+		return Signed{}, fail(ReasonAlgorithm) // also none, NONE, HS256
 	}
-	v := verifiers[h.Alg]
+	v := verifiers[h.alg]
 	if v == nil {
-		return nil, fail(ReasonAlgorithm)
+		return Signed{}, fail(ReasonAlgorithm)
 	}
-	if h.Kid == nil || *h.Kid == "" {
-		return nil, fail(ReasonNoKID)
+	if h.kid == "" {
+		return Signed{}, fail(ReasonNoKID)
 	}
-	if h.Crit != nil {
-		return nil, fail(ReasonCrit) // we understand no extensions (RFC 7515 4.1.11)
+	if h.crit {
+		return Signed{}, fail(ReasonCrit) // we understand no extensions (RFC 7515 4.1.11)
 	}
-	key, err := ks.Lookup(ctx, *h.Kid)
+	key, err := ks.Lookup(ctx, h.kid)
 	if err != nil {
 		if errors.Is(err, keys.ErrUnknownKID) {
-			return nil, fail(ReasonUnknownKID)
+			return Signed{}, fail(ReasonUnknownKID)
 		}
-		return nil, fail(ReasonKeysUnavailable)
+		return Signed{}, fail(ReasonKeysUnavailable)
 	}
-	if !key.Allows(h.Alg) {
-		return nil, fail(ReasonKeyMismatch)
+	if !key.Allows(h.alg) {
+		return Signed{}, fail(ReasonKeyMismatch)
 	}
 	if v.Verify(input, sb, key.Public) != nil {
-		return nil, fail(ReasonSignature)
+		return Signed{}, fail(ReasonSignature)
 	}
-	return &Signed{Alg: h.Alg, KID: *h.Kid, Payload: pb, PayloadSeg: pSeg}, nil
+	return Signed{Alg: h.alg, KID: h.kid, Payload: payload, PayloadSeg: pSeg}, nil
 }
 
-func (p *Policy) checkClaims(c map[string]json.RawMessage, now time.Time) Reason {
-	t := float64(now.UnixNano()) / 1e9
+type header struct {
+	alg, kid string
+	crit     bool
+}
+
+// parseHeader reads alg, kid and the presence of crit from the protected
+// header, which must be a well-formed object with unique names (RFC 7515 4
+// allows rejecting duplicates; taking one would be a guess). jku, x5u, jwk
+// and x5c are never read: keys come only from the authorizer's own key set.
+// Names match exactly (RFC 7515 is case-sensitive), but a case variant of
+// alg or kid is refused and one of crit counts as crit, since a lenient
+// decoder (encoding/json folds case) would read them as the real ones.
+func parseHeader(hdr string) (h header, ok bool) {
+	if len(hdr) == 0 || hdr[0] != '{' {
+		return h, false
+	}
+	var algRaw, kidRaw string
+	variant := false
+	var seen names
+	o := jsonscan.NewObject(hdr)
+	for o.Next() {
+		if seen.dup(o.Key) {
+			return h, false
+		}
+		switch o.Key {
+		case "alg":
+			algRaw = o.Value
+		case "kid":
+			kidRaw = o.Value
+		case "crit":
+			h.crit = true
+		default:
+			if strings.EqualFold(o.Key, "crit") {
+				h.crit = true
+			} else if strings.EqualFold(o.Key, "alg") || strings.EqualFold(o.Key, "kid") {
+				variant = true
+			}
+		}
+	}
+	if !o.Valid() || variant {
+		return h, false
+	}
+	// null reads as absent, as encoding/json would decode it; any other
+	// non-string is malformed.
+	if algRaw != "" && algRaw != "null" {
+		if h.alg, ok = jsonscan.Unquote(algRaw); !ok {
+			return h, false
+		}
+	}
+	if kidRaw != "" && kidRaw != "null" {
+		if h.kid, ok = jsonscan.Unquote(kidRaw); !ok {
+			return h, false
+		}
+	}
+	return h, true
+}
+
+func (p *Policy) checkClaims(t *Token, now time.Time) Reason {
+	tm := float64(now.UnixNano()) / 1e9
 	skew := p.Skew.Seconds()
-	exp, ok := c["exp"]
-	if !ok {
+	exp := t.reg[regExp]
+	if exp == "" {
 		return ReasonExpMissing
 	}
 	e, ok := numericDate(exp)
 	if !ok || e <= 0 {
 		return ReasonTimeClaim
 	}
-	if t >= e+skew {
+	if tm >= e+skew {
 		return ReasonExpired
 	}
-	if raw, ok := c["nbf"]; ok {
+	if raw := t.reg[regNbf]; raw != "" {
 		nbf, ok := numericDate(raw)
 		if !ok {
 			return ReasonTimeClaim
 		}
-		if t+skew < nbf {
+		if tm+skew < nbf {
 			return ReasonNotYetValid
 		}
 	}
-	if raw, ok := c["iat"]; ok {
+	if raw := t.reg[regIat]; raw != "" {
 		iat, ok := numericDate(raw)
 		if !ok {
 			return ReasonTimeClaim
 		}
-		if iat > t+skew {
+		if iat > tm+skew {
 			return ReasonIssuedInFuture
 		}
 	}
-	iss, ok := StringClaim(c["iss"])
+	iss, ok := jsonscan.Unquote(t.reg[regIss])
 	if !ok || iss != p.Issuer {
 		return ReasonIssuer
 	}
-	if !p.audienceOK(c) {
+	if !p.audienceOK(t) {
 		return ReasonAudience
 	}
 	return ""
 }
 
-// audienceOK: any configured audience in aud (string or array); client_id
-// is consulted only when aud is absent (access tokens of some issuers).
-func (p *Policy) audienceOK(c map[string]json.RawMessage) bool {
-	raw, ok := c["aud"]
-	if !ok {
-		id, ok := StringClaim(c["client_id"])
+// audienceOK: any configured audience in aud (string or array of strings);
+// client_id is consulted only when aud is absent (access tokens of some
+// issuers).
+func (p *Policy) audienceOK(t *Token) bool {
+	raw := t.reg[regAud]
+	if raw == "" {
+		id, ok := jsonscan.Unquote(t.reg[regClientID])
 		return ok && contains(p.Audiences, id)
 	}
-	if s, ok := StringClaim(raw); ok {
+	if s, ok := jsonscan.Unquote(raw); ok {
 		return contains(p.Audiences, s)
 	}
-	var list []string
-	if json.Unmarshal(raw, &list) != nil {
+	if raw[0] != '[' {
 		return false
 	}
-	for _, a := range list {
-		if contains(p.Audiences, a) {
-			return true
+	found := false
+	a := jsonscan.NewArray(raw)
+	for a.Next() {
+		s, ok := jsonscan.Unquote(a.Value)
+		if !ok {
+			return false // an array with a non-string is malformed
 		}
+		found = found || contains(p.Audiences, s)
 	}
-	return false
+	return found && a.Valid()
 }
 
 // numericDate parses a JSON number (RFC 7519 NumericDate).
-func numericDate(raw json.RawMessage) (float64, bool) {
+func numericDate(raw string) (float64, bool) {
 	if len(raw) == 0 || !(raw[0] == '-' || raw[0] >= '0' && raw[0] <= '9') {
 		return 0, false
 	}
-	f, err := strconv.ParseFloat(string(raw), 64)
+	f, err := strconv.ParseFloat(raw, 64)
 	if err != nil || math.IsInf(f, 0) || math.IsNaN(f) {
 		return 0, false
 	}
 	return f, true
-}
-
-// StringClaim decodes a raw JSON string value; fast path for strings without
-// escapes.
-func StringClaim(raw json.RawMessage) (string, bool) {
-	if len(raw) < 2 || raw[0] != '"' {
-		return "", false
-	}
-	if bytes.IndexByte(raw[1:len(raw)-1], '\\') < 0 && bytes.IndexByte(raw[1:len(raw)-1], '"') < 0 {
-		return string(raw[1 : len(raw)-1]), true
-	}
-	var s string
-	if json.Unmarshal(raw, &s) != nil {
-		return "", false
-	}
-	return s, true
 }
 
 func contains(list []string, s string) bool {

@@ -2,9 +2,13 @@ package verify_test
 
 import (
 	"context"
+	"crypto"
+	"crypto/rsa"
+	"crypto/sha256"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -64,7 +68,7 @@ func TestVerifyAccepts(t *testing.T) {
 		if err != nil {
 			t.Fatalf("%s: %v", k.Alg, err)
 		}
-		if tok.KID != k.KID || string(tok.Claims["sub"]) != `"u1"` {
+		if tok.KID != k.KID || tok.Claim("sub") != `"u1"` {
 			t.Fatalf("%+v", tok)
 		}
 	}
@@ -167,4 +171,108 @@ func FuzzVerify(f *testing.F) {
 			}
 		}
 	})
+}
+
+// signCompact signs hdr and payload, given as exact JSON text, with the
+// RS256 test key, so a test controls every byte of both.
+func signCompact(t *testing.T, hdr, payload string) string {
+	t.Helper()
+	in := base64.RawURLEncoding.EncodeToString([]byte(hdr)) + "." + base64.RawURLEncoding.EncodeToString([]byte(payload))
+	sum := sha256.Sum256([]byte(in))
+	sig, err := rsa.SignPKCS1v15(nil, rsaKey.Private.(*rsa.PrivateKey), crypto.SHA256, sum[:])
+	if err != nil {
+		t.Fatal(err)
+	}
+	return in + "." + base64.RawURLEncoding.EncodeToString(sig)
+}
+
+// JSON that decoders read differently is refused, even when signed: the
+// app reading X-Jwtgate-Claims must see what the sidecar checked.
+func TestVerifyRejectsAmbiguousJSON(t *testing.T) {
+	p := policy(t)
+	exp := time.Now().Unix() + 300
+	body := fmt.Sprintf(`"aud":"urn:colors-api","exp":%d`, exp)
+	good := `{"iss":"` + iss + `",` + body + `}`
+	hdr := `{"alg":"RS256","kid":"rsa-1"}`
+	if _, err := p.Verify(context.Background(), signCompact(t, hdr, good), time.Now()); err != nil {
+		t.Fatalf("hand-signed baseline refused: %v", err)
+	}
+	cases := []struct {
+		name, hdr, payload string
+		want               verify.Reason
+	}{
+		{"duplicate iss", hdr, `{"iss":"https://evil/","iss":"` + iss + `",` + body + `}`, verify.ReasonClaims},
+		{"duplicate sub", hdr, `{"sub":"admin","iss":"` + iss + `",` + body + `,"sub":"u1"}`, verify.ReasonClaims},
+		{"duplicate through an escape", hdr, `{"iss":"` + iss + `","\u0069ss":"x",` + body + `}`, verify.ReasonClaims},
+		{"invalid UTF-8", hdr, `{"iss":"` + iss + `","sub":"` + "\xff" + `",` + body + `}`, verify.ReasonClaims},
+		{"trailing data", hdr, good + `{}`, verify.ReasonClaims},
+		{"trailing comma", hdr, `{"iss":"` + iss + `",` + body + `,}`, verify.ReasonClaims},
+		{"leading space", hdr, " " + good, verify.ReasonClaims},
+		{"duplicate alg", `{"alg":"none","alg":"RS256","kid":"rsa-1"}`, good, verify.ReasonHeader},
+		{"duplicate kid", `{"alg":"RS256","kid":"x","kid":"rsa-1"}`, good, verify.ReasonHeader},
+		{"alg case variant", `{"alg":"RS256","ALG":"none","kid":"rsa-1"}`, good, verify.ReasonHeader},
+		{"kid case variant", `{"alg":"RS256","Kid":"rsa-1"}`, good, verify.ReasonHeader},
+		{"crit case variant", `{"alg":"RS256","kid":"rsa-1","CRIT":["exp"]}`, good, verify.ReasonCrit},
+		{"crit null", `{"alg":"RS256","kid":"rsa-1","crit":null}`, good, verify.ReasonCrit},
+		{"kid number", `{"alg":"RS256","kid":5}`, good, verify.ReasonHeader},
+		{"kid null", `{"alg":"RS256","kid":null}`, good, verify.ReasonNoKID},
+		{"alg number", `{"alg":256,"kid":"rsa-1"}`, good, verify.ReasonHeader},
+		{"header trailing data", hdr + ` x`, good, verify.ReasonHeader},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := p.Verify(context.Background(), signCompact(t, tc.hdr, tc.payload), time.Now())
+			var ve *verify.Error
+			if !errors.As(err, &ve) || ve.Reason != tc.want {
+				t.Fatalf("got %v, want %q", err, tc.want)
+			}
+		})
+	}
+	// An escaped name is the name it spells, as in encoding/json.
+	tok, err := p.Verify(context.Background(), signCompact(t, hdr, `{"\u0069ss":"`+iss+`",`+body+`}`), time.Now())
+	if err != nil {
+		t.Fatalf("escaped iss: %v", err)
+	}
+	if tok.Claim("iss") != `"`+iss+`"` {
+		t.Fatalf("iss = %s", tok.Claim("iss"))
+	}
+}
+
+// Claim finds every claim: registered ones, the policy's (more than the
+// inline room), and any other by a rescan, whitespace and all.
+func TestTokenClaim(t *testing.T) {
+	p := policy(t)
+	var names []string
+	for i := range 12 {
+		names = append(names, fmt.Sprintf("c%d", i))
+	}
+	p.Claims = names
+	tok, err := p.Verify(context.Background(), rsaKey.Sign(claims(func(m map[string]any) {
+		for i, n := range names {
+			m[n] = i
+		}
+		m["roles"] = []string{"a", "b"}
+		m["scope"] = "read write"
+	}), nil), time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, n := range names {
+		if got := tok.Claim(n); got != fmt.Sprint(i) {
+			t.Errorf("%s = %q, want %d", n, got, i)
+		}
+	}
+	for name, want := range map[string]string{"roles": `["a","b"]`, "scope": `"read write"`, "sub": `"u1"`, "aud": `"urn:colors-api"`, "nope": ""} {
+		if got := tok.Claim(name); got != want {
+			t.Errorf("%s = %q, want %q", name, got, want)
+		}
+	}
+	spaced := signCompact(t, `{"alg":"RS256","kid":"rsa-1"}`, fmt.Sprintf("{ \"iss\" : %q ,\n\"aud\":[ \"x\" , \"other\" ], \"exp\" : %d , \"sub\" :\t\"u1\" }\n", iss, time.Now().Unix()+60))
+	tok, err = p.Verify(context.Background(), spaced, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if tok.Claim("sub") != `"u1"` || tok.Claim("aud") != `[ "x" , "other" ]` {
+		t.Fatalf("sub %q aud %q", tok.Claim("sub"), tok.Claim("aud"))
+	}
 }
