@@ -396,12 +396,14 @@ func rewrite(pr *httputil.ProxyRequest) {
 	h["X-Forwarded-Proto"] = vals[2:3:3]
 }
 
+var appCORSHeaders = [...]string{"Access-Control-Allow-Origin", "Access-Control-Allow-Credentials", "Access-Control-Expose-Headers"}
+
 func (h *Handler) modifyResponse(resp *http.Response) error {
 	// The sidecar owns CORS when configured: the app's own allow headers
 	// would otherwise be duplicated or contradict the policy.
 	if st := h.state.Load(); st != nil && st.cors != nil {
-		for _, k := range []string{"Access-Control-Allow-Origin", "Access-Control-Allow-Credentials", "Access-Control-Expose-Headers"} {
-			resp.Header.Del(k)
+		for _, k := range appCORSHeaders {
+			delete(resp.Header, k) // canonical already; Del would re-canonicalise per request
 		}
 	}
 	return nil

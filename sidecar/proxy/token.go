@@ -98,7 +98,7 @@ func bearer(v string) (string, bool) {
 		return "", false
 	}
 	tok := strings.TrimLeft(v[7:], " ")
-	if strings.ContainsAny(tok, " \t") {
+	if strings.IndexByte(tok, ' ') >= 0 || strings.IndexByte(tok, '\t') >= 0 { // not ContainsAny: this runs on every token
 		return "", false
 	}
 	return tok, true

@@ -184,6 +184,26 @@ func (v pssVerifier) Verify(payload, signature []byte, key any) error {
 
 var b64 = base64.RawURLEncoding.Strict()
 
+// Classes of token bytes; the zero class (anything else, including padding,
+// the standard alphabet's + and /, whitespace) is a base64url error.
+const (
+	badByte = iota
+	b64Char
+	dot
+	jsonChar // { or ": JSON serialization, not compact
+)
+
+var tokenByte = func() (t [256]uint8) {
+	for c := 'A'; c <= 'Z'; c++ {
+		t[c], t[c+'a'-'A'] = b64Char, b64Char
+	}
+	for c := '0'; c <= '9'; c++ {
+		t[c] = b64Char
+	}
+	t['-'], t['_'], t['.'], t['{'], t['"'] = b64Char, b64Char, dot, jsonChar, jsonChar
+	return t
+}()
+
 // Verify checks token and returns its claims, or an *Error.
 func (p *Policy) Verify(ctx context.Context, token string, now time.Time) (*Token, error) {
 	s, err := CheckSignature(ctx, token, p.Algorithms, p.Keys)
@@ -288,9 +308,9 @@ func CheckSignature(ctx context.Context, token string, algs []string, ks KeySour
 	// serialization, padding and the standard alphabet all fail here.
 	d1, d2 := -1, -1
 	for i := 0; i < len(token); i++ {
-		c := token[i]
-		switch {
-		case c == '.':
+		switch tokenByte[token[i]] {
+		case b64Char:
+		case dot:
 			if d1 < 0 {
 				d1 = i
 			} else if d2 < 0 {
@@ -298,12 +318,8 @@ func CheckSignature(ctx context.Context, token string, algs []string, ks KeySour
 			} else {
 				return Signed{}, fail(ReasonNotCompact)
 			}
-		case c >= 'A' && c <= 'Z', c >= 'a' && c <= 'z', c >= '0' && c <= '9', c == '-', c == '_':
-		case c == '{' || c == '"' || c == '=' || c == '+' || c == '/':
-			if c == '{' || c == '"' {
-				return Signed{}, fail(ReasonNotCompact)
-			}
-			return Signed{}, fail(ReasonEncoding)
+		case jsonChar:
+			return Signed{}, fail(ReasonNotCompact)
 		default:
 			return Signed{}, fail(ReasonEncoding)
 		}
