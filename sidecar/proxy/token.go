@@ -56,40 +56,32 @@ func extract(r *http.Request, src config.IdentitySource, rawQuery string) (token
 		if err != nil {
 			return "", "malformed query string"
 		}
-		vals := q[src.Name]
-		if len(vals) == 0 {
-			if bearerInHeader {
-				return "", "token must be sent in the " + src.Name + " query parameter"
-			}
-			return "", noToken
-		}
-		if len(vals) > 1 || bearerInHeader {
-			return "", twoTokens
-		}
-		if vals[0] == "" {
-			return "", emptyToken
-		}
-		return vals[0], ""
+		return single(q[src.Name], src.Name+" query parameter", bearerInHeader)
 	case config.SourceCookie:
 		var found []string
 		for _, c := range r.CookiesNamed(src.Name) {
 			found = append(found, c.Value)
 		}
-		if len(found) == 0 {
-			if bearerInHeader {
-				return "", "token must be sent in the " + src.Name + " cookie"
-			}
-			return "", noToken
-		}
-		if len(found) > 1 || bearerInHeader {
-			return "", twoTokens
-		}
-		if found[0] == "" {
-			return "", emptyToken
-		}
-		return found[0], ""
+		return single(found, src.Name+" cookie", bearerInHeader)
 	}
 	return "", noToken
+}
+
+// single picks the one token a query parameter or cookie source carries:
+// none, more than one (or one plus a Bearer Authorization header, which is
+// a token in two places) and an empty one are refused.
+func single(found []string, where string, bearerInHeader bool) (token, reason string) {
+	switch {
+	case len(found) == 0 && bearerInHeader:
+		return "", "token must be sent in the " + where
+	case len(found) == 0:
+		return "", noToken
+	case len(found) > 1 || bearerInHeader:
+		return "", twoTokens
+	case found[0] == "":
+		return "", emptyToken
+	}
+	return found[0], ""
 }
 
 // bearer parses "Bearer <token>" with a case-insensitive scheme.
