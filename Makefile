@@ -8,8 +8,6 @@ TOOLS := go tool -modfile=hack/tools/go.mod
 CONTROLLER_GEN := $(TOOLS) controller-gen
 HELM := $(TOOLS) helm
 GO_TEST_FLAGS ?= -count=1
-# The local control plane (kube-apiserver, etcd, kubectl) built from Go modules, cached outside the tree.
-ENVTEST_ASSETS = $(shell hack/envtest-assets.sh)
 
 .PHONY: all
 all: build
@@ -60,10 +58,12 @@ demo: build ## The whole product end to end on a local control plane (DEMO_KEEP=
 envtest: ## Build the local control plane (first time only) and print its directory.
 	@hack/envtest-assets.sh
 
+# KUBEBUILDER_ASSETS: the local control plane (kube-apiserver, etcd, kubectl) built from Go
+# modules and cached outside the tree; a failed build stops here rather than failing every suite.
 .PHONY: test
 test: build ## Run every test: unit, envtest, browser, end-to-end.
 	@hack/install-chromium.sh >/dev/null
-	KUBEBUILDER_ASSETS="$(ENVTEST_ASSETS)" go test $(GO_TEST_FLAGS) ./...
+	assets=$$(hack/envtest-assets.sh); KUBEBUILDER_ASSETS="$$assets" go test $(GO_TEST_FLAGS) ./...
 
 .PHONY: bench
 bench: ## Run the sidecar benchmarks.

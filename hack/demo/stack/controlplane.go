@@ -2,6 +2,8 @@ package stack
 
 import (
 	"context"
+	"errors"
+	"io"
 	"fmt"
 	"os"
 	"os/exec"
@@ -144,7 +146,7 @@ func decodeFile(path string) ([]client.Object, error) {
 	for {
 		var raw map[string]any
 		if err := dec.Decode(&raw); err != nil {
-			if err.Error() == "EOF" {
+			if errors.Is(err, io.EOF) {
 				return objs, nil
 			}
 			return nil, fmt.Errorf("%s: %w", path, err)

@@ -7,7 +7,6 @@ package stack
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -212,5 +211,3 @@ func waitHTTP(ctx context.Context, url string, timeout time.Duration, alive func
 		}
 	}
 }
-
-var errExited = errors.New("process exited")
