@@ -172,6 +172,9 @@ func parseOne(raw json.RawMessage) (Key, string, string) {
 		}
 		k.Public = pub
 	case ed25519.PublicKey:
+		if len(pub) != ed25519.PublicKeySize {
+			return Key{}, kid, fmt.Sprintf("Ed25519 public key has %d bytes, want %d", len(pub), ed25519.PublicKeySize)
+		}
 		k.Curve = "Ed25519"
 		k.Public = pub
 	default:

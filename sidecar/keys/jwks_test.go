@@ -65,6 +65,9 @@ func TestParseJWKSFiltersKeys(t *testing.T) {
 		{"x25519", json.RawMessage(`{"kty":"OKP","crv":"X25519","kid":"x","x":"hSDwCYkwp1R0i33ctD73Wg2_Og0mOBr066SpjqqbTmo"}`), "only Ed25519"},
 		{"ec point off curve", json.RawMessage(`{"kty":"EC","crv":"P-256","kid":"bad","x":"AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAE","y":"AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAE"}`), "invalid"},
 		{"not an object", json.RawMessage(`"x"`), "not a JSON object"},
+		// ed25519.Verify panics on a key of the wrong length.
+		{"ed25519 short x", json.RawMessage(`{"kty":"OKP","crv":"Ed25519","kid":"short","x":"AAAA"}`), "Ed25519 public key has 3 bytes, want 32"},
+		{"ed25519 long x", json.RawMessage(`{"kty":"OKP","crv":"Ed25519","kid":"long","x":"hSDwCYkwp1R0i33ctD73Wg2_Og0mOBr066SpjqqbTmoA"}`), "Ed25519 public key has 33 bytes, want 32"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
