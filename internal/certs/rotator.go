@@ -159,10 +159,11 @@ func (r *Rotator) Sync(ctx context.Context) error {
 			return err
 		}
 	}
-	return errors.New("webhook certificate Secret kept changing under us; will retry")
+	return errors.New("webhook certificate Secret or configuration kept changing under us; will retry")
 }
 
-// sync returns retry=true when another replica wrote the Secret first.
+// sync returns retry=true when another replica wrote the Secret or the
+// webhook configuration first.
 func (r *Rotator) sync(ctx context.Context) (retry bool, _ error) {
 	now := r.opts.Now()
 	key := client.ObjectKey{Namespace: r.opts.Namespace, Name: r.opts.SecretName}
@@ -183,7 +184,7 @@ func (r *Rotator) sync(ctx context.Context) (retry bool, _ error) {
 	// a certificate it signed is served; publish first, then plan.
 	if cur != nil {
 		if err := r.publish(ctx, cur.CAs, now); err != nil {
-			return false, err
+			return apierrors.IsConflict(err), err
 		}
 	}
 	next, changed, err := Plan(cur, now, r.opts.Policy)
@@ -212,7 +213,7 @@ func (r *Rotator) sync(ctx context.Context) (retry bool, _ error) {
 		rotations.WithLabelValues("secret").Inc()
 		r.log.Info("webhook certificate Secret written", "cas", len(next.CAs), "certExpires", next.Leaf.NotAfter)
 		if err := r.publish(ctx, next.CAs, now); err != nil {
-			return false, err
+			return apierrors.IsConflict(err), err
 		}
 	}
 	return false, r.load(next)
