@@ -34,9 +34,15 @@ import (
 // JWTAuthorizer names its rules reference.
 const AuthorizerIndex = "spec.rules.authorizer"
 
-// ReasonConfigMapNotOwned: an object with the name the operator needs exists
-// and belongs to someone else; the operator does not take it over.
-const ReasonConfigMapNotOwned = "ConfigMapNotOwned"
+// Ready=False reasons for objects the operator cannot write.
+const (
+	// ReasonConfigMapNotOwned: an object with the name the operator needs
+	// exists and belongs to someone else; the operator does not take it over.
+	ReasonConfigMapNotOwned = "ConfigMapNotOwned"
+	// ReasonObjectRefused: the API server refused an object as invalid, so
+	// retrying the same write cannot help; the route must change.
+	ReasonObjectRefused = "ObjectRefused"
+)
 
 // ProtectedRouteReconciler compiles each ProtectedRoute into a ConfigMap it
 // owns, grants the namespace's service accounts read access to exactly that
@@ -119,7 +125,7 @@ func (r *ProtectedRouteReconciler) Reconcile(ctx context.Context, req ctrl.Reque
 	if writeErr == nil {
 		writeErr = r.ensureRBAC(ctx, &route)
 	}
-	if writeErr != nil && !errors.As(writeErr, &ownErr) {
+	if writeErr != nil && !errors.As(writeErr, &ownErr) && !apierrors.IsInvalid(writeErr) {
 		return ctrl.Result{}, writeErr
 	}
 
@@ -149,6 +155,10 @@ func (r *ProtectedRouteReconciler) Reconcile(ctx context.Context, req ctrl.Reque
 	switch {
 	case ownErr != nil:
 		setCondition(&st.Conditions, gen, v1alpha1.ConditionReady, false, ReasonConfigMapNotOwned, ownErr.Error())
+	case writeErr != nil:
+		setCondition(&st.Conditions, gen, v1alpha1.ConditionReady, false, ReasonObjectRefused, fmt.Sprintf(
+			"the API server refused what jwtgate writes for this route: %v; the route's name labels those objects, "+
+				"so it may have at most 63 characters: recreate the route with a shorter name", writeErr))
 	case !accepted:
 		setCondition(&st.Conditions, gen, v1alpha1.ConditionReady, false, v1alpha1.ReasonNotAccepted, "see the Accepted condition")
 	case slices.ContainsFunc(unresolved, func(u compile.Unresolved) bool { return u.Unavailable }):

@@ -3,6 +3,7 @@ package controllers
 import (
 	"encoding/json"
 	"fmt"
+	"strings"
 
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
@@ -339,6 +340,17 @@ var _ = Describe("ProtectedRoute", func() {
 		By("deleting the older route hands the pods to the newer one")
 		Expect(k8sClient.Delete(bg, route)).To(Succeed())
 		Eventually(condition(newer, v1alpha1.ConditionAccepted)).Should(haveReason(metav1.ConditionTrue, v1alpha1.ReasonAccepted))
+	})
+
+	It("reports objects the API server refuses in Ready instead of retrying in silence", func() {
+		// A valid ProtectedRoute name can be longer than a label value may be.
+		route.Name = strings.Repeat("r", 70)
+		Expect(k8sClient.Create(bg, auth)).To(Succeed())
+		Expect(k8sClient.Create(bg, route)).To(Succeed())
+		Eventually(cond(v1alpha1.ConditionReady)).Should(haveReason(metav1.ConditionFalse, ReasonObjectRefused))
+		Expect(message(cond(v1alpha1.ConditionReady)())).To(And(
+			ContainSubstring("must be no more than 63"),
+			ContainSubstring("at most 63 characters")))
 	})
 
 	It("does not take over a ConfigMap it does not own", func() {

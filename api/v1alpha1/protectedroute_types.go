@@ -222,9 +222,12 @@ type ProtectedRouteStatus struct {
 	//
 	// Ready is True when the configuration is written and every rule is
 	// enforced as declared by Ready authorizers: Accepted and ResolvedRefs
-	// are both True. False with NotAccepted, ConfigMapNotOwned, or
-	// RefsNotResolved (ResolvedRefs is False; the ConfigMap is written and in
-	// force, and ResolvedRefs' reason says whether rules answer 503).
+	// are both True. False with NotAccepted, ConfigMapNotOwned (an object of
+	// the name jwtgate needs belongs to someone else), ObjectRefused (the API
+	// server refused an object jwtgate writes, e.g. because the route's name,
+	// which labels it, is longer than 63 characters), or RefsNotResolved
+	// (ResolvedRefs is False; the ConfigMap is written and in force, and
+	// ResolvedRefs' reason says whether rules answer 503).
 	//
 	// Transitions are also reported as Events on the route (Normal when a
 	// condition becomes True, Warning when it becomes False).
