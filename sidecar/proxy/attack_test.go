@@ -314,3 +314,32 @@ func TestWebSocketUpgrade(t *testing.T) {
 	// Without a token the upgrade is refused like any request.
 	e.do(t, "GET", "/ws", http.Header{"Connection": {"Upgrade"}, "Upgrade": {"websocket"}}).expect(t, 401, `Bearer realm="jwtgate"`, "")
 }
+
+// TestAttackForwardedHeaderSpellings: the sidecar sets X-Forwarded-*; a
+// client's '_' spelling would reach apps that fold it into the real one.
+func TestAttackForwardedHeaderSpellings(t *testing.T) {
+	e := newEnv(t, nil)
+	r := e.do(t, "GET", "/colors", http.Header{"X_Forwarded_For": {"6.6.6.6"}, "X_FORWARDED_HOST": {"evil.example"}, "x_forwarded_proto": {"https"}})
+	r.expect(t, 200, "", "")
+	for name, vals := range r.echo.Header {
+		if strings.ContainsRune(name, '_') || strings.Contains(strings.Join(vals, ","), "6.6.6.6") || strings.Contains(strings.Join(vals, ","), "evil") {
+			t.Errorf("client forwarding header reached the app: %s: %v", name, vals)
+		}
+	}
+	if r.echo.Header.Get("X-Forwarded-Proto") != "http" {
+		t.Fatalf("X-Forwarded-Proto %q", r.echo.Header.Get("X-Forwarded-Proto"))
+	}
+}
+
+// TestAttackPathOverrideHeaders: frameworks that honour X-Original-URL or
+// X-Rewrite-URL would serve /admin on a request authorised as /colors.
+func TestAttackPathOverrideHeaders(t *testing.T) {
+	e := newEnv(t, nil)
+	r := e.do(t, "GET", "/colors", http.Header{"X-Original-Url": {"/admin"}, "X-Rewrite-Url": {"/admin"}, "x_original_url": {"/admin"}})
+	r.expect(t, 200, "", "")
+	for name, vals := range r.echo.Header {
+		if strings.Contains(strings.Join(vals, ","), "/admin") {
+			t.Errorf("path override header reached the app: %s: %v", name, vals)
+		}
+	}
+}

@@ -312,6 +312,9 @@ func (h *Handler) prepare(r *http.Request, st *state, rl *rule, tok *verify.Toke
 		hdr.Set("Connection", "Upgrade")
 	}
 	for name := range hdr {
+		if name == "X-Forwarded-For" {
+			continue // rewrite extends the chain, as SetXForwarded does
+		}
 		for _, s := range st.strip {
 			if equalHeader(name, s) {
 				delete(hdr, name)

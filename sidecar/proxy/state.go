@@ -63,7 +63,10 @@ func compile(snap *config.Snapshot, upstream *url.URL, reg *keys.Registry) (*sta
 		}
 		st.upstream = u
 	}
-	stripSet := map[string]bool{config.NormalizeHeader(config.ClaimsHeader): true}
+	stripSet := map[string]bool{}
+	for _, h := range alwaysStripped {
+		stripSet[h] = true
+	}
 	used := map[string]bool{}
 	for _, r := range c.Rules {
 		used[r.Authorizer] = true
@@ -131,6 +134,17 @@ func compile(snap *config.Snapshot, upstream *url.URL, reg *keys.Registry) (*sta
 		st.cors = newCORS(c.CORS)
 	}
 	return st, nil
+}
+
+// alwaysStripped are the normalised names removed from every forwarded
+// request in any spelling, besides the configured claim headers: the claims
+// header and the X-Forwarded-* the sidecar sets (an app may read
+// X_Forwarded_Host as X-Forwarded-Host), and the path override headers some
+// frameworks (Symfony, IIS) route on instead of the authorised path.
+var alwaysStripped = []string{
+	config.NormalizeHeader(config.ClaimsHeader),
+	"x-forwarded-for", "x-forwarded-host", "x-forwarded-proto",
+	"x-original-url", "x-rewrite-url",
 }
 
 // wantClaim makes Verify pick out claim in its single pass over the claims.
