@@ -11,6 +11,7 @@ import (
 	policyv1 "k8s.io/api/policy/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
 	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/util/validation"
 	"k8s.io/client-go/kubernetes/scheme"
 )
 
@@ -202,5 +203,46 @@ func TestCustomValuesTakeEffect(t *testing.T) {
 		case *admissionv1.ValidatingAdmissionPolicy:
 			t.Error("guard rendered with guard.enabled=false")
 		}
+	}
+}
+
+// Service names must be DNS-1035 labels (at most 63 characters, starting
+// with a letter). Helm allows release names of 53 characters, which the
+// "-jwtgate" prefix and a "-webhook" suffix would push past that limit.
+func TestLongReleaseNameGivesValidServiceNames(t *testing.T) {
+	long := strings.Repeat("a", 53)
+	for name, args := range map[string][]string{
+		"self":         {"template", long, chartDir, "--namespace", namespace},
+		"cert-manager": {"template", long, chartDir, "--namespace", namespace, "--set", "webhook.certMode=cert-manager"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			rendered := mustHelm(t, args...)
+			objs := decode(t, rendered)
+			var services []string
+			for _, o := range objs {
+				if s, ok := o.(*corev1.Service); ok {
+					services = append(services, s.Name)
+					if errs := validation.IsDNS1035Label(s.Name); len(errs) > 0 {
+						t.Errorf("Service name %q: %v", s.Name, errs)
+					}
+				}
+			}
+			// Everything that names the webhook Service names one that exists.
+			svc := only[*admissionv1.MutatingWebhookConfiguration](t, objs).Webhooks[0].ClientConfig.Service.Name
+			if !slices.Contains(services, svc) {
+				t.Errorf("the webhook calls Service %q; the chart creates %v", svc, services)
+			}
+			if dep := only[*appsv1.Deployment](t, objs); !slices.Contains(dep.Spec.Template.Spec.Containers[0].Args, "--webhook-service-name="+svc) {
+				t.Errorf("the operator is not told the webhook Service %q: %v", svc, dep.Spec.Template.Spec.Containers[0].Args)
+			}
+			if name == "cert-manager" && !strings.Contains(rendered, "- "+svc+"."+namespace+".svc\n") {
+				t.Errorf("the Certificate does not name Service %q", svc)
+			}
+		})
+	}
+	// A release name that no Service name can start with is refused up front.
+	_, errOut, err := helm(t, "template", "1st", chartDir, "--namespace", namespace)
+	if err == nil || !strings.Contains(errOut, "fullnameOverride") {
+		t.Errorf("release 1st: err=%v, stderr:\n%s\nwant a refusal that names fullnameOverride", err, errOut)
 	}
 }

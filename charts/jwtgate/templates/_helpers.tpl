@@ -49,9 +49,19 @@ app.kubernetes.io/part-of: jwtgate
 {{- end }}
 {{- end }}
 
+{{/*
+serviceName is <fullname>-<suffix> within the 63 characters of a Service
+name (a DNS-1035 label), cutting the fullname rather than the suffix.
+*/}}
+{{- define "jwtgate.serviceName" -}}
+{{- $ctx := index . 0 }}{{- $suffix := index . 1 }}
+{{- printf "%s-%s" (include "jwtgate.fullname" $ctx | trunc (int (sub 62 (len $suffix))) | trimSuffix "-") $suffix }}
+{{- end }}
+
 {{/* Names shared between objects and the operator's flags. */}}
 {{- define "jwtgate.webhookName" -}}{{ include "jwtgate.fullname" . }}-injector{{- end }}
-{{- define "jwtgate.webhookServiceName" -}}{{ include "jwtgate.fullname" . }}-webhook{{- end }}
+{{- define "jwtgate.webhookServiceName" -}}{{ include "jwtgate.serviceName" (list . "webhook") }}{{- end }}
+{{- define "jwtgate.metricsServiceName" -}}{{ include "jwtgate.serviceName" (list . "metrics") }}{{- end }}
 {{- define "jwtgate.webhookSecretName" -}}{{ include "jwtgate.fullname" . }}-webhook-tls{{- end }}
 {{- define "jwtgate.certificateName" -}}{{ include "jwtgate.fullname" . }}-webhook{{- end }}
 {{- define "jwtgate.webhookCertDir" -}}/tmp/k8s-webhook-server/serving-certs{{- end }}
@@ -94,6 +104,9 @@ flags meet: keep it in step with main.go.
 
 {{/* Checks across values that the schema cannot express with a clear message. */}}
 {{- define "jwtgate.validate" -}}
+{{- if not (regexMatch "^[a-z]([-a-z0-9]*[a-z0-9])?$" (include "jwtgate.webhookServiceName" .)) }}
+{{- fail (printf "Service names derive from the release name %q, but a Service name must start with a letter and hold only lower case letters, digits and '-': choose such a release name or set fullnameOverride" .Release.Name) }}
+{{- end }}
 {{- if and (gt (int .Values.operator.replicas) 1) (not .Values.operator.leaderElection.enabled) }}
 {{- fail "operator.leaderElection.enabled must be true when operator.replicas > 1: only one replica may reconcile at a time" }}
 {{- end }}
