@@ -343,3 +343,25 @@ func TestAttackPathOverrideHeaders(t *testing.T) {
 		}
 	}
 }
+
+// TestAttackTokenInTwoPlacesOtherSpelling: a second token the app may read
+// instead of the verified one, under an encoding or spelling the sidecar
+// would not look up literally, is a token in two places.
+func TestAttackTokenInTwoPlacesOtherSpelling(t *testing.T) {
+	const twice = `Bearer error="invalid_request", error_description="token sent more than once"`
+	e := newEnv(t, nil)
+	tok := e.token("rsa-1", nil)
+	for _, q := range []string{"access%5Ftoken=x", "%61ccess_token=x", "access_token=x;y=1"} {
+		e.do(t, "GET", "/my/profile?"+q, bearer(tok)).expect(t, 400, twice, "")
+	}
+	e.do(t, "GET", "/my/profile?q=100%25&access=1", bearer(tok)).expect(t, 200, "", "")
+
+	custom := newEnv(t, func(cfg map[string]any) {
+		cfg["authorizers"].([]any)[0].(map[string]any)["identitySource"] = map[string]any{"in": "header", "name": "X-Api-Token"}
+	})
+	tok = custom.token("rsa-1", nil)
+	custom.do(t, "GET", "/my/profile", http.Header{"X-Api-Token": {tok}}).expect(t, 200, "", "")
+	for _, name := range []string{"X_Api_Token", "x_api-token"} {
+		custom.do(t, "GET", "/my/profile", http.Header{"X-Api-Token": {tok}, name: {"forged"}}).expect(t, 400, twice, "")
+	}
+}

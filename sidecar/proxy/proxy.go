@@ -218,7 +218,7 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request) outcome {
 			return outcome{rl.label, DecisionUnavailable, "authorizer unavailable"}
 		}
 		// 4. Token.
-		raw, problem := extract(r, a.source, rawQuery)
+		raw, problem := extract(r, a, rawQuery)
 		switch problem {
 		case "":
 		case noToken:

@@ -21,23 +21,22 @@ const (
 // extract finds the token at the authorizer's identity source. A token in
 // two places (two headers, header plus query, two cookies...) is refused:
 // which one "wins" would differ between the sidecar and the app.
-func extract(r *http.Request, src config.IdentitySource, rawQuery string) (token, problem string) {
-	authz := r.Header.Values(authorizationName)
-	bearerInHeader := len(authz) > 0
-	queryHas := rawQuery != "" && strings.Contains(rawQuery, queryTokenParam+"=")
+func extract(r *http.Request, a *authorizer, rawQuery string) (token, problem string) {
+	src := a.source
+	bearerInHeader := len(r.Header.Values(authorizationName)) > 0
 	switch src.In {
 	case config.SourceHeader:
 		vals := r.Header.Values(src.Name)
 		if len(vals) == 0 {
 			return "", noToken
 		}
-		if len(vals) > 1 {
+		if len(vals) > 1 || a.sourceVariant != "" && otherSpelling(r.Header, src.Name, a.sourceVariant) {
 			return "", twoTokens
 		}
 		if src.Name != authorizationName && bearerInHeader {
 			return "", twoTokens
 		}
-		if queryHas && hasQueryParam(rawQuery, queryTokenParam) {
+		if hasQueryParam(rawQuery, queryTokenParam) {
 			return "", twoTokens
 		}
 		tok, ok := bearer(vals[0])
@@ -96,9 +95,27 @@ func bearer(v string) (string, bool) {
 	return tok, true
 }
 
+// otherSpelling reports whether h holds a second copy of the header named
+// canonical under another spelling (X_Api_Token for X-Api-Token), which an
+// app may read in its place.
+func otherSpelling(h http.Header, canonical, norm string) bool {
+	for name := range h {
+		if name != canonical && equalHeader(name, norm) {
+			return true
+		}
+	}
+	return false
+}
+
+// hasQueryParam reports whether the query carries name in any encoding
+// (access%5Ftoken is access_token to the app). A malformed query that spells
+// name out counts too: the app's parser may still read it.
 func hasQueryParam(rawQuery, name string) bool {
+	if !strings.Contains(rawQuery, name) && strings.IndexByte(rawQuery, '%') < 0 {
+		return false // the usual case, without parsing
+	}
 	q, err := url.ParseQuery(rawQuery)
-	return err != nil || len(q[name]) > 0
+	return len(q[name]) > 0 || err != nil && strings.Contains(rawQuery, name)
 }
 
 // dropToken removes the token from the forwarded request.
