@@ -43,23 +43,21 @@ func (f *injectionFlags) bind(fs *flag.FlagSet) {
 	fs.StringVar(&f.sidecarResources, "sidecar-resources", "", `Resources of the injected sidecar as JSON, e.g. {"requests":{"cpu":"10m","memory":"32Mi"},"limits":{"memory":"128Mi"}} (empty: defaults).`)
 }
 
-// setupInjection serves the injection webhook on every replica.
-func setupInjection(ctx context.Context, mgr manager.Manager, o options) error {
-	f := o.injection
+// webhookOptions turns the flags into the webhook's options, or nil when
+// the webhook is off. run calls it before building the manager, so a bad
+// flag stops the operator at once with a message that names it.
+func (f injectionFlags) webhookOptions(image, namespace string) (*webhook.Options, error) {
 	if f.certMode == "" || f.certMode == webhookOff {
-		ctrl.Log.WithName("setup").Info("injection webhook disabled (--webhook-cert-mode=off)")
-		return nil
+		return nil, nil
 	}
-	var res corev1.ResourceRequirements
-	if f.sidecarResources != "" {
-		if err := json.Unmarshal([]byte(f.sidecarResources), &res); err != nil {
-			return fmt.Errorf("--sidecar-resources: %w; want JSON such as {\"limits\":{\"memory\":\"128Mi\"}}", err)
-		}
+	res, err := sidecarResources(f.sidecarResources)
+	if err != nil {
+		return nil, err
 	}
 	switch p := corev1.PullPolicy(f.sidecarPull); p {
 	case "", corev1.PullAlways, corev1.PullIfNotPresent, corev1.PullNever:
 	default:
-		return fmt.Errorf("--sidecar-image-pull-policy=%s: want Always, IfNotPresent or Never", p)
+		return nil, fmt.Errorf("--sidecar-image-pull-policy=%s: want Always, IfNotPresent or Never", p)
 	}
 	var ips []net.IP
 	for _, s := range strings.Split(f.certIPs, ",") {
@@ -68,22 +66,51 @@ func setupInjection(ctx context.Context, mgr manager.Manager, o options) error {
 		}
 		ip := net.ParseIP(s)
 		if ip == nil {
-			return fmt.Errorf("--webhook-cert-ips: %q is not an IP address", s)
+			return nil, fmt.Errorf("--webhook-cert-ips: %q is not an IP address", s)
 		}
 		ips = append(ips, ip)
 	}
-	err := webhook.Setup(ctx, mgr, webhook.Options{
+	return &webhook.Options{
 		ExtraIPs: ips,
 		Inject: inject.Options{
-			Image: o.sidecarImage, ImagePullPolicy: corev1.PullPolicy(f.sidecarPull), Resources: res,
+			Image: image, ImagePullPolicy: corev1.PullPolicy(f.sidecarPull), Resources: res,
 		},
 		CertMode:    f.certMode,
-		Namespace:   o.namespace,
+		Namespace:   namespace,
 		ServiceName: f.serviceName,
 		SecretName:  f.secretName,
 		ConfigName:  f.configName,
-	})
-	if err != nil {
+	}, nil
+}
+
+// sidecarResources parses --sidecar-resources strictly: a misspelt key or a
+// request above its limit would otherwise surface only as every protected
+// pod being refused by the API server.
+func sidecarResources(flagValue string) (corev1.ResourceRequirements, error) {
+	var res corev1.ResourceRequirements
+	if flagValue == "" {
+		return res, nil
+	}
+	dec := json.NewDecoder(strings.NewReader(flagValue))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&res); err != nil {
+		return res, fmt.Errorf("--sidecar-resources: %w; want JSON such as {\"requests\":{\"cpu\":\"10m\"},\"limits\":{\"memory\":\"128Mi\"}}", err)
+	}
+	for name, req := range res.Requests {
+		if limit, ok := res.Limits[name]; ok && req.Cmp(limit) > 0 {
+			return res, fmt.Errorf("--sidecar-resources: requests.%s (%s) exceeds limits.%s (%s); raise the limit or lower the request", name, req.String(), name, limit.String())
+		}
+	}
+	return res, nil
+}
+
+// setupInjection serves the injection webhook on every replica.
+func setupInjection(ctx context.Context, mgr manager.Manager, o *webhook.Options) error {
+	if o == nil {
+		ctrl.Log.WithName("setup").Info("injection webhook disabled (--webhook-cert-mode=off)")
+		return nil
+	}
+	if err := webhook.Setup(ctx, mgr, *o); err != nil {
 		return fmt.Errorf("setting up the injection webhook: %w", err)
 	}
 	return nil

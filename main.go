@@ -75,6 +75,11 @@ func run(ctx context.Context, o options) error {
 		return fmt.Errorf("--namespace (or $POD_NAMESPACE) is required with --leader-elect; pass --leader-elect=false to run outside the cluster")
 	}
 
+	injection, err := o.injection.webhookOptions(o.sidecarImage, o.namespace)
+	if err != nil {
+		return err
+	}
+
 	scheme := newScheme()
 	shutdown := 30 * time.Second
 	mgr, err := ctrl.NewManager(ctrl.GetConfigOrDie(), ctrl.Options{
@@ -107,7 +112,7 @@ func run(ctx context.Context, o options) error {
 		return fmt.Errorf("setting up the ProtectedRoute controller: %w", err)
 	}
 
-	if err := setupInjection(ctx, mgr, o); err != nil {
+	if err := setupInjection(ctx, mgr, injection); err != nil {
 		return err
 	}
 
