@@ -161,6 +161,8 @@ func TestSchemaRefusesBadValues(t *testing.T) {
 		{"operator.leaderElection.enabled=false", "operator.leaderElection.enabled must be true when operator.replicas > 1"},
 		{"operator.replicas=1", "operator.podDisruptionBudget.minAvailable must be below operator.replicas (or set operator.podDisruptionBudget.enabled=false)"},
 		{"serviceAccount.create=false", "serviceAccount.name is required when serviceAccount.create is false"},
+		{"webhook.port=8081", "webhook.port, operator.healthPort and metrics.port must differ (got [8081 8081 8080])"},
+		{"metrics.port=8081", "webhook.port, operator.healthPort and metrics.port must differ (got [9443 8081 8081])"},
 	} {
 		_, errOut, err := helm(t, "template", release, chartDir, "--namespace", namespace, "--set", tc.set)
 		if err == nil || !strings.Contains(errOut, tc.want) {
@@ -170,4 +172,5 @@ func TestSchemaRefusesBadValues(t *testing.T) {
 	// The nearest good values render.
 	render(t, "--set", "operator.replicas=1,operator.podDisruptionBudget.enabled=false")
 	render(t, "--set", "serviceAccount.create=false,serviceAccount.name=existing")
+	render(t, "--set", "metrics.enabled=false,metrics.port=8081")
 }

@@ -107,6 +107,11 @@ flags meet: keep it in step with main.go.
 {{- if not (regexMatch "^[a-z]([-a-z0-9]*[a-z0-9])?$" (include "jwtgate.webhookServiceName" .)) }}
 {{- fail (printf "Service names derive from the release name %q, but a Service name must start with a letter and hold only lower case letters, digits and '-': choose such a release name or set fullnameOverride" .Release.Name) }}
 {{- end }}
+{{- $ports := list (int .Values.webhook.port) (int .Values.operator.healthPort) }}
+{{- if .Values.metrics.enabled }}{{ $ports = append $ports (int .Values.metrics.port) }}{{ end }}
+{{- if ne (len $ports) (len (uniq $ports)) }}
+{{- fail (printf "webhook.port, operator.healthPort and metrics.port must differ (got %v): the operator listens on each" $ports) }}
+{{- end }}
 {{- if and (gt (int .Values.operator.replicas) 1) (not .Values.operator.leaderElection.enabled) }}
 {{- fail "operator.leaderElection.enabled must be true when operator.replicas > 1: only one replica may reconcile at a time" }}
 {{- end }}
