@@ -6,6 +6,8 @@ import (
 	"k8s.io/apimachinery/pkg/labels"
 	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/jwtgate/jwtgate/internal/inject"
 )
 
 // Labels on every object the operator creates.
@@ -22,8 +24,9 @@ const (
 )
 
 // ObjectName is the name of the ConfigMap, Role and RoleBinding made for a
-// ProtectedRoute.
-func ObjectName(route string) string { return route + "-jwtgate" }
+// ProtectedRoute: the ConfigMap name the injection webhook mounts, defined
+// once in internal/inject.
+func ObjectName(route string) string { return inject.ConfigMapName(route) }
 
 // CacheOptions restricts the manager's caches for the kinds the operator owns
 // to jwtgate's objects, so it never holds every ConfigMap or Role of the
