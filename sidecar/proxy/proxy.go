@@ -5,11 +5,13 @@ package proxy
 
 import (
 	"errors"
+	"fmt"
 	"log/slog"
 	"net"
 	"net/http"
 	"net/http/httputil"
 	"net/url"
+	"runtime/debug"
 	"strings"
 	"sync"
 	"time"
@@ -30,6 +32,7 @@ const (
 	DecisionNotFound     = "not_found"
 	DecisionUnavailable  = "unavailable"
 	DecisionPreflight    = "preflight"
+	DecisionError        = "error"
 )
 
 // Observer records one request (metrics).
@@ -135,6 +138,7 @@ var (
 	bodyUnavailable  = []byte(`{"message":"Service Unavailable"}` + "\n")
 	bodyBadRequest   = []byte(`{"message":"Bad Request"}` + "\n")
 	bodyBadGateway   = []byte(`{"message":"Bad Gateway"}` + "\n")
+	bodyInternal     = []byte(`{"message":"Internal Server Error"}` + "\n")
 )
 
 func reply(w http.ResponseWriter, status int, body []byte, challenge string) {
@@ -176,7 +180,21 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		slog.String("remote", r.RemoteAddr), slog.Duration("duration", d))
 }
 
-func (h *Handler) serve(w http.ResponseWriter, r *http.Request) outcome {
+func (h *Handler) serve(w http.ResponseWriter, r *http.Request) (out outcome) {
+	// A panic while deciding answers 500 and the request is never
+	// forwarded. Once forwarding starts, panics (ReverseProxy's
+	// ErrAbortHandler) belong to net/http, which closes the connection.
+	forwarding := false
+	defer func() {
+		if forwarding {
+			return
+		}
+		if p := recover(); p != nil {
+			h.log.Error("panic while deciding a request; answered 500, not forwarded", "panic", fmt.Sprint(p), "stack", string(debug.Stack()))
+			reply(w, http.StatusInternalServerError, bodyInternal, "")
+			out = outcome{decision: DecisionError, reason: "internal error"}
+		}
+	}()
 	st := h.state.Load()
 	if st == nil {
 		reply(w, http.StatusServiceUnavailable, bodyUnavailable, "")
@@ -254,6 +272,7 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request) outcome {
 	}
 	// 7. Forward.
 	h.prepare(r, st, rl, tok, path)
+	forwarding = true
 	h.proxy.ServeHTTP(w, r)
 	return outcome{rl.label, DecisionAllowed, ""}
 }
