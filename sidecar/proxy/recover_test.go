@@ -14,7 +14,9 @@ import (
 
 type panicKeys struct{}
 
-func (panicKeys) Lookup(context.Context, string) (keys.Key, error) { panic("hostile input reached a bug") }
+func (panicKeys) Lookup(context.Context, string) (keys.Key, error) {
+	panic("hostile input reached a bug")
+}
 
 type countingApp struct{ calls int }
 
