@@ -169,13 +169,14 @@ type outcome struct {
 // ServeHTTP runs the pipeline. Its order is the contract; keep it here.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	start := h.now()
+	path := r.URL.Path // serve rewrites r.URL for the app
 	out := h.serve(w, r)
 	d := h.now().Sub(start)
 	if h.opts.Observer != nil {
 		h.opts.Observer.Request(out.route, out.decision, out.reason, d.Seconds())
 	}
 	h.log.LogAttrs(r.Context(), slog.LevelInfo, "request",
-		slog.String("method", r.Method), slog.String("path", r.URL.Path), slog.String("route", out.route),
+		slog.String("method", r.Method), slog.String("path", path), slog.String("route", out.route),
 		slog.String("decision", out.decision), slog.String("reason", out.reason),
 		slog.String("remote", r.RemoteAddr), slog.Duration("duration", d))
 }

@@ -348,3 +348,27 @@ func TestMetricsLabels(t *testing.T) {
 		t.Fatalf("observed %v", e.observed)
 	}
 }
+
+// TestUpstreamBasePathAndAccessLog: an upstream with a path prefixes the
+// authorised path; the access log records the path the client asked for.
+func TestUpstreamBasePathAndAccessLog(t *testing.T) {
+	e := newEnv(t, nil)
+	var logged strings.Builder
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel)
+	quiet := slog.New(slog.DiscardHandler)
+	e.h = proxy.New(proxy.Options{Keys: keys.NewRegistry(ctx, keys.NewHTTPClient(2*time.Second), keys.Options{}, nil, quiet),
+		Log: slog.New(slog.NewJSONHandler(&logged, nil))})
+	e.cfg["upstream"] = e.app.URL + "/base/"
+	e.apply(t)
+	w := httptest.NewRecorder()
+	e.h.ServeHTTP(w, httptest.NewRequest("GET", "/colors", nil))
+	var got echoed
+	if w.Code != 200 || json.Unmarshal(w.Body.Bytes(), &got) != nil || got.Path != "/base/colors" {
+		t.Fatalf("status %d, app saw %q", w.Code, got.Path)
+	}
+	var entry struct{ Path, Decision string }
+	if err := json.Unmarshal([]byte(logged.String()), &entry); err != nil || entry.Path != "/colors" || entry.Decision != "allowed" {
+		t.Fatalf("access log %s", logged.String())
+	}
+}
