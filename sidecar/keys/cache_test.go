@@ -25,8 +25,17 @@ func (r *recorder) Fetched(_, result string, _ int, _ time.Time) {
 }
 
 func newCache(t *testing.T, iss *testissuer.Issuer, opts keys.Options) (*keys.Cache, *recorder) {
+	return newCacheAt(t, iss, opts, nil)
+}
+
+// newCacheAt runs a cache on the clock now (nil: the real one), set before
+// the cache's goroutine starts.
+func newCacheAt(t *testing.T, iss *testissuer.Issuer, opts keys.Options, now func() time.Time) (*keys.Cache, *recorder) {
 	rec := &recorder{}
 	c := keys.NewCache(keys.Source{Name: "auth0", Issuer: iss.URL}, keys.NewHTTPClient(2*time.Second), opts, rec, nil)
+	if now != nil {
+		c.SetNow(now)
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
 	go c.Run(ctx)
@@ -96,14 +105,18 @@ func TestUnknownKIDRefetchSingleFlightAndCooldown(t *testing.T) {
 
 func TestUnknownKIDNegativeCache(t *testing.T) {
 	iss := testissuer.New(t)
-	c, _ := newCache(t, iss, keys.Options{UnknownKIDCooldown: 50 * time.Millisecond})
+	// A clock the test moves: on a loaded machine a real 50ms cooldown could
+	// pass between the first two lookups.
+	var skip atomic.Int64
+	c, _ := newCacheAt(t, iss, keys.Options{UnknownKIDCooldown: time.Minute},
+		func() time.Time { return time.Now().Add(time.Duration(skip.Load())) })
 	before := iss.JWKSFetches.Load()
 	_, _ = c.Lookup(context.Background(), "nope")
 	_, _ = c.Lookup(context.Background(), "nope")
 	if got := iss.JWKSFetches.Load() - before; got != 1 {
 		t.Fatalf("fetches = %d, want 1", got)
 	}
-	time.Sleep(60 * time.Millisecond)
+	skip.Store(int64(61 * time.Second))
 	_, _ = c.Lookup(context.Background(), "nope")
 	if got := iss.JWKSFetches.Load() - before; got != 2 {
 		t.Fatalf("after cooldown fetches = %d, want 2", got)
@@ -136,11 +149,13 @@ func TestOutageServesLastGoodThenFailsClosed(t *testing.T) {
 func TestRefreshRespectsCacheControlBounds(t *testing.T) {
 	iss := testissuer.New(t)
 	iss.SetCacheControl("max-age=0") // clamped up to MinRefresh
+	start := time.Now()
 	newCache(t, iss, keys.Options{MinRefresh: 100 * time.Millisecond})
-	time.Sleep(350 * time.Millisecond)
-	n := iss.JWKSFetches.Load()
-	if n < 2 || n > 5 {
-		t.Fatalf("fetches in 350ms with a 100ms floor = %d, want 2..5", n)
+	// Three fetches take at least two 100ms intervals however loaded the
+	// machine is; without the floor they would follow one another at once.
+	waitFor(t, func() bool { return iss.JWKSFetches.Load() >= 3 })
+	if d := time.Since(start); d < 200*time.Millisecond {
+		t.Fatalf("3 fetches within %s with a 100ms floor", d)
 	}
 }
 
