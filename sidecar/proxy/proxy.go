@@ -157,9 +157,10 @@ func quote(s string) string {
 	return strings.NewReplacer(`\`, `\\`, `"`, `\"`).Replace(s)
 }
 
-// methodOverrideHeaders let some frameworks change the method after routing;
-// the sidecar authorised the request line's method, so they are refused.
-var methodOverrideHeaders = []string{"X-Http-Method-Override", "X-Http-Method", "X-Method-Override"}
+// methodOverrideHeaders (normalised) let some frameworks change the method
+// after routing; the sidecar authorised the request line's method, so they
+// are refused in any spelling.
+var methodOverrideHeaders = []string{"x-http-method-override", "x-http-method", "x-method-override"}
 
 // outcome is what the access log and metrics record.
 type outcome struct {
@@ -285,17 +286,10 @@ func sanityHeaders(r *http.Request) error {
 			return errors.New("Upgrade: h2c is not supported")
 		}
 	}
-	for _, name := range methodOverrideHeaders {
-		if _, ok := r.Header[name]; ok {
-			return errors.New("method override headers are not allowed")
-		}
-	}
 	for name := range r.Header {
-		if strings.ContainsRune(name, '_') {
-			for _, m := range methodOverrideHeaders {
-				if config.NormalizeHeader(name) == strings.ToLower(m) {
-					return errors.New("method override headers are not allowed")
-				}
+		for _, m := range methodOverrideHeaders {
+			if equalHeader(name, m) {
+				return errors.New("method override headers are not allowed")
 			}
 		}
 	}
@@ -322,8 +316,7 @@ func (h *Handler) prepare(r *http.Request, st *state, rl *rule, tok *verify.Toke
 				continue
 			}
 			if f != "" {
-				hdr.Del(f)
-				stripNormalized(hdr, config.NormalizeHeader(f))
+				strip(hdr, config.NormalizeHeader(f))
 			}
 		}
 	}
@@ -331,17 +324,7 @@ func (h *Handler) prepare(r *http.Request, st *state, rl *rule, tok *verify.Toke
 	if upgrade && hdr.Get("Upgrade") != "" {
 		hdr.Set("Connection", "Upgrade")
 	}
-	for name := range hdr {
-		if name == "X-Forwarded-For" {
-			continue // rewrite extends the chain, as SetXForwarded does
-		}
-		for _, s := range st.strip {
-			if equalHeader(name, s) {
-				delete(hdr, name)
-				break
-			}
-		}
-	}
+	strip(hdr, st.strip...)
 	if tok == nil {
 		return
 	}
@@ -360,10 +343,19 @@ func (h *Handler) prepare(r *http.Request, st *state, rl *rule, tok *verify.Toke
 	}
 }
 
-func stripNormalized(h http.Header, norm string) {
+// strip deletes every spelling (any case, '_' for '-') of the normalised
+// names, except the canonical X-Forwarded-For: rewrite extends its chain, as
+// SetXForwarded does.
+func strip(h http.Header, norms ...string) {
 	for name := range h {
-		if equalHeader(name, norm) {
-			delete(h, name)
+		if name == "X-Forwarded-For" {
+			continue
+		}
+		for _, s := range norms {
+			if equalHeader(name, s) {
+				delete(h, name)
+				break
+			}
 		}
 	}
 }
