@@ -11,6 +11,8 @@ import (
 	rbacv1 "k8s.io/api/rbac/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/watch"
 	"k8s.io/client-go/kubernetes"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -343,10 +345,13 @@ var _ = Describe("ProtectedRoute", func() {
 	})
 
 	It("reports objects the API server refuses in Ready instead of retrying in silence", func() {
-		// A valid ProtectedRoute name can be longer than a label value may be.
+		// Today's CRD refuses names longer than a label value may be; a
+		// route created under an older CRD without that rule still exists.
+		restore := dropNameRule()
+		DeferCleanup(restore)
 		route.Name = strings.Repeat("r", 70)
 		Expect(k8sClient.Create(bg, auth)).To(Succeed())
-		Expect(k8sClient.Create(bg, route)).To(Succeed())
+		Eventually(func() error { return k8sClient.Create(bg, route) }).Should(Succeed())
 		Eventually(cond(v1alpha1.ConditionReady)).Should(haveReason(metav1.ConditionFalse, ReasonObjectRefused))
 		Expect(message(cond(v1alpha1.ConditionReady)())).To(And(
 			ContainSubstring("must be no more than 63"),
@@ -369,3 +374,33 @@ var _ = Describe("ProtectedRoute", func() {
 		Expect(apierrors.IsNotFound(err)).To(BeTrue(), "no RBAC for a ConfigMap that is not ours")
 	})
 })
+
+// dropNameRule removes the ProtectedRoute CRD's metadata.name length rule,
+// as an older CRD had it, and returns the function that puts it back.
+func dropNameRule() (restore func()) {
+	crd := &unstructured.Unstructured{}
+	crd.SetGroupVersionKind(schema.GroupVersionKind{Group: "apiextensions.k8s.io", Version: "v1", Kind: "CustomResourceDefinition"})
+	Expect(k8sClient.Get(bg, client.ObjectKey{Name: "protectedroutes.auth.jwtgate.io"}, crd)).To(Succeed())
+	original := crd.DeepCopy()
+	versions, _, _ := unstructured.NestedSlice(crd.Object, "spec", "versions")
+	for i := range versions {
+		v := versions[i].(map[string]any)
+		rules, _, _ := unstructured.NestedSlice(v, "schema", "openAPIV3Schema", "x-kubernetes-validations")
+		kept := rules[:0]
+		for _, r := range rules {
+			if !strings.Contains(r.(map[string]any)["rule"].(string), "metadata.name") {
+				kept = append(kept, r)
+			}
+		}
+		Expect(len(kept)).To(BeNumerically("<", len(rules)), "the CRD has no metadata.name rule to drop")
+		Expect(unstructured.SetNestedSlice(v, kept, "schema", "openAPIV3Schema", "x-kubernetes-validations")).To(Succeed())
+		versions[i] = v
+	}
+	Expect(unstructured.SetNestedSlice(crd.Object, versions, "spec", "versions")).To(Succeed())
+	Expect(k8sClient.Update(bg, crd)).To(Succeed())
+	return func() {
+		Expect(k8sClient.Get(bg, client.ObjectKey{Name: crd.GetName()}, crd)).To(Succeed())
+		original.SetResourceVersion(crd.GetResourceVersion())
+		Expect(k8sClient.Update(bg, original)).To(Succeed())
+	}
+}

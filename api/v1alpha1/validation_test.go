@@ -161,6 +161,16 @@ var _ = Describe("ProtectedRoute validation", func() {
 		Entry("256 rules", route(manyRules(256))),
 	)
 
+	It("refuses a name longer than a label value", func() {
+		u := object("ProtectedRoute", route(protectedRule))
+		u.SetName(strings.Repeat("r", 64))
+		err := k8sClient.Create(ctx, u)
+		Expect(err).To(HaveOccurred())
+		Expect(err.Error()).To(ContainSubstring("metadata.name must be at most 63 characters"))
+		u.SetName(strings.Repeat("r", 63))
+		Expect(k8sClient.Create(ctx, u)).To(Succeed())
+	})
+
 	DescribeTable("refuses invalid specs with a message that names the field and the fix",
 		func(spec string, messages ...string) { expectRefused("ProtectedRoute", spec, messages...) },
 		Entry("both public and authorizer", route("- {path: /x, public: true, authorizer: auth0}\n"),
