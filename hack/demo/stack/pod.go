@@ -18,11 +18,12 @@ import (
 	"k8s.io/client-go/tools/clientcmd"
 	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
 
+	"github.com/jwtgate/jwtgate/internal/inject"
 	sidecarconfig "github.com/jwtgate/jwtgate/sidecar/config"
 )
 
 // SidecarContainer is the name the injector gives the sidecar.
-const SidecarContainer = "jwtgate-sidecar"
+const SidecarContainer = inject.SidecarName
 
 // CreatePod creates the colors app's pod as a Deployment would, with the
 // app's port named "http" at the port the local colors app really listens
@@ -127,7 +128,7 @@ func (s *Stack) StartSidecar(ctx context.Context, pod *corev1.Pod) error {
 // writeMountedConfig stands in for the kubelet's ConfigMap volume.
 func (s *Stack) writeMountedConfig(ctx context.Context) (string, error) {
 	var cm corev1.ConfigMap
-	key := types.NamespacedName{Namespace: AppNamespace, Name: RouteName + "-jwtgate"}
+	key := types.NamespacedName{Namespace: AppNamespace, Name: inject.ConfigMapName(RouteName)}
 	if err := s.Client.Get(ctx, key, &cm); err != nil {
 		return "", fmt.Errorf("reading the compiled ConfigMap %s: %w", key, err)
 	}
