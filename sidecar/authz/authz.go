@@ -4,6 +4,7 @@
 package authz
 
 import (
+	"slices"
 	"strings"
 
 	"github.com/jwtgate/jwtgate/sidecar/jsonscan"
@@ -80,7 +81,7 @@ func HasScopes(c Claims, need []string, all bool) bool {
 	if !all {
 		found := false
 		eachScope(c, func(s string) bool {
-			found = contains(need, s)
+			found = slices.Contains(need, s)
 			return !found
 		})
 		return found
@@ -132,7 +133,7 @@ func scalarHolds(raw string, values []string) bool {
 		}
 		text = s
 	}
-	return contains(values, text)
+	return slices.Contains(values, text)
 }
 
 // HeaderValue renders a claim for a request header: strings as they are,
@@ -149,13 +150,4 @@ func HeaderValue(raw string) (string, bool) {
 		}
 	}
 	return jsonscan.Compact(raw)
-}
-
-func contains(list []string, s string) bool {
-	for _, v := range list {
-		if v == s {
-			return true
-		}
-	}
-	return false
 }

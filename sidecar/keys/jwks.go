@@ -7,6 +7,7 @@ import (
 	"crypto/rsa"
 	"encoding/json"
 	"fmt"
+	"slices"
 
 	"github.com/lestrrat-go/jwx/v2/jwk"
 )
@@ -135,7 +136,7 @@ func parseOne(raw json.RawMessage) (Key, string, string) {
 	if hdr.Use != nil && *hdr.Use != "sig" {
 		return Key{}, kid, fmt.Sprintf("use is %q, not \"sig\"", *hdr.Use)
 	}
-	if hdr.KeyOps != nil && !contains(hdr.KeyOps, "verify") {
+	if hdr.KeyOps != nil && !slices.Contains(hdr.KeyOps, "verify") {
 		return Key{}, kid, "key_ops does not include \"verify\""
 	}
 	jk, err := jwk.ParseKey(raw)
@@ -184,13 +185,4 @@ func parseOne(raw json.RawMessage) (Key, string, string) {
 		return Key{}, kid, fmt.Sprintf("alg %q does not fit a %s %s key", k.Alg, k.Type, k.Curve)
 	}
 	return k, kid, ""
-}
-
-func contains(list []string, s string) bool {
-	for _, v := range list {
-		if v == s {
-			return true
-		}
-	}
-	return false
 }

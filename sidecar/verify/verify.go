@@ -10,6 +10,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"math"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -356,7 +357,7 @@ func CheckSignature(ctx context.Context, token string, algs []string, ks KeySour
 	if !ok {
 		return Signed{}, fail(ReasonHeader)
 	}
-	if !contains(algs, h.alg) {
+	if !slices.Contains(algs, h.alg) {
 		return Signed{}, fail(ReasonAlgorithm) // also none, NONE, HS256
 	}
 	v := verifiers[h.alg]
@@ -491,10 +492,10 @@ func (p *Policy) audienceOK(t *Token) bool {
 	raw := t.reg[regAud]
 	if raw == "" {
 		id, ok := jsonscan.Unquote(t.reg[regClientID])
-		return ok && contains(p.Audiences, id)
+		return ok && slices.Contains(p.Audiences, id)
 	}
 	if s, ok := jsonscan.Unquote(raw); ok {
-		return contains(p.Audiences, s)
+		return slices.Contains(p.Audiences, s)
 	}
 	if raw[0] != '[' {
 		return false
@@ -506,7 +507,7 @@ func (p *Policy) audienceOK(t *Token) bool {
 		if !ok {
 			return false // an array with a non-string is malformed
 		}
-		found = found || contains(p.Audiences, s)
+		found = found || slices.Contains(p.Audiences, s)
 	}
 	return found && a.Valid()
 }
@@ -521,13 +522,4 @@ func numericDate(raw string) (float64, bool) {
 		return 0, false
 	}
 	return f, true
-}
-
-func contains(list []string, s string) bool {
-	for _, v := range list {
-		if v == s {
-			return true
-		}
-	}
-	return false
 }
