@@ -20,7 +20,7 @@ type Claims interface {
 var scopeClaims = [...]string{"scope", "scp", "permissions"}
 
 // Scopes returns the token's scopes from the first present of scope
-// (space-delimited), scp and permissions; each may be a string or an array
+// (delimited by the space character), scp and permissions; each may be a string or an array
 // of strings.
 func Scopes(c Claims) []string {
 	var list []string
@@ -40,8 +40,10 @@ func eachScope(c Claims, yield func(string) bool) {
 			continue
 		}
 		if s, ok := jsonscan.Unquote(raw); ok {
-			for f := range strings.FieldsSeq(s) {
-				if !yield(f) {
+			// RFC 6749 §3.3: scope-tokens are separated by SP (%x20) only;
+			// a tab or other whitespace is part of a token, never a separator.
+			for f := range strings.SplitSeq(s, " ") {
+				if f != "" && !yield(f) {
 					return
 				}
 			}

@@ -33,6 +33,12 @@ func TestScopes(t *testing.T) {
 		want []string
 	}{
 		{`{"scope":"read:colors  write:colors"}`, []string{"read:colors", "write:colors"}},
+		{`{"scope":" read:colors "}`, []string{"read:colors"}},
+		// Only SP separates (RFC 6749 §3.3): tab, newline, NBSP stay inside a token.
+		{`{"scope":"read:colors\twrite"}`, []string{"read:colors\twrite"}},
+		{`{"scope":"a\nb c"}`, []string{"a\nb", "c"}},
+		{`{"scope":"a\u00a0b"}`, []string{"a\u00a0b"}},
+		{`{"scp":"a b"}`, []string{"a", "b"}},
 		{`{"scp":["a","b"]}`, []string{"a", "b"}},
 		{`{"permissions":["read:colors"]}`, []string{"read:colors"}},
 		{`{"permissions":"read:colors"}`, []string{"read:colors"}},
@@ -69,6 +75,12 @@ func TestHasScopes(t *testing.T) {
 	}
 	if authz.HasScopes(scp("read:colors write:colors"), []string{"read:colors"}, false) {
 		t.Error("a scope with a space inside matched one token")
+	}
+	// A tab is not a scope separator: "read:colors\twrite" is one token.
+	for _, all := range []bool{false, true} {
+		if authz.HasScopes(claims(`{"scope":"read:colors\twrite"}`), []string{"read:colors"}, all) {
+			t.Errorf("all=%v: a tab-separated scope string granted read:colors", all)
+		}
 	}
 }
 
