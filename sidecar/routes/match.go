@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"unicode"
+	"unicode/utf8"
 )
 
 // Kind is a template segment's kind, in increasing specificity order.
@@ -81,9 +83,11 @@ type Route struct {
 }
 
 // Matcher is a compiled rule set: a segment tree walked literal first, then
-// {param}, then {greedy+}, so the first match is the most specific.
+// {param}, then {greedy+}, so the first match is the most specific. A second
+// tree holds the same rules with ASCII lower-case literals, for MatchFolded.
 type Matcher struct {
-	root node
+	root   node
+	folded node
 }
 
 type node struct {
@@ -110,30 +114,8 @@ func Compile(routes []Route) (*Matcher, error) {
 			errs = append(errs, fmt.Errorf("rules[%d].path: %w", r.Index, err))
 			continue
 		}
-		n := &m.root
-		list := &n.end
-		for _, s := range segs {
-			switch s.Kind {
-			case Literal:
-				if n.lit == nil {
-					n.lit = map[string]*node{}
-				}
-				c := n.lit[s.Text]
-				if c == nil {
-					c = &node{}
-					n.lit[s.Text] = c
-				}
-				n, list = c, &c.end
-			case Param:
-				if n.param == nil {
-					n.param = &node{}
-				}
-				n, list = n.param, &n.param.end
-			case Greedy:
-				list = &n.greedy
-			}
-		}
 		e := entry{methods: r.Methods, index: r.Index, path: r.Path}
+		list := m.root.slot(segs, false)
 		for _, o := range *list {
 			if overlap(o.methods, e.methods) {
 				errs = append(errs, fmt.Errorf("rules[%d]: path %q %s is exactly as specific as rules[%d] (%q %s) and both match the same requests; remove one or give them distinct methods",
@@ -141,11 +123,47 @@ func Compile(routes []Route) (*Matcher, error) {
 			}
 		}
 		*list = append(*list, e)
+		// Templates that differ only by case share a folded slot; all stay,
+		// so MatchFolded can find the most protected of them.
+		fl := m.folded.slot(segs, true)
+		*fl = append(*fl, e)
 	}
 	if len(errs) > 0 {
 		return nil, errors.Join(errs...)
 	}
 	return m, nil
+}
+
+// slot returns the entry list a template's routes go in, creating the path
+// to it; fold case-folds literals.
+func (n *node) slot(segs []Segment, fold bool) *[]entry {
+	list := &n.end
+	for _, s := range segs {
+		switch s.Kind {
+		case Literal:
+			text := s.Text
+			if fold {
+				text = foldCase(text)
+			}
+			if n.lit == nil {
+				n.lit = map[string]*node{}
+			}
+			c := n.lit[text]
+			if c == nil {
+				c = &node{}
+				n.lit[text] = c
+			}
+			n, list = c, &c.end
+		case Param:
+			if n.param == nil {
+				n.param = &node{}
+			}
+			n, list = n.param, &n.param.end
+		case Greedy:
+			list = &n.greedy
+		}
+	}
+	return list
 }
 
 func methodsText(ms []string) string {
@@ -222,4 +240,155 @@ func pick(es []entry, method string) int {
 		}
 	}
 	return anyIdx
+}
+
+// MatchFolded matches the path an app that folds case and ignores a
+// trailing slash would see: both the request path (a canonical one, from
+// Canonical) and the rule literals are case-folded (ASCII to lower case;
+// other letters by Unicode simple folding, so the Kelvin sign matches k), and
+// one trailing "/" is dropped (except from "/"). Precedence is Match's. Rules whose templates
+// differ only by case are matched together, so the result does not depend
+// on their order: it is the first of them for which want holds, or -1 (also
+// when the folded path matches no rule). It allocates nothing unless a
+// segment to fold is longer than 128 bytes or not ASCII.
+func (m *Matcher) MatchFolded(method, path string, want func(index int) bool) int {
+	if path == "" || path[0] != '/' {
+		return -1
+	}
+	if len(path) > 1 && path[len(path)-1] == '/' {
+		path = path[:len(path)-1]
+	}
+	if path == "/" {
+		i, _ := pickWanted(m.folded.end, method, want)
+		return i
+	}
+	i, _ := m.folded.matchFolded(method, path[1:], want)
+	return i
+}
+
+// foldBuf bounds the stack buffer a segment is lower-cased into.
+const foldBuf = 128
+
+// matchFolded is match on the folded tree; matched reports that the walk
+// reached rules for method (so it must not fall back to less specific
+// ones), whether or not want held for any.
+func (n *node) matchFolded(method, rest string, want func(int) bool) (index int, matched bool) {
+	seg, next, more := strings.Cut(rest, "/")
+	if n.lit != nil {
+		var c *node
+		switch {
+		case plain(seg):
+			c = n.lit[seg]
+		case len(seg) <= foldBuf && isASCII(seg):
+			var b [foldBuf]byte
+			for i := 0; i < len(seg); i++ {
+				b[i] = lower(seg[i])
+			}
+			c = n.lit[string(b[:len(seg)])] // a map index by string(bytes) does not allocate
+		default:
+			c = n.lit[foldCase(seg)]
+		}
+		if c != nil {
+			if i, ok := c.afterFolded(method, next, more, want); ok {
+				return i, true
+			}
+		}
+	}
+	if n.param != nil && seg != "" {
+		if i, ok := n.param.afterFolded(method, next, more, want); ok {
+			return i, true
+		}
+	}
+	if len(n.greedy) > 0 && rest != "" {
+		return pickWanted(n.greedy, method, want)
+	}
+	return -1, false
+}
+
+func (n *node) afterFolded(method, next string, more bool, want func(int) bool) (int, bool) {
+	if !more {
+		return pickWanted(n.end, method, want)
+	}
+	return n.matchFolded(method, next, want)
+}
+
+// pickWanted is pick over every route of the winning kind: those naming the
+// method if any does, else those allowing any method.
+func pickWanted(es []entry, method string, want func(int) bool) (index int, matched bool) {
+	for _, e := range es {
+		if len(e.methods) > 0 && slices.Contains(e.methods, method) {
+			matched = true
+			if want(e.index) {
+				return e.index, true
+			}
+		}
+	}
+	if matched {
+		return -1, true
+	}
+	for _, e := range es {
+		if len(e.methods) == 0 {
+			matched = true
+			if want(e.index) {
+				return e.index, true
+			}
+		}
+	}
+	return -1, matched
+}
+
+func lower(c byte) byte {
+	if 'A' <= c && c <= 'Z' {
+		return c + 'a' - 'A'
+	}
+	return c
+}
+
+// plain reports that s is ASCII with no upper-case letter: its own fold.
+func plain(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c >= 0x80 || 'A' <= c && c <= 'Z' {
+			return false
+		}
+	}
+	return true
+}
+
+func isASCII(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] >= 0x80 {
+			return false
+		}
+	}
+	return true
+}
+
+// fold maps every rune to one representative of its simple case-folding
+// orbit: the ASCII lower-case letter when the orbit has one (so the Kelvin
+// sign K folds to k, as Java's equalsIgnoreCase and Go's EqualFold see it),
+// else the orbit's smallest rune.
+func foldCase(s string) string {
+	if plain(s) {
+		return s
+	}
+	var b strings.Builder
+	b.Grow(len(s))
+	for _, r := range s {
+		b.WriteRune(foldRune(r))
+	}
+	return b.String()
+}
+
+func foldRune(r rune) rune {
+	if r < utf8.RuneSelf {
+		return rune(lower(byte(r)))
+	}
+	rep := r
+	for f := unicode.SimpleFold(r); f != r; f = unicode.SimpleFold(f) {
+		if f < utf8.RuneSelf {
+			return rune(lower(byte(f)))
+		}
+		rep = min(rep, f)
+	}
+	return rep
 }

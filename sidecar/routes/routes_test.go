@@ -243,3 +243,150 @@ func FuzzMatch(f *testing.F) {
 		}
 	})
 }
+
+// nearMiss has a protected-looking rule set behind a greedy catch-all, with
+// two templates that differ only by case.
+func nearMiss(t testing.TB) *routes.Matcher {
+	m, err := routes.Compile([]routes.Route{
+		{Path: "/admin", Methods: []string{"GET"}, Index: 0},
+		{Path: "/{proxy+}", Index: 1},
+		{Path: "/my/profile", Methods: []string{"GET"}, Index: 2},
+		{Path: "/Files/{id}", Index: 3},
+		{Path: "/files/{id}", Methods: []string{"GET"}, Index: 4},
+		{Path: "/", Methods: []string{"GET"}, Index: 5},
+		{Path: "/key", Index: 6},
+		{Path: "/café", Index: 7},
+		{Path: "/" + strings.Repeat("a", 200), Index: 8},
+		{Path: "/FILES/{id}/{rest+}", Index: 9},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return m
+}
+
+func anyRule(int) bool { return true }
+
+func TestMatchFolded(t *testing.T) {
+	m := nearMiss(t)
+	not := func(i int) func(int) bool { return func(j int) bool { return j != i } }
+	cases := []struct {
+		method, path string
+		want         func(int) bool
+		folded       int // MatchFolded
+		exact        int // Match: routing itself is unchanged
+	}{
+		{"GET", "/admin", anyRule, 0, 0},
+		{"GET", "/ADMIN", anyRule, 0, 1},
+		{"GET", "/Admin", anyRule, 0, 1},
+		{"GET", "/admin/", anyRule, 0, 1},
+		{"GET", "/Admin/", anyRule, 0, 1},
+		{"POST", "/ADMIN", anyRule, 1, 1}, // /admin is GET only: the folded path falls to the catch-all too
+		{"GET", "/my/PROFILE", anyRule, 2, 1},
+		{"GET", "/MY/Profile/", anyRule, 2, 1},
+		{"GET", "/administrator", anyRule, 1, 1}, // a distinct path stays distinct
+		{"GET", "/admin/x", anyRule, 1, 1},
+		{"GET", "/", anyRule, 5, 5}, // "/" keeps its slash
+		{"POST", "/", anyRule, -1, -1},
+		{"GET", "/\u212Aey", anyRule, 6, 1}, // Kelvin sign folds to k
+		{"GET", "/KEY/", anyRule, 6, 1},
+		{"GET", "/CAFÉ", anyRule, 7, 1},
+		{"GET", "/" + strings.Repeat("A", 200), anyRule, 8, 1}, // longer than the stack buffer
+		{"GET", "/" + strings.Repeat("a", 200) + "/", anyRule, 8, 1},
+		// /Files/{id} and /files/{id} share the folded slot; naming the
+		// method still wins, so GET picks 4 and PUT picks 3.
+		{"GET", "/FILES/x", anyRule, 4, 1},
+		{"PUT", "/files/x", anyRule, 3, 1},
+		{"PUT", "/Files/x", anyRule, 3, 3},
+		// Once the folded path reaches rules for the method, want filters
+		// them; it never falls back to a less specific rule.
+		{"PUT", "/files/x", not(3), -1, 1},
+		{"GET", "/FILES/x", not(4), -1, 1},
+		{"GET", "/ADMIN", not(0), -1, 1},
+		{"GET", "/files/x/y", anyRule, 9, 1},
+		{"GET", "/FILES/x/y/", anyRule, 9, 9},
+		{"GET", "/nothing/HERE", not(1), -1, 1},
+		{"GET", "", anyRule, -1, -1},
+		{"GET", "admin", anyRule, -1, -1},
+	}
+	for _, tc := range cases {
+		if got := m.MatchFolded(tc.method, tc.path, tc.want); got != tc.folded {
+			t.Errorf("MatchFolded(%s %s) = %d, want %d", tc.method, tc.path[:min(len(tc.path), 40)], got, tc.folded)
+		}
+		if got := m.Match(tc.method, tc.path); got != tc.exact {
+			t.Errorf("Match(%s %s) = %d, want %d", tc.method, tc.path[:min(len(tc.path), 40)], got, tc.exact)
+		}
+	}
+}
+
+// TestMatchFoldedAllocatesNothing: the check runs on public requests, so it
+// must stay off the allocator for ordinary (ASCII, short-segment) paths.
+func TestMatchFoldedAllocatesNothing(t *testing.T) {
+	m := nearMiss(t)
+	for _, p := range []string{"/admin", "/ADMIN/", "/my/PROFILE", "/Static/App.JS", "/FILES/x/y/"} {
+		if n := testing.AllocsPerRun(100, func() { m.MatchFolded("GET", p, anyRule) }); n != 0 {
+			t.Errorf("%s: %v allocations", p, n)
+		}
+	}
+}
+
+func BenchmarkMatchFolded(b *testing.B) {
+	m := nearMiss(b)
+	b.ReportAllocs()
+	for b.Loop() {
+		if m.MatchFolded("GET", "/My/Profile/", anyRule) != 2 {
+			b.Fatal("no match")
+		}
+	}
+}
+
+// swapASCII flips the case of ASCII letters.
+func swapASCII(s string) string {
+	b := []byte(s)
+	for i, c := range b {
+		switch {
+		case 'a' <= c && c <= 'z':
+			b[i] = c - 'a' + 'A'
+		case 'A' <= c && c <= 'Z':
+			b[i] = c - 'A' + 'a'
+		}
+	}
+	return string(b)
+}
+
+func FuzzMatchFolded(f *testing.F) {
+	m := colors(f) // lower-case literals, no case-only twins
+	for _, s := range []string{"/colors", "/COLORS/", "/My/Profile", "/files/A/README/", "/", "/x/Y/z/", "/colors/RED"} {
+		f.Add("GET", s)
+	}
+	f.Fuzz(func(t *testing.T, method, path string) {
+		if !strings.HasPrefix(path, "/") {
+			return // not a canonical path; matches nothing
+		}
+		got := m.MatchFolded(method, path, anyRule)
+		// Folding ignores ASCII case and one trailing slash.
+		if other := m.MatchFolded(method, swapASCII(path), anyRule); other != got {
+			t.Fatalf("%q -> %d but its case swap -> %d", path, got, other)
+		}
+		if !strings.HasSuffix(path, "/") {
+			if other := m.MatchFolded(method, path+"/", anyRule); other != got {
+				t.Fatalf("%q -> %d but with a trailing slash -> %d", path, got, other)
+			}
+		}
+		// On a path already in folded form, it is Match.
+		if strings.ToLower(path) == path && isASCII(path) && (path == "/" || !strings.HasSuffix(path, "/")) {
+			if exact := m.Match(method, path); exact != got {
+				t.Fatalf("%q: folded %d, exact %d", path, got, exact)
+			}
+		}
+	})
+}
+
+func isASCII(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] >= 0x80 {
+			return false
+		}
+	}
+	return true
+}
