@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/jwtgate/jwtgate/sidecar/config"
 	"github.com/jwtgate/jwtgate/sidecar/jsonscan"
 )
 
@@ -152,4 +153,60 @@ func HeaderValue(raw string) (string, bool) {
 		}
 	}
 	return jsonscan.Compact(raw)
+}
+
+// Covers reports whether every request rule a admits is admitted by rule b
+// as well: b is public, or both use the same authorizer and a's scope and
+// claim requirements imply b's. The proxy uses it to tell whether serving a
+// request under a instead of b would skip a check (a near-miss path).
+func Covers(a, b *config.Rule) bool {
+	if b.Public {
+		return true
+	}
+	if a.Public || a.Authorizer != b.Authorizer {
+		return false
+	}
+	if !scopesImply(a, b) {
+		return false
+	}
+	for _, need := range b.Claims {
+		if !slices.ContainsFunc(a.Claims, func(have config.ClaimRequirement) bool {
+			// A token holding one of have.Values holds one of need.Values.
+			return have.Claim == need.Claim && subset(have.Values, need.Values)
+		}) {
+			return false
+		}
+	}
+	return true
+}
+
+// scopesImply reports whether a token meeting a's scope requirement always
+// meets b's.
+func scopesImply(a, b *config.Rule) bool {
+	if len(b.Scopes) == 0 {
+		return true
+	}
+	if len(a.Scopes) == 0 {
+		return false
+	}
+	// a guarantees every scope it lists when it needs all of them (or one).
+	aAll := a.ScopeMatch == config.ScopeMatchAllOf || len(a.Scopes) == 1
+	switch {
+	case b.ScopeMatch == config.ScopeMatchAllOf && len(b.Scopes) > 1:
+		return aAll && subset(b.Scopes, a.Scopes)
+	case aAll:
+		return slices.ContainsFunc(a.Scopes, func(s string) bool { return slices.Contains(b.Scopes, s) })
+	default: // a AnyOf, b AnyOf: each way of meeting a meets b
+		return subset(a.Scopes, b.Scopes)
+	}
+}
+
+// subset reports whether every element of x is in y.
+func subset(x, y []string) bool {
+	for _, v := range x {
+		if !slices.Contains(y, v) {
+			return false
+		}
+	}
+	return true
 }

@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/jwtgate/jwtgate/sidecar/authz"
+	"github.com/jwtgate/jwtgate/sidecar/config"
 )
 
 // mapClaims is a decoded claims object; Claim returns the raw JSON.
@@ -170,3 +171,50 @@ func TestNoAllocations(t *testing.T) {
 type rawClaims map[string]string
 
 func (m rawClaims) Claim(name string) string { return m[name] }
+
+func TestCovers(t *testing.T) {
+	public := config.Rule{Public: true}
+	auth := config.Rule{Authorizer: "auth0"}
+	other := config.Rule{Authorizer: "okta"}
+	scoped := func(match string, s ...string) config.Rule {
+		return config.Rule{Authorizer: "auth0", Scopes: s, ScopeMatch: match}
+	}
+	claimed := func(claim string, values ...string) config.Rule {
+		return config.Rule{Authorizer: "auth0", Claims: []config.ClaimRequirement{{Claim: claim, Values: values}}}
+	}
+	admin := claimed("roles", "admin")
+	admin.Claims = append(admin.Claims, config.ClaimRequirement{Claim: "tenant", Values: []string{"t1"}})
+	cases := []struct {
+		name string
+		a, b config.Rule
+		want bool
+	}{
+		{"public covers public", public, public, true},
+		{"anything covers public", admin, public, true},
+		{"public does not cover a token rule", public, auth, false},
+		{"same authorizer, no requirements", auth, auth, true},
+		{"another authorizer", other, auth, false},
+		{"no scope vs scope", auth, scoped("", "read"), false},
+		{"scope covers no scope", scoped("", "read"), auth, true},
+		{"AnyOf subset", scoped("AnyOf", "a", "b"), scoped("AnyOf", "a", "b", "c"), true},
+		{"AnyOf superset", scoped("AnyOf", "a", "b", "c"), scoped("AnyOf", "a", "b"), false},
+		{"AllOf meets AnyOf", scoped("AllOf", "a", "x"), scoped("AnyOf", "a", "b"), true},
+		{"AllOf misses AnyOf", scoped("AllOf", "x", "y"), scoped("AnyOf", "a", "b"), false},
+		{"AllOf superset", scoped("AllOf", "a", "b", "c"), scoped("AllOf", "a", "b"), true},
+		{"AllOf subset", scoped("AllOf", "a"), scoped("AllOf", "a", "b"), false},
+		{"AnyOf vs AllOf", scoped("AnyOf", "a", "b"), scoped("AllOf", "a", "b"), false},
+		{"single AnyOf is AllOf", scoped("", "a"), scoped("AllOf", "a"), true},
+		{"AnyOf vs single AllOf", scoped("AnyOf", "a", "b"), scoped("AllOf", "a"), false},
+		{"claim values subset", claimed("roles", "admin"), claimed("roles", "admin", "member"), true},
+		{"claim values superset", claimed("roles", "admin", "member"), claimed("roles", "admin"), false},
+		{"other claim", claimed("groups", "admin"), claimed("roles", "admin"), false},
+		{"no claim vs claim", auth, claimed("roles", "admin"), false},
+		{"two claims cover one", admin, claimed("roles", "admin"), true},
+		{"one claim does not cover two", claimed("roles", "admin"), admin, false},
+	}
+	for _, tc := range cases {
+		if got := authz.Covers(&tc.a, &tc.b); got != tc.want {
+			t.Errorf("%s: Covers = %v, want %v", tc.name, got, tc.want)
+		}
+	}
+}

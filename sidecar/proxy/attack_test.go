@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jwtgate/jwtgate/sidecar/proxy"
 	"github.com/jwtgate/jwtgate/sidecar/testissuer"
 )
 
@@ -364,4 +365,76 @@ func TestAttackTokenInTwoPlacesOtherSpelling(t *testing.T) {
 	for _, name := range []string{"X_Api_Token", "x_api-token"} {
 		custom.do(t, "GET", "/my/profile", http.Header{"X-Api-Token": {tok}, name: {"forged"}}).expect(t, 400, twice, "")
 	}
+}
+
+// TestAttackCaseAndTrailingSlashNearMiss: routing is exact and
+// case-sensitive, so behind a public catch-all /ADMIN and /admin/ are public
+// paths; an app that folds case or ignores a trailing slash (Express by
+// default, older Spring) would serve its /admin for them without a token.
+func TestAttackCaseAndTrailingSlashNearMiss(t *testing.T) {
+	const nearMiss = `Bearer error="invalid_request", error_description="path differs from a protected route only by case or a trailing slash"`
+	withCatchAll := func(cfg map[string]any) {
+		cfg["rules"] = append(cfg["rules"].([]any), map[string]any{"path": "/{proxy+}", "public": true})
+	}
+	e := newEnv(t, withCatchAll)
+	admin := e.token("rsa-1", func(m map[string]any) { m["http://sandrino/roles"] = []string{"admin"} })
+	for _, p := range []string{"/admin/", "/ADMIN", "/Admin", "/Admin/", "/my/PROFILE", "/My/Profile/", "/my/profile/", "/WS", "/my/COLORS"} {
+		e.observed = nil
+		e.do(t, "GET", p, nil).expect(t, 400, nearMiss, `{"message":"Bad Request"}`)
+		// A valid token does not help: the request is ambiguous, not unauthenticated.
+		e.do(t, "GET", p, bearer(admin)).expect(t, 400, nearMiss, `{"message":"Bad Request"}`)
+		if len(e.observed) == 0 || !strings.HasSuffix(e.observed[0], "|bad_request|"+proxy.ReasonNearMiss) || strings.HasPrefix(e.observed[0], "/{proxy+}|") {
+			t.Errorf("%s counted as %v, want the protected rule's route and the near-miss reason", p, e.observed)
+		}
+	}
+	// Percent-encoded upper case is the same path once decoded.
+	e.do(t, "GET", "/%41dmin", nil).expect(t, 400, nearMiss, "")
+	// Controls: distinct public paths, and folded paths that land on a rule
+	// no more protected than the one matched, are still served.
+	for _, p := range []string{"/administrator", "/admins", "/admin/x", "/Colors", "/colors/", "/COLORS", "/my/profiles", "/my"} {
+		r := e.do(t, "GET", p, nil)
+		r.expect(t, 200, "", "")
+		if r.echo.Path != p {
+			t.Errorf("%s reached the app as %s", p, r.echo.Path)
+		}
+	}
+	// /admin allows GET only, so POST /ADMIN folds to the catch-all as POST
+	// /admin itself does: no rule is skipped.
+	e.do(t, "POST", "/ADMIN", nil).expect(t, 200, "", "")
+	// The exact paths are unaffected.
+	e.do(t, "GET", "/admin", nil).expect(t, 401, `Bearer realm="jwtgate"`, "")
+	e.do(t, "GET", "/admin", bearer(admin)).expect(t, 200, "", "")
+	e.do(t, "GET", "/my/profile", bearer(admin)).expect(t, 200, "", "")
+
+	// A protected rule with fewer requirements is a near miss too: /my/{item}
+	// needs any token, /my/colors the read:colors scope.
+	e = newEnv(t, func(cfg map[string]any) {
+		cfg["rules"] = append(cfg["rules"].([]any), map[string]any{"path": "/my/{item}", "methods": []string{"GET"}, "authorizer": "auth0"})
+	})
+	noScope := e.token("rsa-1", func(m map[string]any) { m["scope"] = "openid" })
+	e.do(t, "GET", "/my/COLORS", bearer(noScope)).expect(t, 400, nearMiss, "")
+	e.do(t, "GET", "/my/colors", bearer(noScope)).expect(t, 403, `Bearer error="insufficient_scope", scope="read:colors"`, "")
+	// /my/PROFILE folds to /my/profile, which asks nothing /my/{item} does not.
+	e.do(t, "GET", "/my/PROFILE", bearer(noScope)).expect(t, 200, "", "")
+	e.do(t, "GET", "/my/PROFILE", nil).expect(t, 401, `Bearer realm="jwtgate"`, "")
+
+	// A public literal rule that differs from a protected one only by case
+	// is a near miss of it, whatever the rules' order.
+	for _, first := range []bool{true, false} {
+		e = newEnv(t, func(cfg map[string]any) {
+			twin := map[string]any{"path": "/Admin", "methods": []string{"GET"}, "public": true}
+			if first {
+				cfg["rules"] = append([]any{twin}, cfg["rules"].([]any)...)
+			} else {
+				cfg["rules"] = append(cfg["rules"].([]any), twin)
+			}
+		})
+		e.do(t, "GET", "/Admin", nil).expect(t, 400, nearMiss, "")
+		e.do(t, "GET", "/admin", nil).expect(t, 401, `Bearer realm="jwtgate"`, "")
+	}
+
+	// Without a catch-all the near miss matches nothing: 404, as before.
+	e = newEnv(t, nil)
+	e.do(t, "GET", "/ADMIN", nil).expect(t, 404, "", `{"message":"Not Found"}`)
+	e.do(t, "GET", "/admin/", nil).expect(t, 404, "", `{"message":"Not Found"}`)
 }

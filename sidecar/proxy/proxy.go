@@ -35,6 +35,11 @@ const (
 	DecisionError        = "error"
 )
 
+// ReasonNearMiss is the 400's description and reason label for a path that
+// differs from a more protected rule's only by case or a trailing slash; the
+// route label is that protected rule's.
+const ReasonNearMiss = "path differs from a protected route only by case or a trailing slash"
+
 // Observer records one request (metrics).
 type Observer interface {
 	Request(route, decision, reason string, seconds float64)
@@ -223,13 +228,26 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request) (out outcome) {
 	if st.cors != nil {
 		st.cors.decorate(w.Header(), origin)
 	}
-	// 3. Route.
+	// 3. Route. A path that matches nothing stays 404 even when its folded
+	// form would match a protected rule: nothing is forwarded, so it already
+	// fails closed, and a 404 tells a scanner nothing about which protected
+	// routes exist (and costs it no fold check).
 	idx := st.matcher.Match(r.Method, path)
 	if idx < 0 {
 		reply(w, http.StatusNotFound, bodyNotFound, "")
 		return outcome{decision: DecisionNotFound, reason: "no rule matches"}
 	}
 	rl := &st.rules[idx]
+	// Routing is exact and case-sensitive, but many apps fold case or drop
+	// a trailing slash: /ADMIN or /admin/ matched by a public catch-all
+	// would reach the app's /admin without its checks. Refuse a request
+	// whose folded path matches a rule its exact rule does not cover.
+	if rl.exposes != nil {
+		if f := st.matcher.MatchFolded(r.Method, path, func(j int) bool { return rl.exposes[j] }); f >= 0 {
+			reply(w, http.StatusBadRequest, bodyBadRequest, `Bearer error="invalid_request", error_description="`+ReasonNearMiss+`"`)
+			return outcome{st.rules[f].label, DecisionBadRequest, ReasonNearMiss}
+		}
+	}
 	var tok *verify.Token
 	if !rl.public {
 		a := rl.auth

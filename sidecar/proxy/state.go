@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/jwtgate/jwtgate/sidecar/authz"
 	"github.com/jwtgate/jwtgate/sidecar/config"
 	"github.com/jwtgate/jwtgate/sidecar/keys"
 	"github.com/jwtgate/jwtgate/sidecar/routes"
@@ -37,6 +38,10 @@ type rule struct {
 	claims []config.ClaimRequirement
 	// challenge is the 403 WWW-Authenticate value.
 	challenge string
+	// exposes[j] is true when serving a request under this rule would skip
+	// a check rule j makes (authz.Covers is false). Nil when this rule
+	// covers every rule, so the near-miss check costs it nothing.
+	exposes []bool
 }
 
 type authorizer struct {
@@ -136,10 +141,49 @@ func compile(snap *config.Snapshot, upstream *url.URL, reg *keys.Registry) (*sta
 		return nil, err
 	}
 	st.matcher = m
+	st.nearMisses(c.Rules)
 	if c.CORS != nil {
 		st.cors = newCORS(c.CORS)
 	}
 	return st, nil
+}
+
+// nearMisses sets each rule's exposes. A rule without parameters is matched
+// by its own template only, so whether its folded form lands on a rule it
+// does not cover is decided here, once, for every method that could reach
+// it; such rules (most protected literal routes) skip the check entirely.
+func (st *state) nearMisses(rules []config.Rule) {
+	var named []string // every method a rule names, and "" for all others
+	for _, r := range rules {
+		for _, m := range r.Methods {
+			if !slices.Contains(named, m) {
+				named = append(named, m)
+			}
+		}
+	}
+	named = append(named, "")
+	for i := range rules {
+		exposes := make([]bool, len(rules))
+		some := false
+		for j := range rules {
+			exposes[j] = !authz.Covers(&rules[i], &rules[j])
+			some = some || exposes[j]
+		}
+		if !some {
+			continue
+		}
+		if !strings.Contains(rules[i].Path, "{") {
+			methods := rules[i].Methods
+			if len(methods) == 0 {
+				methods = named
+			}
+			want := func(j int) bool { return exposes[j] }
+			if !slices.ContainsFunc(methods, func(m string) bool { return st.matcher.MatchFolded(m, rules[i].Path, want) >= 0 }) {
+				continue
+			}
+		}
+		st.rules[i].exposes = exposes
+	}
 }
 
 // alwaysStripped are the normalised names removed from every forwarded

@@ -230,7 +230,7 @@ func FuzzCanonical(f *testing.F) {
 
 func FuzzMatch(f *testing.F) {
 	m := colors(f)
-	for _, s := range []string{"/colors", "/colors/red", "/files/a/readme", "/", "/x/y/z/", "/files/"} {
+	for _, s := range []string{"/colors", "/colors/red", "/files/a/readme", "/", "/x/y/z/", "/files/", "/COLORS", "/colors/"} {
 		f.Add("GET", s)
 	}
 	f.Fuzz(func(t *testing.T, method, path string) {
