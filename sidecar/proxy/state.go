@@ -39,8 +39,8 @@ type rule struct {
 	// challenge is the 403 WWW-Authenticate value.
 	challenge string
 	// exposes[j] is true when serving a request under this rule would skip
-	// a check rule j makes (authz.Covers is false). Nil when this rule
-	// covers every rule, so the near-miss check costs it nothing.
+	// a check rule j makes (authz.Covers is false). Nil when no request
+	// this rule matches can be a near miss, so the check costs it nothing.
 	exposes []bool
 }
 
@@ -151,7 +151,7 @@ func compile(snap *config.Snapshot, upstream *url.URL, reg *keys.Registry) (*sta
 // nearMisses sets each rule's exposes. A rule without parameters is matched
 // by its own template only, so whether its folded form lands on a rule it
 // does not cover is decided here, once, for every method that could reach
-// it; such rules (most protected literal routes) skip the check entirely.
+// it; when none can be, the rule skips the check at request time.
 func (st *state) nearMisses(rules []config.Rule) {
 	var named []string // every method a rule names, and "" for all others
 	for _, r := range rules {
