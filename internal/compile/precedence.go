@@ -19,16 +19,29 @@ func CheckPrecedence(rules []v1alpha1.RouteRule) error {
 	}
 	for i := range rules {
 		for j := i + 1; j < len(rules); j++ {
-			if shapes[i] != shapes[j] || !methodsCollide(rules[i].Methods, rules[j].Methods) {
-				continue
+			if shapes[i] == shapes[j] && methodsCollide(rules[i].Methods, rules[j].Methods) {
+				return &InvalidRulesError{Msg: fmt.Sprintf(
+					"rules[%d] (%s) and rules[%d] (%s) have equal precedence and can match the same request; "+
+						"use one path template for both, give them disjoint methods, or make one more specific",
+					i, describe(rules[i]), j, describe(rules[j]))}
 			}
-			return &InvalidRulesError{Msg: fmt.Sprintf(
-				"rules[%d] (%s) and rules[%d] (%s) have equal precedence and can match the same request; "+
-					"use one path template for both, give them disjoint methods, or make one more specific",
-				i, describe(rules[i]), j, describe(rules[j]))}
+			// Many apps fold case, so the sidecar refuses a request that reaches
+			// the less protected of two such rules by spelling alone (400):
+			// one of them could never be used as written.
+			if shapes[i] != shapes[j] && strings.EqualFold(shapes[i], shapes[j]) && methodsOverlap(rules[i].Methods, rules[j].Methods) {
+				return &InvalidRulesError{Msg: fmt.Sprintf(
+					"rules[%d] (%s) and rules[%d] (%s) differ only by letter case; the sidecar refuses requests "+
+						"that could mean either, because many apps ignore case: spell both paths the same way",
+					i, describe(rules[i]), j, describe(rules[j]))}
+			}
 		}
 	}
 	return nil
+}
+
+// methodsOverlap: some request method is allowed by both rules.
+func methodsOverlap(a, b []v1alpha1.HTTPMethod) bool {
+	return len(a) == 0 || len(b) == 0 || methodsCollide(a, b)
 }
 
 // shape normalises a path template to its precedence class: parameter names
