@@ -220,6 +220,9 @@ func setup(ctx context.Context, mgr manager.Manager, o Options, wrap func(admiss
 		return fmt.Errorf("webhook: unknown certificate mode %q; use %q or %q", o.CertMode, CertModeSelf, CertModeCertManager)
 	}
 
+	if err := mgr.AddReadyzCheck("injection-caches", cachesSynced(mgr.GetCache())); err != nil {
+		return err
+	}
 	return mgr.AddReadyzCheck("injection-webhook", srv.StartedChecker())
 }
 
