@@ -18,7 +18,7 @@ COPY . .
 ARG TARGETOS=linux TARGETARCH=amd64
 RUN --mount=type=cache,target=/go/pkg/mod --mount=type=cache,target=/root/.cache/go-build \
     CGO_ENABLED=0 GOOS=$TARGETOS GOARCH=$TARGETARCH \
-    go build -trimpath -ldflags="-s -w" -o /out/manager .
+    go build -trimpath -ldflags="-s -w" -o /out/manager ./cmd/manager
 
 # distroless/static: no shell, no package manager, CA certificates and
 # tzdata only; the nonroot tag runs as uid 65532.

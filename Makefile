@@ -20,7 +20,7 @@ generate: ## Generate deepcopy code.
 
 .PHONY: manifests
 manifests: ## Generate CRDs, RBAC and webhook manifests under config/.
-	$(CONTROLLER_GEN) rbac:roleName=jwtgate-manager crd webhook paths=./api/... paths=./controllers/... paths=./internal/... \
+	$(CONTROLLER_GEN) rbac:roleName=jwtgate-manager crd webhook paths=./api/... paths=./internal/... \
 		output:crd:artifacts:config=config/crd/bases output:rbac:artifacts:config=config/rbac output:webhook:artifacts:config=config/webhook
 	@if [ -d charts/jwtgate ]; then hack/sync-chart-crds.sh; fi
 	@go run ./hack/apidocs
@@ -41,8 +41,8 @@ verify: ## Fail when generated files are stale or code is unformatted.
 
 .PHONY: build
 build: ## Build bin/manager and bin/jwtgate-sidecar.
-	CGO_ENABLED=0 go build -trimpath -o bin/manager .
-	CGO_ENABLED=0 go build -trimpath -o bin/jwtgate-sidecar ./sidecar
+	CGO_ENABLED=0 go build -trimpath -o bin/manager ./cmd/manager
+	CGO_ENABLED=0 go build -trimpath -o bin/jwtgate-sidecar ./cmd/jwtgate-sidecar
 
 .PHONY: run
 run: build ## Run the operator against the kubeconfig in use (no webhook: the API server cannot call back here).

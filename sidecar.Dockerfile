@@ -19,7 +19,7 @@ COPY . .
 ARG TARGETOS=linux TARGETARCH=amd64
 RUN --mount=type=cache,target=/go/pkg/mod --mount=type=cache,target=/root/.cache/go-build \
     CGO_ENABLED=0 GOOS=$TARGETOS GOARCH=$TARGETARCH \
-    go build -trimpath -ldflags="-s -w" -o /out/jwtgate-sidecar ./sidecar
+    go build -trimpath -ldflags="-s -w" -o /out/jwtgate-sidecar ./cmd/jwtgate-sidecar
 
 FROM gcr.io/distroless/static-debian12:nonroot
 COPY --from=build /out/jwtgate-sidecar /jwtgate-sidecar

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Makes headless Chromium available for the browser test (hack/browser).
+# Makes headless Chromium available for the browser test (test/browser).
 # Chromium comes from Debian's packages (no browser download site is reachable
 # here). Prints the binary's path. Fails with a clear message when it is
 # missing and cannot be installed, so the browser test never silently skips.

@@ -13,14 +13,14 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/jwtgate/jwtgate/hack/colorsapp/colors"
+	"github.com/jwtgate/jwtgate/internal/colorsapp"
 )
 
 func main() {
 	listen := flag.String("listen", "127.0.0.1:8080", "address to listen on; keep it on loopback so only the sidecar reaches it")
 	flag.Parse()
 	log := slog.New(slog.NewTextHandler(os.Stderr, nil))
-	srv := &http.Server{Addr: *listen, Handler: logRequests(log, colors.Handler()), ReadHeaderTimeout: 5 * time.Second}
+	srv := &http.Server{Addr: *listen, Handler: logRequests(log, colorsapp.Handler()), ReadHeaderTimeout: 5 * time.Second}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	go func() {

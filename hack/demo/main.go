@@ -26,8 +26,8 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	"sigs.k8s.io/yaml"
 
-	"github.com/jwtgate/jwtgate/hack/demo/stack"
-	"github.com/jwtgate/jwtgate/hack/spa/page"
+	"github.com/jwtgate/jwtgate/internal/spapage"
+	"github.com/jwtgate/jwtgate/test/stack"
 )
 
 func main() {
@@ -140,7 +140,7 @@ const spaAddr = "localhost:3000"
 
 // serveSPA serves the seed's single-page app at http://localhost:3000.
 func serveSPA(s *stack.Stack) error {
-	h, err := page.Handler(page.Config{APIURL: s.Sidecar.URL, IssuerURL: s.Issuer.URL()})
+	h, err := spapage.Handler(spapage.Config{APIURL: s.Sidecar.URL, IssuerURL: s.Issuer.URL()})
 	if err != nil {
 		return err
 	}

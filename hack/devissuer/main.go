@@ -20,7 +20,7 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/jwtgate/jwtgate/hack/devissuer/issuer"
+	"github.com/jwtgate/jwtgate/internal/devissuer"
 )
 
 func main() {
@@ -39,13 +39,13 @@ func main() {
 func serve(args []string) error {
 	fs := flag.NewFlagSet("devissuer", flag.ContinueOnError)
 	listen := fs.String("listen", "127.0.0.1:5556", "loopback address to listen on (port 0 picks a free one)")
-	audience := fs.String("audience", issuer.DefaultAudience, "default `aud` of minted tokens")
+	audience := fs.String("audience", devissuer.DefaultAudience, "default `aud` of minted tokens")
 	urlFile := fs.String("url-file", "", "write the issuer URL to this file once listening (for scripts)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
 	log := slog.New(slog.NewTextHandler(os.Stderr, nil))
-	srv, err := issuer.Start(*listen, issuer.Options{Audience: *audience})
+	srv, err := devissuer.Start(*listen, devissuer.Options{Audience: *audience})
 	if err != nil {
 		return err
 	}
@@ -56,7 +56,7 @@ func serve(args []string) error {
 		}
 	}
 	log.Info("dev issuer serving", "issuer", srv.URL(), "jwks", srv.JWKSURL(),
-		"mint", strings.TrimSuffix(srv.URL(), "/")+issuer.MintPath+"?sub=alice&scope=read:colors")
+		"mint", strings.TrimSuffix(srv.URL(), "/")+devissuer.MintPath+"?sub=alice&scope=read:colors")
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	<-ctx.Done()
@@ -68,11 +68,11 @@ func serve(args []string) error {
 func mint(args []string, out io.Writer) error {
 	fs := flag.NewFlagSet("devissuer mint", flag.ContinueOnError)
 	iss := fs.String("issuer", "http://127.0.0.1:5556/", "URL of the running dev issuer")
-	sub := fs.String("sub", issuer.DefaultSubject, "subject (`sub`)")
+	sub := fs.String("sub", devissuer.DefaultSubject, "subject (`sub`)")
 	scope := fs.String("scope", "", "space-delimited scopes, e.g. 'read:colors'")
 	aud := fs.String("aud", "", "audience (the issuer's default when empty)")
 	alg := fs.String("alg", "RS256", "RS256 or ES256")
-	ttl := fs.Duration("ttl", issuer.DefaultTTL, "lifetime")
+	ttl := fs.Duration("ttl", devissuer.DefaultTTL, "lifetime")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -84,7 +84,7 @@ func mint(args []string, out io.Writer) error {
 		q.Set("aud", *aud)
 	}
 	client := &http.Client{Timeout: 5 * time.Second}
-	resp, err := client.Get(strings.TrimSuffix(*iss, "/") + issuer.MintPath + "?" + q.Encode())
+	resp, err := client.Get(strings.TrimSuffix(*iss, "/") + devissuer.MintPath + "?" + q.Encode())
 	if err != nil {
 		return fmt.Errorf("is the dev issuer running at %s? %w", *iss, err)
 	}

@@ -7,11 +7,11 @@ import (
 
 	"github.com/lestrrat-go/jwx/v2/jwt"
 
-	"github.com/jwtgate/jwtgate/hack/devissuer/issuer"
+	"github.com/jwtgate/jwtgate/internal/devissuer"
 )
 
 func TestMintCommandAsksTheRunningIssuer(t *testing.T) {
-	srv, err := issuer.Start("127.0.0.1:0", issuer.Options{})
+	srv, err := devissuer.Start("127.0.0.1:0", devissuer.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}

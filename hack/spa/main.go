@@ -8,7 +8,7 @@ import (
 	"os"
 	"time"
 
-	"github.com/jwtgate/jwtgate/hack/spa/page"
+	"github.com/jwtgate/jwtgate/internal/spapage"
 )
 
 func main() {
@@ -19,7 +19,7 @@ func main() {
 	scope := flag.String("scope", "read:colors", "scopes of the minted token")
 	flag.Parse()
 	log := slog.New(slog.NewTextHandler(os.Stderr, nil))
-	h, err := page.Handler(page.Config{APIURL: *api, IssuerURL: *iss, Subject: *sub, Scope: *scope})
+	h, err := spapage.Handler(spapage.Config{APIURL: *api, IssuerURL: *iss, Subject: *sub, Scope: *scope})
 	if err != nil {
 		log.Error("bad configuration", "err", err)
 		os.Exit(2)

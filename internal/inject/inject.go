@@ -17,7 +17,7 @@ import (
 	sidecarconfig "github.com/jwtgate/jwtgate/sidecar/config"
 )
 
-// Labels and annotations of the injection contract (DESIGN section 5).
+// Labels and annotations of the injection contract (README: Installing on a cluster).
 const (
 	// NamespaceLabel opts a namespace in when set to NamespaceLabelValue.
 	NamespaceLabel      = "jwtgate.io/injection"

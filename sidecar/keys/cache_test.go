@@ -9,8 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jwtgate/jwtgate/internal/devissuer/devissuertest"
 	"github.com/jwtgate/jwtgate/sidecar/keys"
-	"github.com/jwtgate/jwtgate/sidecar/testissuer"
 )
 
 type recorder struct {
@@ -24,13 +24,13 @@ func (r *recorder) Fetched(_, result string, _ int, _ time.Time) {
 	r.mu.Unlock()
 }
 
-func newCache(t *testing.T, iss *testissuer.Issuer, opts keys.Options) (*keys.Cache, *recorder) {
+func newCache(t *testing.T, iss *devissuertest.Issuer, opts keys.Options) (*keys.Cache, *recorder) {
 	return newCacheAt(t, iss, opts, nil)
 }
 
 // newCacheAt runs a cache on the clock now (nil: the real one), set before
 // the cache's goroutine starts.
-func newCacheAt(t *testing.T, iss *testissuer.Issuer, opts keys.Options, now func() time.Time) (*keys.Cache, *recorder) {
+func newCacheAt(t *testing.T, iss *devissuertest.Issuer, opts keys.Options, now func() time.Time) (*keys.Cache, *recorder) {
 	rec := &recorder{}
 	c := keys.NewCache(keys.Source{Name: "auth0", Issuer: iss.URL}, keys.NewHTTPClient(2*time.Second), opts, rec, nil)
 	if now != nil {
@@ -55,7 +55,7 @@ func waitFor(t *testing.T, cond func() bool) {
 }
 
 func TestCacheDiscoversAndServes(t *testing.T) {
-	iss := testissuer.New(t)
+	iss := devissuertest.New(t)
 	c, rec := newCache(t, iss, keys.Options{})
 	k, err := c.Lookup(context.Background(), "rsa-1")
 	if err != nil || k.Type != "RSA" {
@@ -68,11 +68,11 @@ func TestCacheDiscoversAndServes(t *testing.T) {
 }
 
 func TestUnknownKIDRefetchSingleFlightAndCooldown(t *testing.T) {
-	iss := testissuer.New(t)
+	iss := devissuertest.New(t)
 	c, _ := newCache(t, iss, keys.Options{UnknownKIDCooldown: time.Hour})
 	before := iss.JWKSFetches.Load()
 	// Rotation: a new key appears; the first request naming it refetches.
-	iss.SetKeys(iss.Key("rsa-1"), iss.Key("ec-1"), testissuer.NewKey("rsa-2", "RS256", 1))
+	iss.SetKeys(iss.Key("rsa-1"), iss.Key("ec-1"), devissuertest.NewKey("rsa-2", "RS256", 1))
 	iss.SetDelay(50 * time.Millisecond)
 	var wg sync.WaitGroup
 	var ok atomic.Int32
@@ -104,7 +104,7 @@ func TestUnknownKIDRefetchSingleFlightAndCooldown(t *testing.T) {
 }
 
 func TestUnknownKIDNegativeCache(t *testing.T) {
-	iss := testissuer.New(t)
+	iss := devissuertest.New(t)
 	// A clock the test moves: on a loaded machine a real 50ms cooldown could
 	// pass between the first two lookups.
 	var skip atomic.Int64
@@ -124,7 +124,7 @@ func TestUnknownKIDNegativeCache(t *testing.T) {
 }
 
 func TestOutageServesLastGoodThenFailsClosed(t *testing.T) {
-	iss := testissuer.New(t)
+	iss := devissuertest.New(t)
 	iss.SetCacheControl("max-age=0")
 	c, rec := newCache(t, iss, keys.Options{MinRefresh: 10 * time.Millisecond, RetryMin: 10 * time.Millisecond, RetryMax: 10 * time.Millisecond, MaxStale: time.Hour})
 	iss.SetJWKSStatus(http.StatusServiceUnavailable)
@@ -147,7 +147,7 @@ func TestOutageServesLastGoodThenFailsClosed(t *testing.T) {
 }
 
 func TestRefreshRespectsCacheControlBounds(t *testing.T) {
-	iss := testissuer.New(t)
+	iss := devissuertest.New(t)
 	iss.SetCacheControl("max-age=0") // clamped up to MinRefresh
 	start := time.Now()
 	newCache(t, iss, keys.Options{MinRefresh: 100 * time.Millisecond})
@@ -160,7 +160,7 @@ func TestRefreshRespectsCacheControlBounds(t *testing.T) {
 }
 
 func TestNoKeysIsUnavailable(t *testing.T) {
-	iss := testissuer.New(t)
+	iss := devissuertest.New(t)
 	iss.SetJWKSStatus(http.StatusNotFound)
 	c := keys.NewCache(keys.Source{Name: "a", JWKSURI: iss.JWKSURI()}, keys.NewHTTPClient(time.Second), keys.Options{}, nil, nil)
 	if _, err := c.Lookup(context.Background(), "rsa-1"); !errors.Is(err, keys.ErrKeysUnavailable) {
@@ -172,7 +172,7 @@ func TestNoKeysIsUnavailable(t *testing.T) {
 }
 
 func TestRegistryKeepsCachesAcrossSync(t *testing.T) {
-	iss := testissuer.New(t)
+	iss := devissuertest.New(t)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	r := keys.NewRegistry(ctx, keys.NewHTTPClient(time.Second), keys.Options{}, nil, nil)

@@ -9,12 +9,12 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jwtgate/jwtgate/internal/devissuer/devissuertest"
 	"github.com/jwtgate/jwtgate/sidecar/keys"
-	"github.com/jwtgate/jwtgate/sidecar/testissuer"
 )
 
 func TestDiscover(t *testing.T) {
-	iss := testissuer.New(t)
+	iss := devissuertest.New(t)
 	c := keys.NewHTTPClient(2 * time.Second)
 	got, err := keys.Discover(context.Background(), c, iss.URL)
 	if err != nil {
@@ -84,7 +84,7 @@ func TestDiscoverFailures(t *testing.T) {
 }
 
 func TestRedirectToOtherHostFails(t *testing.T) {
-	other := testissuer.New(t)
+	other := devissuertest.New(t)
 	srv := httptest.NewServer(http.RedirectHandler(other.JWKSURI(), http.StatusFound))
 	defer srv.Close()
 	// Both listen on 127.0.0.1 but on different ports: a different host.
@@ -95,7 +95,7 @@ func TestRedirectToOtherHostFails(t *testing.T) {
 }
 
 func TestFetchJWKS(t *testing.T) {
-	iss := testissuer.New(t)
+	iss := devissuertest.New(t)
 	iss.SetCacheControl("public, max-age=120")
 	res, err := keys.FetchJWKS(context.Background(), keys.NewHTTPClient(2*time.Second), iss.JWKSURI())
 	if err != nil {
@@ -110,7 +110,7 @@ func TestFetchJWKS(t *testing.T) {
 }
 
 func TestFetchJWKSErrors(t *testing.T) {
-	iss := testissuer.New(t)
+	iss := devissuertest.New(t)
 	c := keys.NewHTTPClient(2 * time.Second)
 	iss.SetJWKSStatus(http.StatusInternalServerError)
 	_, err := keys.FetchJWKS(context.Background(), c, iss.JWKSURI())

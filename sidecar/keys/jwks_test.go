@@ -7,12 +7,12 @@ import (
 
 	"github.com/lestrrat-go/jwx/v2/jwk"
 
+	"github.com/jwtgate/jwtgate/internal/devissuer/devissuertest"
 	"github.com/jwtgate/jwtgate/sidecar/keys"
-	"github.com/jwtgate/jwtgate/sidecar/testissuer"
 )
 
 // jwkJSON renders the public part of k with extra members merged in.
-func jwkJSON(t *testing.T, k *testissuer.SigningKey, extra map[string]any, private bool) json.RawMessage {
+func jwkJSON(t *testing.T, k *devissuertest.SigningKey, extra map[string]any, private bool) json.RawMessage {
 	t.Helper()
 	var src any = k.Private.Public()
 	if private {
@@ -38,11 +38,11 @@ func jwkJSON(t *testing.T, k *testissuer.SigningKey, extra map[string]any, priva
 }
 
 func TestParseJWKSFiltersKeys(t *testing.T) {
-	rsaKey := testissuer.NewKey("r", "RS256", 0)
-	small := testissuer.NewKey("small", "RS256-1024", 0)
-	ec := testissuer.NewKey("e", "ES256", 0)
-	ec384 := testissuer.NewKey("e384", "ES384", 0)
-	ed := testissuer.NewKey("ed", "EdDSA", 0)
+	rsaKey := devissuertest.NewKey("r", "RS256", 0)
+	small := devissuertest.NewKey("small", "RS256-1024", 0)
+	ec := devissuertest.NewKey("e", "ES256", 0)
+	ec384 := devissuertest.NewKey("e384", "ES384", 0)
+	ed := devissuertest.NewKey("ed", "EdDSA", 0)
 	cases := []struct {
 		name   string
 		key    json.RawMessage
@@ -90,9 +90,9 @@ func TestParseJWKSFiltersKeys(t *testing.T) {
 }
 
 func TestParseJWKSDuplicateKID(t *testing.T) {
-	a := testissuer.NewKey("same", "RS256", 0)
-	b := testissuer.NewKey("same", "ES256", 0)
-	c := testissuer.NewKey("other", "ES256", 0)
+	a := devissuertest.NewKey("same", "RS256", 0)
+	b := devissuertest.NewKey("same", "ES256", 0)
+	c := devissuertest.NewKey("other", "ES256", 0)
 	body, _ := json.Marshal(map[string]any{"keys": []json.RawMessage{jwkJSON(t, a, nil, false), jwkJSON(t, b, nil, false), jwkJSON(t, c, nil, false)}})
 	res, err := keys.ParseJWKS(body)
 	if err != nil {

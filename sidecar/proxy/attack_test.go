@@ -10,11 +10,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jwtgate/jwtgate/internal/devissuer/devissuertest"
 	"github.com/jwtgate/jwtgate/sidecar/proxy"
-	"github.com/jwtgate/jwtgate/sidecar/testissuer"
 )
 
-// Attack suite (issue 3): each case is its own test and must be refused, or,
+// Attack suite: each case is its own test and must be refused, or,
 // for header smuggling, must not reach the app in the attacker's form.
 
 func b64(v any) string {
@@ -47,17 +47,17 @@ func TestAttackHS256WithPublicKey(t *testing.T) {
 
 func TestAttackEmbeddedJWK(t *testing.T) {
 	e := newEnv(t, nil)
-	attacker := testissuer.NewKey("rsa-1", "RS256", 3) // claims the real kid
+	attacker := devissuertest.NewKey("rsa-1", "RS256", 3) // claims the real kid
 	tok := attacker.Sign(e.claims(nil), map[string]any{"jwk": jwkOf(t, attacker)})
 	invalidToken(t, e, tok, "signature is invalid")
-	own := testissuer.NewKey("attacker", "RS256", 3)
+	own := devissuertest.NewKey("attacker", "RS256", 3)
 	invalidToken(t, e, own.Sign(e.claims(nil), map[string]any{"jwk": jwkOf(t, own)}), "unknown kid")
 }
 
 func TestAttackJKU(t *testing.T) {
 	e := newEnv(t, nil)
-	evil := testissuer.New(t)
-	evil.SetKeys(testissuer.NewKey("evil", "RS256", 3))
+	evil := devissuertest.New(t)
+	evil.SetKeys(devissuertest.NewKey("evil", "RS256", 3))
 	tok := evil.Key("evil").Sign(e.claims(nil), map[string]any{"jku": evil.JWKSURI()})
 	invalidToken(t, e, tok, "unknown kid")
 	if evil.JWKSFetches.Load() != 0 {
@@ -67,20 +67,20 @@ func TestAttackJKU(t *testing.T) {
 
 func TestAttackX5U(t *testing.T) {
 	e := newEnv(t, nil)
-	evil := testissuer.New(t)
-	tok := testissuer.NewKey("evil", "RS256", 3).Sign(e.claims(nil), map[string]any{"x5u": evil.URL + "/cert.pem"})
+	evil := devissuertest.New(t)
+	tok := devissuertest.NewKey("evil", "RS256", 3).Sign(e.claims(nil), map[string]any{"x5u": evil.URL + "/cert.pem"})
 	invalidToken(t, e, tok, "unknown kid")
 }
 
 func TestAttackKidPathTraversal(t *testing.T) {
 	e := newEnv(t, nil)
-	invalidToken(t, e, testissuer.NewKey("../../../../dev/null", "RS256", 0).Sign(e.claims(nil), nil), "unknown kid")
+	invalidToken(t, e, devissuertest.NewKey("../../../../dev/null", "RS256", 0).Sign(e.claims(nil), nil), "unknown kid")
 }
 
 func TestAttackKidSQLInjection(t *testing.T) {
 	e := newEnv(t, nil)
-	invalidToken(t, e, testissuer.NewKey("' OR '1'='1", "RS256", 0).Sign(e.claims(nil), nil), "unknown kid")
-	invalidToken(t, e, testissuer.NewKey("x'; DROP TABLE keys; --", "RS256", 0).Sign(e.claims(nil), nil), "unknown kid")
+	invalidToken(t, e, devissuertest.NewKey("' OR '1'='1", "RS256", 0).Sign(e.claims(nil), nil), "unknown kid")
+	invalidToken(t, e, devissuertest.NewKey("x'; DROP TABLE keys; --", "RS256", 0).Sign(e.claims(nil), nil), "unknown kid")
 }
 
 func TestAttackCrit(t *testing.T) {

@@ -11,7 +11,7 @@ import (
 
 	"github.com/lestrrat-go/jwx/v2/jwk"
 
-	"github.com/jwtgate/jwtgate/sidecar/testissuer"
+	"github.com/jwtgate/jwtgate/internal/devissuer/devissuertest"
 )
 
 func hmacToken(t *testing.T, secret []byte, hdr, claims map[string]any) string {
@@ -22,7 +22,7 @@ func hmacToken(t *testing.T, secret []byte, hdr, claims map[string]any) string {
 	return in + "." + base64.RawURLEncoding.EncodeToString(m.Sum(nil))
 }
 
-func jwkOf(t *testing.T, k *testissuer.SigningKey) jwk.Key {
+func jwkOf(t *testing.T, k *devissuertest.SigningKey) jwk.Key {
 	t.Helper()
 	jk, err := jwk.FromRaw(k.Private.Public())
 	if err != nil {

@@ -13,10 +13,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jwtgate/jwtgate/internal/devissuer/devissuertest"
 	"github.com/jwtgate/jwtgate/sidecar/config"
 	"github.com/jwtgate/jwtgate/sidecar/keys"
 	"github.com/jwtgate/jwtgate/sidecar/proxy"
-	"github.com/jwtgate/jwtgate/sidecar/testissuer"
 )
 
 const aud = "urn:colors-api"
@@ -38,7 +38,7 @@ func newEcho(t testing.TB) *httptest.Server {
 }
 
 type env struct {
-	iss      *testissuer.Issuer
+	iss      *devissuertest.Issuer
 	app      *httptest.Server
 	h        *proxy.Handler
 	srv      *httptest.Server
@@ -51,7 +51,7 @@ func (e *env) Request(route, decision, reason string, _ float64) {
 }
 
 // colorsConfig is the running example compiled for iss.
-func colorsConfig(iss *testissuer.Issuer) map[string]any {
+func colorsConfig(iss *devissuertest.Issuer) map[string]any {
 	return map[string]any{
 		"version": 1,
 		"source":  map[string]any{"namespace": "colors", "name": "colors-api", "generation": 1},
@@ -80,7 +80,7 @@ func colorsConfig(iss *testissuer.Issuer) map[string]any {
 }
 
 func newEnv(t testing.TB, mod func(cfg map[string]any)) *env {
-	e := &env{iss: testissuer.New(t), app: nil}
+	e := &env{iss: devissuertest.New(t), app: nil}
 	e.app = newEcho(t)
 	e.cfg = colorsConfig(e.iss)
 	e.cfg["upstream"] = e.app.URL
@@ -210,7 +210,7 @@ func TestColorsRoutes(t *testing.T) {
 	e.do(t, "GET", "/my/colors", bearer(e.token("rsa-1", func(m map[string]any) { delete(m, "scope"); m["permissions"] = []string{"read:colors"} }))).expect(t, 200, "", "")
 }
 
-// TestResponseTable covers every row of the DESIGN response table.
+// TestResponseTable covers every row of the README's response table (How a request is decided).
 func TestResponseTable(t *testing.T) {
 	e := newEnv(t, nil)
 	tok := e.token("rsa-1", nil)
@@ -235,7 +235,7 @@ func TestResponseTable(t *testing.T) {
 		reason string
 	}{
 		"bad signature": {tok[:len(tok)-4] + "AAAA", "signature is invalid"},
-		"unknown kid":   {testissuer.NewKey("rsa-9", "RS256", 0).Sign(e.claims(nil), nil), "unknown kid"},
+		"unknown kid":   {devissuertest.NewKey("rsa-9", "RS256", 0).Sign(e.claims(nil), nil), "unknown kid"},
 		"wrong iss":     {e.token("rsa-1", func(m map[string]any) { m["iss"] = "https://evil.example" }), "issuer mismatch"},
 		"wrong aud":     {e.token("rsa-1", func(m map[string]any) { m["aud"] = "urn:other" }), "audience mismatch"},
 		"expired":       {e.token("rsa-1", func(m map[string]any) { m["exp"] = time.Now().Unix() - 3600 }), "token expired"},
@@ -278,13 +278,13 @@ func TestResponseTable(t *testing.T) {
 
 func TestKeyRotation(t *testing.T) {
 	e := newEnv(t, nil)
-	next := testissuer.NewKey("rsa-2", "RS256", 1)
+	next := devissuertest.NewKey("rsa-2", "RS256", 1)
 	e.iss.SetKeys(e.iss.Key("rsa-1"), next)
 	e.do(t, "GET", "/my/profile", bearer(next.Sign(e.claims(nil), nil))).expect(t, 200, "", "")
 	// Old key retired: its tokens fail once the cache refetches.
 	e.iss.SetKeys(next)
 	time.Sleep(20 * time.Millisecond) // past the unknown-kid cooldown
-	e.do(t, "GET", "/my/profile", bearer(testissuer.NewKey("rsa-3", "RS256", 2).Sign(e.claims(nil), nil))).
+	e.do(t, "GET", "/my/profile", bearer(devissuertest.NewKey("rsa-3", "RS256", 2).Sign(e.claims(nil), nil))).
 		expect(t, 401, `Bearer error="invalid_token", error_description="unknown kid"`, "")
 	e.do(t, "GET", "/my/profile", bearer(e.token("rsa-2", nil))).expect(t, 200, "", "")
 }

@@ -13,24 +13,24 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jwtgate/jwtgate/internal/devissuer/devissuertest"
 	"github.com/jwtgate/jwtgate/sidecar/keys"
-	"github.com/jwtgate/jwtgate/sidecar/testissuer"
 	"github.com/jwtgate/jwtgate/sidecar/verify"
 )
 
 const iss = "https://issuer.example/"
 
 var (
-	rsaKey = testissuer.NewKey("rsa-1", "RS256", 0)
-	ecKey  = testissuer.NewKey("ec-1", "ES256", 0)
-	edKey  = testissuer.NewKey("ed-1", "EdDSA", 0)
-	psKey  = testissuer.NewKey("ps-1", "PS256", 0)
+	rsaKey = devissuertest.NewKey("rsa-1", "RS256", 0)
+	ecKey  = devissuertest.NewKey("ec-1", "ES256", 0)
+	edKey  = devissuertest.NewKey("ed-1", "EdDSA", 0)
+	psKey  = devissuertest.NewKey("ps-1", "PS256", 0)
 )
 
-func keySet(t testing.TB, ks ...*testissuer.SigningKey) mapKeys {
+func keySet(t testing.TB, ks ...*devissuertest.SigningKey) mapKeys {
 	m := mapKeys{}
 	for _, k := range ks {
-		jw := testissuer.New(nil)
+		jw := devissuertest.New(nil)
 		jw.SetKeys(k)
 		res, err := keys.ParseJWKS(jw.PublicJWKS())
 		jw.Server.Close()
@@ -63,7 +63,7 @@ func seg(v any) string {
 
 func TestVerifyAccepts(t *testing.T) {
 	p := policy(t)
-	for _, k := range []*testissuer.SigningKey{rsaKey, ecKey, edKey, psKey} {
+	for _, k := range []*devissuertest.SigningKey{rsaKey, ecKey, edKey, psKey} {
 		tok, err := p.Verify(context.Background(), k.Sign(claims(nil), nil), time.Now())
 		if err != nil {
 			t.Fatalf("%s: %v", k.Alg, err)
@@ -91,7 +91,7 @@ func TestVerifyRejects(t *testing.T) {
 	valid := rsaKey.Sign(claims(nil), nil)
 	parts := strings.Split(valid, ".")
 	now := time.Now().Unix()
-	otherRSA := testissuer.NewKey("rsa-1", "RS256", 1) // same kid, different key
+	otherRSA := devissuertest.NewKey("rsa-1", "RS256", 1) // same kid, different key
 	cases := []struct {
 		name  string
 		token string
@@ -110,10 +110,10 @@ func TestVerifyRejects(t *testing.T) {
 		{"alg none", seg(map[string]any{"alg": "none", "kid": "rsa-1"}) + "." + parts[1] + ".", verify.ReasonNotCompact},
 		{"alg none with sig", seg(map[string]any{"alg": "none", "kid": "rsa-1"}) + "." + parts[1] + "." + parts[2], verify.ReasonAlgorithm},
 		{"alg NONE", seg(map[string]any{"alg": "NONE", "kid": "rsa-1"}) + "." + parts[1] + "." + parts[2], verify.ReasonAlgorithm},
-		{"alg not allowed", testissuer.NewKey("rsa-1", "RS384", 0).Sign(claims(nil), nil), verify.ReasonAlgorithm},
+		{"alg not allowed", devissuertest.NewKey("rsa-1", "RS384", 0).Sign(claims(nil), nil), verify.ReasonAlgorithm},
 		{"no kid", seg(map[string]any{"alg": "RS256"}) + "." + parts[1] + "." + parts[2], verify.ReasonNoKID},
 		{"crit", rsaKey.Sign(claims(nil), map[string]any{"crit": []string{"exp"}}), verify.ReasonCrit},
-		{"unknown kid", testissuer.NewKey("nope", "RS256", 0).Sign(claims(nil), nil), verify.ReasonUnknownKID},
+		{"unknown kid", devissuertest.NewKey("nope", "RS256", 0).Sign(claims(nil), nil), verify.ReasonUnknownKID},
 		{"EC kid with RS256", seg(map[string]any{"alg": "RS256", "kid": "ec-1"}) + "." + parts[1] + "." + parts[2], verify.ReasonKeyMismatch},
 		{"wrong key same kid", otherRSA.Sign(claims(nil), nil), verify.ReasonSignature},
 		{"payload swapped", parts[0] + "." + seg(claims(func(m map[string]any) { m["sub"] = "admin" })) + "." + parts[2], verify.ReasonSignature},

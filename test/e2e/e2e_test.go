@@ -17,8 +17,8 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 
-	"github.com/jwtgate/jwtgate/hack/demo/stack"
 	"github.com/jwtgate/jwtgate/internal/inject"
+	"github.com/jwtgate/jwtgate/test/stack"
 )
 
 func TestEndToEnd(t *testing.T) {

@@ -78,7 +78,7 @@ even when the webhook is down) and kube-system, plus any the user adds.
 
 {{/*
 The operator's command line. The only place the chart and the manager's
-flags meet: keep it in step with main.go.
+flags meet: keep it in step with cmd/manager.
 */}}
 {{- define "jwtgate.managerArgs" -}}
 {{- $args := list

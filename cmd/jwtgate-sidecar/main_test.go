@@ -1,0 +1,155 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/jwtgate/jwtgate/internal/devissuer/devissuertest"
+	"github.com/jwtgate/jwtgate/sidecar/config"
+)
+
+func freePort(t *testing.T) string {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().String()
+}
+
+func waitHTTP(t *testing.T, url string, want int) *http.Response {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		res, err := http.Get(url)
+		if err == nil && res.StatusCode == want {
+			return res
+		}
+		if err == nil {
+			res.Body.Close()
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s never answered %d (last: %v)", url, want, err)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// TestBinary runs the real sidecar binary: configuration from a file, a
+// local issuer, an echo app; a file change is picked up; SIGTERM drains and
+// exits cleanly.
+func TestBinary(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds the binary")
+	}
+	bin := filepath.Join(t.TempDir(), "jwtgate-sidecar")
+	build := exec.Command("go", "build", "-o", bin, ".")
+	build.Env = append(os.Environ(), "CGO_ENABLED=0")
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("build: %v\n%s", err, out)
+	}
+	iss := devissuertest.New(t)
+	app := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		fmt.Fprintf(w, "app saw %s as %s", r.URL.Path, r.Header.Get("X-User-Id"))
+	}))
+	defer app.Close()
+	listen, adminAddr := freePort(t), freePort(t)
+	cfg := func(extraPublic string) []byte {
+		rules := []any{
+			map[string]any{"path": "/colors", "methods": []string{"GET"}, "public": true},
+			map[string]any{"path": "/my/profile", "methods": []string{"GET"}, "authorizer": "auth0"},
+		}
+		if extraPublic != "" {
+			rules = append(rules, map[string]any{"path": extraPublic, "public": true})
+		}
+		b, _ := json.Marshal(map[string]any{
+			"version": 1, "listen": listen, "upstream": app.URL,
+			"authorizers": []any{map[string]any{"name": "auth0", "issuer": iss.URL, "audiences": []string{"api"},
+				"identitySource": map[string]any{"in": "header", "name": "Authorization"}, "algorithms": []string{"RS256", "ES256"},
+				"claimsToHeaders": []any{map[string]any{"claim": "sub", "header": "X-User-Id"}}, "forwardToken": true}},
+			"rules": rules,
+		})
+		return b
+	}
+	dir := t.TempDir()
+	path := filepath.Join(dir, "config.json")
+	if err := os.WriteFile(path, cfg(""), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	var stdout strings.Builder
+	cmd := exec.Command(bin, "--config", path, "--admin-listen", adminAddr, "--log-level", "info")
+	cmd.Stdout, cmd.Stderr = &stdout, &stdout
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer cmd.Process.Kill()
+
+	waitHTTP(t, "http://"+adminAddr+"/readyz", 200)
+	tok := iss.Sign("ec-1", iss.Claims("api"))
+	req, _ := http.NewRequest("GET", "http://"+listen+"/my/profile", nil)
+	req.Header.Set("Authorization", "Bearer "+tok)
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(res.Body)
+	res.Body.Close()
+	if res.StatusCode != 200 || string(body) != "app saw /my/profile as user-1" {
+		t.Fatalf("%d %s", res.StatusCode, body)
+	}
+
+	// Swap in a new file (atomic rename, as an editor or kubelet would).
+	next := cfg("/health")
+	tmp := filepath.Join(dir, "config.json.tmp")
+	_ = os.WriteFile(tmp, next, 0o644)
+	_ = os.Rename(tmp, path)
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		res := waitHTTP(t, "http://"+adminAddr+"/configz", 200)
+		if res.Header.Get("X-Jwtgate-Config-Hash") == config.Hash(next) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("new configuration not enforced; log:\n%s", stdout.String())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	waitHTTP(t, "http://"+listen+"/health", 200)
+	metrics := waitHTTP(t, "http://"+adminAddr+"/metrics", 200)
+	mb, _ := io.ReadAll(metrics.Body)
+	if !strings.Contains(string(mb), `jwtgate_sidecar_config_info{hash="`+config.Hash(next)+`"} 1`) {
+		t.Fatal("config hash metric missing")
+	}
+
+	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("exit after SIGTERM: %v\n%s", err, stdout.String())
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("no exit after SIGTERM")
+	}
+	log := stdout.String()
+	if strings.Contains(log, tok) || strings.Contains(log, strings.Split(tok, ".")[2]) {
+		t.Fatal("the access log contains the token")
+	}
+	if !strings.Contains(log, `"msg":"request"`) || !strings.Contains(log, `"msg":"stopped"`) {
+		t.Fatalf("log lacks access lines or shutdown:\n%s", log)
+	}
+}

@@ -1,0 +1,129 @@
+// Command manager is the jwtgate operator: it reconciles JWTAuthorizers and
+// ProtectedRoutes into sidecar configuration and serves the injection webhook.
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"os"
+	"time"
+
+	"k8s.io/apimachinery/pkg/runtime"
+	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
+	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/healthz"
+	"sigs.k8s.io/controller-runtime/pkg/log/zap"
+	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
+	"sigs.k8s.io/controller-runtime/pkg/webhook"
+
+	"github.com/jwtgate/jwtgate/api/v1alpha1"
+	"github.com/jwtgate/jwtgate/internal/controller"
+)
+
+// options are the manager's command-line settings.
+type options struct {
+	metricsAddr     string
+	healthAddr      string
+	leaderElect     bool
+	namespace       string
+	sidecarImage    string
+	webhookHost     string
+	webhookPort     int
+	webhookCertDir  string
+	injection       injectionFlags
+	refreshInterval time.Duration
+	fetchTimeout    time.Duration
+}
+
+func main() {
+	var o options
+	flag.StringVar(&o.metricsAddr, "metrics-bind-address", ":8080", "Address of the Prometheus /metrics endpoint; \"0\" disables it.")
+	flag.StringVar(&o.healthAddr, "health-probe-bind-address", ":8081", "Address of the /healthz and /readyz endpoints.")
+	flag.BoolVar(&o.leaderElect, "leader-elect", true, "Elect a leader so that only one replica reconciles at a time.")
+	flag.StringVar(&o.namespace, "namespace", os.Getenv("POD_NAMESPACE"), "Namespace the operator runs in (leader election lease; never injected). Defaults to $POD_NAMESPACE.")
+	flag.StringVar(&o.sidecarImage, "sidecar-image", "ghcr.io/jwtgate/jwtgate-sidecar:latest", "Image of the authorizing sidecar that the webhook injects.")
+	flag.StringVar(&o.webhookHost, "webhook-host", "", "Address the injection webhook binds (default: all interfaces).")
+	flag.IntVar(&o.webhookPort, "webhook-port", 9443, "Port the injection webhook listens on.")
+	flag.StringVar(&o.webhookCertDir, "webhook-cert-dir", "", "Directory with the webhook's tls.crt and tls.key (default: controller-runtime's temp dir).")
+	o.injection.bind(flag.CommandLine)
+	flag.DurationVar(&o.refreshInterval, "jwks-refresh-interval", controller.DefaultRefreshInterval, "How often a Ready JWTAuthorizer's keys are re-checked.")
+	flag.DurationVar(&o.fetchTimeout, "jwks-fetch-timeout", controller.DefaultFetchTimeout, "Timeout of one discovery + JWKS check.")
+	zapOpts := zap.Options{Development: false}
+	zapOpts.BindFlags(flag.CommandLine)
+	flag.Parse()
+	ctrl.SetLogger(zap.New(zap.UseFlagOptions(&zapOpts)))
+
+	if err := run(ctrl.SetupSignalHandler(), o); err != nil {
+		ctrl.Log.Error(err, "manager stopped")
+		os.Exit(1)
+	}
+}
+
+// newScheme knows the built-in kinds and jwtgate's.
+func newScheme() *runtime.Scheme {
+	scheme := runtime.NewScheme()
+	utilruntime.Must(clientgoscheme.AddToScheme(scheme))
+	utilruntime.Must(v1alpha1.AddToScheme(scheme))
+	return scheme
+}
+
+func run(ctx context.Context, o options) error {
+	log := ctrl.Log.WithName("setup")
+	if o.leaderElect && o.namespace == "" {
+		return fmt.Errorf("--namespace (or $POD_NAMESPACE) is required with --leader-elect; pass --leader-elect=false to run outside the cluster")
+	}
+
+	injection, err := o.injection.webhookOptions(o.sidecarImage, o.namespace)
+	if err != nil {
+		return err
+	}
+
+	scheme := newScheme()
+	shutdown := 30 * time.Second
+	mgr, err := ctrl.NewManager(ctrl.GetConfigOrDie(), ctrl.Options{
+		Scheme:                        scheme,
+		Cache:                         controller.CacheOptions(),
+		Metrics:                       metricsserver.Options{BindAddress: o.metricsAddr},
+		HealthProbeBindAddress:        o.healthAddr,
+		LeaderElection:                o.leaderElect,
+		LeaderElectionID:              "jwtgate-manager.jwtgate.io",
+		LeaderElectionNamespace:       o.namespace,
+		LeaderElectionReleaseOnCancel: true, // hand over at once on a clean shutdown
+		GracefulShutdownTimeout:       &shutdown,
+		WebhookServer:                 webhook.NewServer(webhook.Options{Host: o.webhookHost, Port: o.webhookPort, CertDir: o.webhookCertDir}),
+	})
+	if err != nil {
+		return fmt.Errorf("creating manager: %w", err)
+	}
+
+	if err := (&controller.JWTAuthorizerReconciler{
+		Client:          mgr.GetClient(),
+		RefreshInterval: o.refreshInterval,
+		FetchTimeout:    o.fetchTimeout,
+	}).SetupWithManager(mgr); err != nil {
+		return fmt.Errorf("setting up the JWTAuthorizer controller: %w", err)
+	}
+	if err := (&controller.ProtectedRouteReconciler{
+		Client:    mgr.GetClient(),
+		APIReader: mgr.GetAPIReader(),
+	}).SetupWithManager(ctx, mgr); err != nil {
+		return fmt.Errorf("setting up the ProtectedRoute controller: %w", err)
+	}
+
+	if err := setupInjection(ctx, mgr, injection); err != nil {
+		return err
+	}
+
+	if err := mgr.AddHealthzCheck("healthz", healthz.Ping); err != nil {
+		return fmt.Errorf("adding health check: %w", err)
+	}
+	if err := mgr.AddReadyzCheck("readyz", healthz.Ping); err != nil {
+		return fmt.Errorf("adding readiness check: %w", err)
+	}
+
+	log.Info("starting manager", "namespace", o.namespace, "leaderElection", o.leaderElect,
+		"sidecarImage", o.sidecarImage, "metrics", o.metricsAddr, "health", o.healthAddr)
+	return mgr.Start(ctx)
+}

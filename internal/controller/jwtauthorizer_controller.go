@@ -1,0 +1,189 @@
+package controller
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"time"
+
+	"k8s.io/apimachinery/pkg/api/equality"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/tools/events"
+	"k8s.io/client-go/util/workqueue"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/builder"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/log"
+	"sigs.k8s.io/controller-runtime/pkg/predicate"
+
+	"github.com/jwtgate/jwtgate/api/v1alpha1"
+	"github.com/jwtgate/jwtgate/internal/compile"
+	"github.com/jwtgate/jwtgate/sidecar/keys"
+)
+
+// Defaults for JWTAuthorizerReconciler.
+const (
+	DefaultRefreshInterval = 5 * time.Minute
+	DefaultFetchTimeout    = 10 * time.Second
+	DefaultRetryBase       = 2 * time.Second
+)
+
+// JWTAuthorizerReconciler checks that each JWTAuthorizer's keys can be
+// obtained (OIDC discovery, then the JWKS) and reports it in status. It only
+// ever contacts spec.issuer's discovery URL and the JWKS URI that spec or the
+// issuer's own discovery document names.
+type JWTAuthorizerReconciler struct {
+	client.Client
+	// HTTPClient talks to issuers; nil means keys.NewHTTPClient(FetchTimeout).
+	HTTPClient *http.Client
+	// RefreshInterval re-checks a Ready authorizer; 0 means DefaultRefreshInterval.
+	RefreshInterval time.Duration
+	// FetchTimeout bounds each check; 0 means DefaultFetchTimeout.
+	FetchTimeout time.Duration
+	// RetryBase is the first retry delay after a failure, doubled per
+	// consecutive failure up to RefreshInterval; 0 means DefaultRetryBase.
+	RetryBase time.Duration
+	// Recorder reports condition transitions as Events; nil means the
+	// manager's recorder named EventRecorderName.
+	Recorder events.EventRecorder
+
+	backoff workqueue.TypedRateLimiter[types.NamespacedName]
+}
+
+// +kubebuilder:rbac:groups=auth.jwtgate.io,resources=jwtauthorizers,verbs=get;list;watch
+// +kubebuilder:rbac:groups=auth.jwtgate.io,resources=jwtauthorizers/status,verbs=get;update;patch
+// +kubebuilder:rbac:groups=events.k8s.io,resources=events,verbs=create;patch
+
+// Reconcile checks one JWTAuthorizer's keys and writes its status.
+func (r *JWTAuthorizerReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
+	logger := log.FromContext(ctx)
+	var a v1alpha1.JWTAuthorizer
+	if err := r.Get(ctx, req.NamespacedName, &a); err != nil {
+		if apierrors.IsNotFound(err) {
+			r.backoff.Forget(req.NamespacedName)
+		}
+		return ctrl.Result{}, client.IgnoreNotFound(err)
+	}
+	if a.DeletionTimestamp != nil {
+		return ctrl.Result{}, nil
+	}
+
+	fetchCtx, cancel := context.WithTimeout(ctx, r.FetchTimeout)
+	defer cancel()
+	uri, n, err := r.check(fetchCtx, &a)
+
+	st := a.Status.DeepCopy()
+	st.ObservedGeneration = a.Generation
+	st.JWKSURI = uri
+	reason := v1alpha1.ReasonKeysFetched
+	if err == nil {
+		now := metav1.NewTime(time.Now().Truncate(time.Second))
+		st.Keys, st.LastFetchTime = int32(n), &now
+		setCondition(&st.Conditions, a.Generation, v1alpha1.ConditionReady, true, reason,
+			fmt.Sprintf("%d usable signing keys at %s", n, uri))
+	} else {
+		reason = failureReason(err)
+		if reason == v1alpha1.ReasonNoUsableKeys {
+			st.Keys = 0
+		}
+		setCondition(&st.Conditions, a.Generation, v1alpha1.ConditionReady, false, reason, err.Error())
+	}
+	jwksChecks.WithLabelValues(reason).Inc()
+
+	if !equality.Semantic.DeepEqual(&a.Status, st) {
+		before := a.DeepCopy()
+		a.Status = *st
+		if perr := r.Status().Patch(ctx, &a, client.MergeFrom(before)); perr != nil {
+			return ctrl.Result{}, perr
+		}
+		recordTransitions(r.Recorder, &a, ActionCheckKeys, before.Status.Conditions, st.Conditions)
+		logger.Info("status updated", "ready", err == nil, "reason", reason, "keys", st.Keys, "jwksURI", uri)
+	}
+	if err != nil {
+		delay := min(r.backoff.When(req.NamespacedName), r.RefreshInterval)
+		logger.Info("key check failed; will retry", "reason", reason, "retryIn", delay.String(), "error", err.Error())
+		return ctrl.Result{RequeueAfter: delay}, nil
+	}
+	r.backoff.Forget(req.NamespacedName)
+	return ctrl.Result{RequeueAfter: r.RefreshInterval}, nil
+}
+
+// check resolves the JWKS URI and counts the keys that can verify at least
+// one algorithm the authorizer allows.
+func (r *JWTAuthorizerReconciler) check(ctx context.Context, a *v1alpha1.JWTAuthorizer) (string, int, error) {
+	uri := a.Spec.JWKSURI
+	if uri == "" {
+		var err error
+		if uri, err = keys.Discover(ctx, r.HTTPClient, a.Spec.Issuer); err != nil {
+			return "", 0, err
+		}
+	}
+	res, err := keys.FetchJWKS(ctx, r.HTTPClient, uri)
+	if err != nil {
+		return uri, 0, err
+	}
+	allowed := compile.AllAlgorithms
+	if len(a.Spec.Algorithms) > 0 {
+		allowed = make([]string, len(a.Spec.Algorithms))
+		for i, alg := range a.Spec.Algorithms {
+			allowed[i] = string(alg)
+		}
+	}
+	n := 0
+	for _, k := range res.Keys {
+		for _, alg := range allowed {
+			if k.Allows(alg) {
+				n++
+				break
+			}
+		}
+	}
+	if n == 0 {
+		return uri, 0, fmt.Errorf("%w: the key set at %s has %d usable keys but none can verify spec.algorithms %v; publish a matching key or widen spec.algorithms",
+			keys.ErrNoUsableKeys, uri, len(res.Keys), allowed)
+	}
+	return uri, n, nil
+}
+
+// failureReason maps a keys error to the Ready condition's reason.
+func failureReason(err error) string {
+	switch {
+	case errors.Is(err, keys.ErrIssuerMismatch):
+		return v1alpha1.ReasonIssuerMismatch
+	case errors.Is(err, keys.ErrDiscovery):
+		return v1alpha1.ReasonDiscoveryFailed
+	case errors.Is(err, keys.ErrNoUsableKeys):
+		return v1alpha1.ReasonNoUsableKeys
+	default:
+		return v1alpha1.ReasonJWKSFetchFailed
+	}
+}
+
+// SetupWithManager registers the reconciler. Status writes do not change the
+// generation, so the predicate keeps them from re-triggering a check; the
+// periodic requeue does the re-checking.
+func (r *JWTAuthorizerReconciler) SetupWithManager(mgr ctrl.Manager) error {
+	if r.RefreshInterval <= 0 {
+		r.RefreshInterval = DefaultRefreshInterval
+	}
+	if r.FetchTimeout <= 0 {
+		r.FetchTimeout = DefaultFetchTimeout
+	}
+	if r.RetryBase <= 0 {
+		r.RetryBase = DefaultRetryBase
+	}
+	if r.HTTPClient == nil {
+		r.HTTPClient = keys.NewHTTPClient(r.FetchTimeout)
+	}
+	if r.Recorder == nil {
+		r.Recorder = mgr.GetEventRecorder(EventRecorderName)
+	}
+	r.backoff = workqueue.NewTypedItemExponentialFailureRateLimiter[types.NamespacedName](r.RetryBase, r.RefreshInterval)
+	return ctrl.NewControllerManagedBy(mgr).
+		For(&v1alpha1.JWTAuthorizer{}, builder.WithPredicates(predicate.GenerationChangedPredicate{})).
+		Named("jwtauthorizer").
+		Complete(r)
+}

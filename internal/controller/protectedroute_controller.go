@@ -1,0 +1,443 @@
+package controller
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+
+	corev1 "k8s.io/api/core/v1"
+	rbacv1 "k8s.io/api/rbac/v1"
+	"k8s.io/apimachinery/pkg/api/equality"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/tools/events"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/builder"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
+	"sigs.k8s.io/controller-runtime/pkg/event"
+	"sigs.k8s.io/controller-runtime/pkg/handler"
+	"sigs.k8s.io/controller-runtime/pkg/log"
+	"sigs.k8s.io/controller-runtime/pkg/predicate"
+	"sigs.k8s.io/controller-runtime/pkg/reconcile"
+
+	"github.com/jwtgate/jwtgate/api/v1alpha1"
+	"github.com/jwtgate/jwtgate/internal/compile"
+	"github.com/jwtgate/jwtgate/internal/selection"
+	"github.com/jwtgate/jwtgate/sidecar/config"
+)
+
+// AuthorizerIndex is the field index from a ProtectedRoute to the
+// JWTAuthorizer names its rules reference.
+const AuthorizerIndex = "spec.rules.authorizer"
+
+// Ready=False reasons for objects the operator cannot write.
+const (
+	// ReasonConfigMapNotOwned: an object with the name the operator needs
+	// exists and belongs to someone else; the operator does not take it over.
+	ReasonConfigMapNotOwned = "ConfigMapNotOwned"
+	// ReasonObjectRefused: the API server refused an object as invalid, so
+	// retrying the same write cannot help; the route must change.
+	ReasonObjectRefused = "ObjectRefused"
+)
+
+// ProtectedRouteReconciler compiles each ProtectedRoute into a ConfigMap it
+// owns, grants the namespace's service accounts read access to exactly that
+// ConfigMap (so sidecars can watch it), and reports the outcome in status.
+type ProtectedRouteReconciler struct {
+	client.Client
+	// APIReader reads around the label-filtered cache: an object with our
+	// name whose labels were removed is still found and repaired.
+	APIReader client.Reader
+	// Recorder reports condition transitions as Events; nil means the
+	// manager's recorder named EventRecorderName.
+	Recorder events.EventRecorder
+}
+
+// +kubebuilder:rbac:groups=auth.jwtgate.io,resources=protectedroutes,verbs=get;list;watch
+// +kubebuilder:rbac:groups=auth.jwtgate.io,resources=protectedroutes/status,verbs=get;update;patch
+// +kubebuilder:rbac:groups=auth.jwtgate.io,resources=jwtauthorizers,verbs=get;list;watch
+// +kubebuilder:rbac:groups="",resources=configmaps,verbs=get;list;watch;create;update
+// +kubebuilder:rbac:groups="",resources=pods,verbs=get;list;watch
+// +kubebuilder:rbac:groups=rbac.authorization.k8s.io,resources=roles,verbs=get;list;watch;create;update
+// +kubebuilder:rbac:groups=rbac.authorization.k8s.io,resources=rolebindings,verbs=get;list;watch;create;update;delete
+// +kubebuilder:rbac:groups=events.k8s.io,resources=events,verbs=create;patch
+
+// notOwnedError: an object we need exists and is controlled by someone else.
+type notOwnedError struct{ kind, name string }
+
+func (e *notOwnedError) Error() string {
+	return fmt.Sprintf("%s %s exists and is not owned by this ProtectedRoute; rename or delete it so jwtgate can manage it", e.kind, e.name)
+}
+
+// Reconcile brings one ProtectedRoute's owned objects and status up to date.
+func (r *ProtectedRouteReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
+	logger := log.FromContext(ctx)
+	var route v1alpha1.ProtectedRoute
+	if err := r.Get(ctx, req.NamespacedName, &route); err != nil {
+		return ctrl.Result{}, client.IgnoreNotFound(err)
+	}
+	if route.DeletionTimestamp != nil {
+		return ctrl.Result{}, nil // owned objects go with it (owner references)
+	}
+	gen := route.Generation
+
+	auths, err := r.authorizers(ctx, &route)
+	if err != nil {
+		return ctrl.Result{}, err
+	}
+	res, cerr := compile.Compile(&route, auths)
+	var invalid *compile.InvalidRulesError
+	if cerr != nil && !errors.As(cerr, &invalid) {
+		return ctrl.Result{}, cerr
+	}
+	conflict, err := r.olderOverlapping(ctx, &route)
+	if err != nil {
+		return ctrl.Result{}, err
+	}
+	pods, err := r.countPods(ctx, &route)
+	if err != nil {
+		return ctrl.Result{}, err
+	}
+
+	st := route.Status.DeepCopy()
+	st.ObservedGeneration = gen
+	st.SelectedPods = pods
+	name := ObjectName(route.Name)
+
+	// Invalid rules leave the last good configuration in force, as a refused
+	// update would; everything else is written, including for a conflicted
+	// route, which still owns the pods that only it selects.
+	var ownErr *notOwnedError
+	var writeErr error
+	if invalid == nil {
+		routeCompiles.WithLabelValues("ok").Inc()
+		writeErr = r.ensureConfigMap(ctx, &route, res)
+		if writeErr == nil {
+			st.ConfigMapName, st.ConfigHash, st.Rules = name, res.Hash, int32(len(res.Config.Rules))
+		}
+	} else {
+		routeCompiles.WithLabelValues("invalid_rules").Inc()
+	}
+	if writeErr == nil {
+		writeErr = r.ensureRBAC(ctx, &route)
+	}
+	if writeErr != nil && !errors.As(writeErr, &ownErr) && !apierrors.IsInvalid(writeErr) {
+		return ctrl.Result{}, writeErr
+	}
+
+	accepted := invalid == nil && conflict == nil
+	switch {
+	case invalid != nil:
+		setCondition(&st.Conditions, gen, v1alpha1.ConditionAccepted, false, v1alpha1.ReasonInvalidRules,
+			invalid.Error()+"; the previous configuration stays in force")
+	case conflict != nil:
+		setCondition(&st.Conditions, gen, v1alpha1.ConditionAccepted, false, v1alpha1.ReasonConflicted, fmt.Sprintf(
+			"selector overlaps ProtectedRoute %s, which is older and keeps the pods both select; make the selectors disjoint or delete one of the routes",
+			conflict.Name))
+	default:
+		setCondition(&st.Conditions, gen, v1alpha1.ConditionAccepted, true, v1alpha1.ReasonAccepted, "rules are valid together")
+	}
+
+	unresolved := compile.ResolveRefs(&route, auths)
+	refsOK := len(unresolved) == 0
+	if refsOK {
+		setCondition(&st.Conditions, gen, v1alpha1.ConditionResolvedRefs, true, v1alpha1.ReasonResolvedRefs,
+			fmt.Sprintf("all %d referenced JWTAuthorizers exist and are Ready", len(compile.References(route.Spec.Rules))))
+	} else {
+		reason, msg := unresolvedCondition(unresolved)
+		setCondition(&st.Conditions, gen, v1alpha1.ConditionResolvedRefs, false, reason, msg)
+	}
+
+	switch {
+	case ownErr != nil:
+		setCondition(&st.Conditions, gen, v1alpha1.ConditionReady, false, ReasonConfigMapNotOwned, ownErr.Error())
+	case writeErr != nil:
+		setCondition(&st.Conditions, gen, v1alpha1.ConditionReady, false, ReasonObjectRefused, fmt.Sprintf(
+			"the API server refused what jwtgate writes for this route: %v; the route's name labels those objects, "+
+				"so it may have at most 63 characters: recreate the route with a shorter name", writeErr))
+	case !accepted:
+		setCondition(&st.Conditions, gen, v1alpha1.ConditionReady, false, v1alpha1.ReasonNotAccepted, "see the Accepted condition")
+	case slices.ContainsFunc(unresolved, func(u compile.Unresolved) bool { return u.Unavailable }):
+		setCondition(&st.Conditions, gen, v1alpha1.ConditionReady, false, v1alpha1.ReasonRefsNotResolved, fmt.Sprintf(
+			"ConfigMap %s is written, but the rules of missing authorizers answer 503 (see the ResolvedRefs condition)", name))
+	case !refsOK:
+		setCondition(&st.Conditions, gen, v1alpha1.ConditionReady, false, v1alpha1.ReasonRefsNotResolved, fmt.Sprintf(
+			"ConfigMap %s is written and in force with every authorizer compiled in full, but the operator could not verify "+
+				"the keys of an authorizer; sidecars answer 503 on its rules only while they cannot obtain the keys themselves (see the ResolvedRefs condition)", name))
+	default:
+		setCondition(&st.Conditions, gen, v1alpha1.ConditionReady, true, v1alpha1.ReasonCompiled,
+			fmt.Sprintf("%d rules compiled into ConfigMap %s", st.Rules, name))
+	}
+
+	if !equality.Semantic.DeepEqual(&route.Status, st) {
+		before := route.DeepCopy()
+		route.Status = *st
+		if err := r.Status().Patch(ctx, &route, client.MergeFrom(before)); err != nil {
+			return ctrl.Result{}, err
+		}
+		recordTransitions(r.Recorder, &route, ActionCompile, before.Status.Conditions, st.Conditions)
+		logger.Info("status updated", "accepted", accepted, "resolvedRefs", refsOK, "configHash", st.ConfigHash, "selectedPods", pods)
+	}
+	return ctrl.Result{}, nil
+}
+
+// unresolvedCondition words ResolvedRefs=False: NotFound outranks NotReady
+// because it needs the user to create something.
+func unresolvedCondition(un []compile.Unresolved) (string, string) {
+	reason := compile.UnresolvedNotReady
+	var unavailable, notReady []string
+	for _, u := range un {
+		if u.Reason == compile.UnresolvedNotFound {
+			reason = compile.UnresolvedNotFound
+		}
+		if u.Unavailable {
+			unavailable = append(unavailable, u.Message)
+		} else {
+			notReady = append(notReady, u.Message)
+		}
+	}
+	var parts []string
+	if len(unavailable) > 0 {
+		parts = append(parts, strings.Join(unavailable, "; ")+
+			"; create it in this namespace or correct spec.rules[].authorizer. Rules using it answer 503 until then")
+	}
+	if len(notReady) > 0 {
+		parts = append(parts, strings.Join(notReady, "; ")+
+			"; see its Ready condition. Its rules are compiled in full: sidecars fetch and check its keys themselves and answer 503 only while they cannot obtain them")
+	}
+	return reason, strings.Join(parts, ". ") + "."
+}
+
+func (r *ProtectedRouteReconciler) authorizers(ctx context.Context, route *v1alpha1.ProtectedRoute) (map[string]*v1alpha1.JWTAuthorizer, error) {
+	out := map[string]*v1alpha1.JWTAuthorizer{}
+	for _, name := range compile.References(route.Spec.Rules) {
+		var a v1alpha1.JWTAuthorizer
+		err := r.Get(ctx, types.NamespacedName{Namespace: route.Namespace, Name: name}, &a)
+		switch {
+		case apierrors.IsNotFound(err):
+		case err != nil:
+			return nil, err
+		default:
+			out[name] = &a // the compiler decides what a deleting or not-Ready one means
+		}
+	}
+	return out, nil
+}
+
+// olderOverlapping returns the oldest route in the namespace, older than
+// route, whose selector can select the same pods; nil when there is none.
+func (r *ProtectedRouteReconciler) olderOverlapping(ctx context.Context, route *v1alpha1.ProtectedRoute) (*v1alpha1.ProtectedRoute, error) {
+	var list v1alpha1.ProtectedRouteList
+	if err := r.List(ctx, &list, client.InNamespace(route.Namespace)); err != nil {
+		return nil, err
+	}
+	var oldest *v1alpha1.ProtectedRoute
+	for i := range list.Items {
+		o := &list.Items[i]
+		if o.UID == route.UID || o.DeletionTimestamp != nil || !selection.Older(o, route) || !selection.Overlap(o, route) {
+			continue
+		}
+		if oldest == nil || selection.Older(o, oldest) {
+			oldest = o
+		}
+	}
+	return oldest, nil
+}
+
+func (r *ProtectedRouteReconciler) countPods(ctx context.Context, route *v1alpha1.ProtectedRoute) (int32, error) {
+	if len(route.Spec.Selector.MatchLabels) == 0 {
+		return 0, nil
+	}
+	pods := &metav1.PartialObjectMetadataList{}
+	pods.SetGroupVersionKind(corev1.SchemeGroupVersion.WithKind("PodList"))
+	if err := r.List(ctx, pods, client.InNamespace(route.Namespace), client.MatchingLabels(route.Spec.Selector.MatchLabels)); err != nil {
+		return 0, err
+	}
+	return int32(len(pods.Items)), nil
+}
+
+func (r *ProtectedRouteReconciler) ensureConfigMap(ctx context.Context, route *v1alpha1.ProtectedRoute, res *compile.Result) error {
+	cm := &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Namespace: route.Namespace, Name: ObjectName(route.Name)}}
+	return r.ensureOwned(ctx, route, cm, "ConfigMap", func() {
+		setLabels(cm, route.Name)
+		if cm.Annotations == nil {
+			cm.Annotations = map[string]string{}
+		}
+		cm.Annotations[AnnotationConfigHash] = res.Hash
+		cm.Data = map[string]string{config.ConfigMapKey: string(res.JSON)}
+		cm.BinaryData = nil
+	})
+}
+
+// ensureRBAC lets the namespace's service accounts read exactly this route's
+// ConfigMap, so an injected sidecar can watch it by name for fast updates.
+func (r *ProtectedRouteReconciler) ensureRBAC(ctx context.Context, route *v1alpha1.ProtectedRoute) error {
+	name := ObjectName(route.Name)
+	role := &rbacv1.Role{ObjectMeta: metav1.ObjectMeta{Namespace: route.Namespace, Name: name}}
+	if err := r.ensureOwned(ctx, route, role, "Role", func() {
+		setLabels(role, route.Name)
+		role.Rules = []rbacv1.PolicyRule{{
+			APIGroups: []string{""}, Resources: []string{"configmaps"}, ResourceNames: []string{name},
+			Verbs: []string{"get", "list", "watch"},
+		}}
+	}); err != nil {
+		return err
+	}
+	roleRef := rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "Role", Name: name}
+	rb := &rbacv1.RoleBinding{ObjectMeta: metav1.ObjectMeta{Namespace: route.Namespace, Name: name}}
+	return r.ensureOwned(ctx, route, rb, "RoleBinding", func() {
+		setLabels(rb, route.Name)
+		rb.Subjects = []rbacv1.Subject{{Kind: rbacv1.GroupKind, APIGroup: rbacv1.GroupName, Name: "system:serviceaccounts:" + route.Namespace}}
+		rb.RoleRef = roleRef // immutable once created; ensureOwned replaces a binding whose roleRef drifted
+	})
+}
+
+func setLabels(obj metav1.Object, route string) {
+	l := obj.GetLabels()
+	if l == nil {
+		l = map[string]string{}
+	}
+	for k, v := range ownedLabels(route) {
+		l[k] = v
+	}
+	obj.SetLabels(l)
+}
+
+// ensureOwned creates obj, or repairs it when it drifted, after mutate sets
+// the desired state. It never takes over an object another controller owns.
+func (r *ProtectedRouteReconciler) ensureOwned(ctx context.Context, route *v1alpha1.ProtectedRoute, obj client.Object, kind string, mutate func()) error {
+	key := client.ObjectKeyFromObject(obj)
+	err := r.Get(ctx, key, obj)
+	if apierrors.IsNotFound(err) {
+		// Not in the label-filtered cache: it may still exist without our labels.
+		err = r.APIReader.Get(ctx, key, obj)
+	}
+	if apierrors.IsNotFound(err) {
+		mutate()
+		if err := controllerutil.SetControllerReference(route, obj, r.Scheme()); err != nil {
+			return err
+		}
+		if err := r.Create(ctx, obj); err != nil {
+			return err
+		}
+		objectWrites.WithLabelValues(kind, "create").Inc()
+		log.FromContext(ctx).Info("created", "kind", kind, "object", key.Name)
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	if !metav1.IsControlledBy(obj, route) {
+		return &notOwnedError{kind: kind, name: key.Name}
+	}
+	before := obj.DeepCopyObject().(client.Object)
+	mutate()
+	if equality.Semantic.DeepEqual(before, obj) {
+		return nil
+	}
+	if rb, ok := obj.(*rbacv1.RoleBinding); ok && rb.RoleRef != before.(*rbacv1.RoleBinding).RoleRef {
+		// roleRef cannot be updated; delete and let the requeue recreate it.
+		objectWrites.WithLabelValues(kind, "delete").Inc()
+		if err := r.Delete(ctx, before); client.IgnoreNotFound(err) != nil {
+			return err
+		}
+		return fmt.Errorf("RoleBinding %s had a foreign roleRef; deleted it to recreate", key.Name)
+	}
+	if err := r.Update(ctx, obj); err != nil {
+		return err
+	}
+	objectWrites.WithLabelValues(kind, "update").Inc()
+	log.FromContext(ctx).Info("repaired drift", "kind", kind, "object", key.Name)
+	return nil
+}
+
+// SetupWithManager registers the reconciler, its field index and watches.
+func (r *ProtectedRouteReconciler) SetupWithManager(ctx context.Context, mgr ctrl.Manager) error {
+	if r.APIReader == nil {
+		r.APIReader = mgr.GetAPIReader()
+	}
+	if r.Recorder == nil {
+		r.Recorder = mgr.GetEventRecorder(EventRecorderName)
+	}
+	if err := mgr.GetFieldIndexer().IndexField(ctx, &v1alpha1.ProtectedRoute{}, AuthorizerIndex, func(o client.Object) []string {
+		return compile.References(o.(*v1alpha1.ProtectedRoute).Spec.Rules)
+	}); err != nil {
+		return fmt.Errorf("indexing %s: %w", AuthorizerIndex, err)
+	}
+	podLabelsChanged := predicate.Funcs{
+		UpdateFunc: func(e event.UpdateEvent) bool {
+			return !equality.Semantic.DeepEqual(e.ObjectOld.GetLabels(), e.ObjectNew.GetLabels())
+		},
+		GenericFunc: func(event.GenericEvent) bool { return false },
+	}
+	return ctrl.NewControllerManagedBy(mgr).
+		// Own status writes do not bump the generation and so do not loop.
+		For(&v1alpha1.ProtectedRoute{}, builder.WithPredicates(predicate.GenerationChangedPredicate{})).
+		Owns(&corev1.ConfigMap{}).
+		Owns(&rbacv1.Role{}).
+		Owns(&rbacv1.RoleBinding{}).
+		Watches(&v1alpha1.ProtectedRoute{}, handler.EnqueueRequestsFromMapFunc(r.overlappingRoutes),
+			builder.WithPredicates(predicate.GenerationChangedPredicate{})).
+		Watches(&v1alpha1.JWTAuthorizer{}, handler.EnqueueRequestsFromMapFunc(r.routesForAuthorizer)).
+		Watches(&corev1.Pod{}, handler.EnqueueRequestsFromMapFunc(r.routesForPod),
+			builder.OnlyMetadata, builder.WithPredicates(podLabelsChanged)).
+		Named("protectedroute").
+		Complete(r)
+}
+
+func (r *ProtectedRouteReconciler) routesForAuthorizer(ctx context.Context, o client.Object) []reconcile.Request {
+	var list v1alpha1.ProtectedRouteList
+	if err := r.List(ctx, &list, client.InNamespace(o.GetNamespace()), client.MatchingFields{AuthorizerIndex: o.GetName()}); err != nil {
+		log.FromContext(ctx).Error(err, "listing routes for authorizer", "authorizer", o.GetName())
+		return nil
+	}
+	return requests(list.Items, func(*v1alpha1.ProtectedRoute) bool { return true })
+}
+
+func (r *ProtectedRouteReconciler) routesForPod(ctx context.Context, o client.Object) []reconcile.Request {
+	var list v1alpha1.ProtectedRouteList
+	if err := r.List(ctx, &list, client.InNamespace(o.GetNamespace())); err != nil {
+		log.FromContext(ctx).Error(err, "listing routes for pod", "pod", o.GetName())
+		return nil
+	}
+	return requests(list.Items, func(p *v1alpha1.ProtectedRoute) bool { return selection.Selects(p, o.GetLabels()) })
+}
+
+// overlappingRoutes re-checks conflicts when a route appears, changes its
+// selector or goes away: the routes it overlaps may win or lose their pods.
+func (r *ProtectedRouteReconciler) overlappingRoutes(ctx context.Context, o client.Object) []reconcile.Request {
+	changed, ok := o.(*v1alpha1.ProtectedRoute)
+	if !ok {
+		return nil
+	}
+	var list v1alpha1.ProtectedRouteList
+	if err := r.List(ctx, &list, client.InNamespace(o.GetNamespace())); err != nil {
+		log.FromContext(ctx).Error(err, "listing routes for conflicts", "route", o.GetName())
+		return nil
+	}
+	return requests(list.Items, func(p *v1alpha1.ProtectedRoute) bool {
+		// A route whose selector changed may have overlapped under its old
+		// selector too; re-checking every route that was in conflict covers it.
+		return p.UID != changed.UID && (selection.Overlap(p, changed) || isConflicted(p))
+	})
+}
+
+func isConflicted(p *v1alpha1.ProtectedRoute) bool {
+	return slices.ContainsFunc(p.Status.Conditions, func(c metav1.Condition) bool {
+		return c.Type == v1alpha1.ConditionAccepted && c.Reason == v1alpha1.ReasonConflicted
+	})
+}
+
+func requests(routes []v1alpha1.ProtectedRoute, keep func(*v1alpha1.ProtectedRoute) bool) []reconcile.Request {
+	var out []reconcile.Request
+	for i := range routes {
+		if keep(&routes[i]) {
+			out = append(out, reconcile.Request{NamespacedName: client.ObjectKeyFromObject(&routes[i])})
+		}
+	}
+	return out
+}

@@ -1,0 +1,178 @@
+package chart
+
+import (
+	"context"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	admissionv1 "k8s.io/api/admissionregistration/v1"
+	appsv1 "k8s.io/api/apps/v1"
+	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/types"
+	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/envtest"
+	"sigs.k8s.io/yaml"
+)
+
+// envtestAssets finds the locally built control plane (hack/envtest-assets.sh).
+func envtestAssets(t *testing.T) string {
+	t.Helper()
+	if dir := os.Getenv("KUBEBUILDER_ASSETS"); dir != "" {
+		return dir
+	}
+	out, err := exec.Command(filepath.Join(repoRoot, "hack", "envtest-assets.sh")).Output()
+	if err != nil {
+		t.Fatalf("no KUBEBUILDER_ASSETS and hack/envtest-assets.sh failed: %v (run 'make envtest')", err)
+	}
+	return strings.TrimSpace(string(out))
+}
+
+// startAPIServer runs envtest's kube-apiserver and etcd and returns a client
+// and a kubeconfig file for an admin user, which helm uses.
+func startAPIServer(t *testing.T) (client.Client, string) {
+	t.Helper()
+	env := &envtest.Environment{BinaryAssetsDirectory: envtestAssets(t)}
+	cfg, err := env.Start()
+	if err != nil {
+		t.Fatalf("starting envtest: %v", err)
+	}
+	t.Cleanup(func() { _ = env.Stop() })
+	admin, err := env.AddUser(envtest.User{Name: "helm-admin", Groups: []string{"system:masters"}}, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	kc, err := admin.KubeConfig()
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(t.TempDir(), "kubeconfig")
+	if err := os.WriteFile(path, kc, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	scheme := runtime.NewScheme()
+	_ = clientgoscheme.AddToScheme(scheme)
+	_ = apiextensionsv1.AddToScheme(scheme)
+	c, err := client.New(cfg, client.Options{Scheme: scheme})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c, path
+}
+
+// manifestObjects lists what helm says the release consists of.
+func manifestObjects(t *testing.T, kubeconfig string) []*unstructured.Unstructured {
+	t.Helper()
+	out := mustHelm(t, "get", "manifest", release, "-n", namespace, "--kubeconfig", kubeconfig)
+	var objs []*unstructured.Unstructured
+	for _, doc := range strings.Split(out, "\n---") {
+		var m map[string]any
+		if err := yaml.Unmarshal([]byte(doc), &m); err != nil {
+			t.Fatal(err)
+		}
+		if m != nil {
+			objs = append(objs, &unstructured.Unstructured{Object: m})
+		}
+	}
+	return objs
+}
+
+// The chart installs into a real API server (every object admitted by its
+// validation), upgrades in place keeping the operator-managed caBundle, and
+// uninstalls cleanly. envtest runs no controllers, so pods never start: this
+// checks the objects, not the operator.
+func TestInstallUpgradeUninstall(t *testing.T) {
+	c, kubeconfig := startAPIServer(t)
+	ctx := context.Background()
+	kc := []string{"--kubeconfig", kubeconfig, "-n", namespace}
+
+	notes := mustHelm(t, append([]string{"install", release, chartDir, "--create-namespace"}, kc...)...)
+	for _, next := range []string{"kubectl label namespace NAMESPACE jwtgate.io/injection=enabled", "JWTAuthorizer", "rollout restart"} {
+		if !strings.Contains(notes, next) {
+			t.Errorf("install NOTES do not tell the next step %q:\n%s", next, notes)
+		}
+	}
+
+	objs := manifestObjects(t, kubeconfig)
+	kinds := map[string]int{}
+	for _, o := range objs {
+		kinds[o.GetKind()]++
+		live := &unstructured.Unstructured{}
+		live.SetGroupVersionKind(o.GroupVersionKind())
+		ns := o.GetNamespace()
+		if err := c.Get(ctx, types.NamespacedName{Namespace: ns, Name: o.GetName()}, live); err != nil {
+			t.Errorf("%s %s/%s from the release is not in the API server: %v", o.GetKind(), ns, o.GetName(), err)
+		}
+	}
+	for _, kind := range []string{"Deployment", "ServiceAccount", "Service", "PodDisruptionBudget", "ClusterRole",
+		"ClusterRoleBinding", "Role", "RoleBinding", "MutatingWebhookConfiguration",
+		"ValidatingAdmissionPolicy", "ValidatingAdmissionPolicyBinding"} {
+		if kinds[kind] == 0 {
+			t.Errorf("the release has no %s (kinds: %v)", kind, kinds)
+		}
+	}
+	for _, crd := range []string{"jwtauthorizers.auth.jwtgate.io", "protectedroutes.auth.jwtgate.io"} {
+		if err := c.Get(ctx, types.NamespacedName{Name: crd}, &apiextensionsv1.CustomResourceDefinition{}); err != nil {
+			t.Errorf("CRD %s not installed: %v", crd, err)
+		}
+	}
+
+	// The operator (self cert mode) writes the caBundle; an upgrade must keep it.
+	webhookName := release + "-injector"
+	mwc := &admissionv1.MutatingWebhookConfiguration{}
+	if err := c.Get(ctx, types.NamespacedName{Name: webhookName}, mwc); err != nil {
+		t.Fatal(err)
+	}
+	ca := []byte("-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n")
+	mwc.Webhooks[0].ClientConfig.CABundle = ca
+	if err := c.Update(ctx, mwc, client.FieldOwner("jwtgate-operator")); err != nil {
+		t.Fatal(err)
+	}
+
+	mustHelm(t, append([]string{"upgrade", release, chartDir, "--set", "webhook.failurePolicy=Ignore,operator.replicas=3"}, kc...)...)
+	if err := c.Get(ctx, types.NamespacedName{Name: webhookName}, mwc); err != nil {
+		t.Fatal(err)
+	}
+	if got := *mwc.Webhooks[0].FailurePolicy; got != admissionv1.Ignore {
+		t.Errorf("after upgrade failurePolicy %s, want Ignore", got)
+	}
+	if string(mwc.Webhooks[0].ClientConfig.CABundle) != string(ca) {
+		t.Errorf("upgrade dropped the operator's caBundle: %q", mwc.Webhooks[0].ClientConfig.CABundle)
+	}
+	dep := &appsv1.Deployment{}
+	if err := c.Get(ctx, types.NamespacedName{Namespace: namespace, Name: release}, dep); err != nil {
+		t.Fatal(err)
+	}
+	if *dep.Spec.Replicas != 3 {
+		t.Errorf("after upgrade replicas %d, want 3", *dep.Spec.Replicas)
+	}
+
+	// A bad upgrade is refused before it touches the cluster.
+	if _, errOut, err := helm(t, append([]string{"upgrade", release, chartDir, "--set", "webhook.failurePolicy=Maybe"}, kc...)...); err == nil ||
+		!strings.Contains(errOut, "/webhook/failurePolicy") {
+		t.Errorf("bad upgrade: %v %s", err, errOut)
+	}
+	if out := mustHelm(t, append([]string{"history", release}, kc...)...); strings.Count(out, "\n") != 3 {
+		t.Errorf("want 2 revisions after the refused upgrade:\n%s", out)
+	}
+
+	mustHelm(t, append([]string{"uninstall", release}, kc...)...)
+	for _, o := range objs {
+		live := &unstructured.Unstructured{}
+		live.SetGroupVersionKind(o.GroupVersionKind())
+		err := c.Get(ctx, types.NamespacedName{Namespace: o.GetNamespace(), Name: o.GetName()}, live)
+		if !apierrors.IsNotFound(err) {
+			t.Errorf("%s %s still present after uninstall (err %v)", o.GetKind(), o.GetName(), err)
+		}
+	}
+	// Helm never deletes CRDs (custom resources would go with them).
+	if err := c.Get(ctx, types.NamespacedName{Name: "protectedroutes.auth.jwtgate.io"}, &apiextensionsv1.CustomResourceDefinition{}); err != nil {
+		t.Errorf("CRD removed by uninstall: %v", err)
+	}
+}

@@ -1,0 +1,248 @@
+package chart
+
+import (
+	"slices"
+	"strings"
+	"testing"
+
+	admissionv1 "k8s.io/api/admissionregistration/v1"
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	policyv1 "k8s.io/api/policy/v1"
+	rbacv1 "k8s.io/api/rbac/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/util/validation"
+	"k8s.io/client-go/kubernetes/scheme"
+)
+
+// decode parses a multi-document render into typed objects.
+func decode(t *testing.T, rendered string) []runtime.Object {
+	t.Helper()
+	var objs []runtime.Object
+	for _, doc := range strings.Split(rendered, "\n---") {
+		body := strings.TrimSpace(doc)
+		if body == "" || !strings.Contains(body, "kind:") {
+			continue
+		}
+		obj, _, err := scheme.Codecs.UniversalDeserializer().Decode([]byte(body), nil, nil)
+		if err != nil {
+			if strings.Contains(body, "cert-manager.io/v1") {
+				continue // not in client-go's scheme
+			}
+			t.Fatalf("decoding:\n%s\n%v", body, err)
+		}
+		objs = append(objs, obj)
+	}
+	return objs
+}
+
+func only[T runtime.Object](t *testing.T, objs []runtime.Object) T {
+	t.Helper()
+	var found []T
+	for _, o := range objs {
+		if v, ok := o.(T); ok {
+			found = append(found, v)
+		}
+	}
+	if len(found) != 1 {
+		var zero T
+		t.Fatalf("want exactly one %T, found %d", zero, len(found))
+	}
+	return found[0]
+}
+
+func TestDefaultOperatorIsHardened(t *testing.T) {
+	objs := decode(t, render(t))
+	dep := only[*appsv1.Deployment](t, objs)
+	if *dep.Spec.Replicas != 2 {
+		t.Errorf("replicas %d, want 2", *dep.Spec.Replicas)
+	}
+	if dep.Spec.Strategy.RollingUpdate.MaxUnavailable.IntValue() != 0 {
+		t.Error("rollouts may take the webhook below its replica count")
+	}
+	pod := dep.Spec.Template.Spec
+	if pod.SecurityContext.RunAsNonRoot == nil || !*pod.SecurityContext.RunAsNonRoot {
+		t.Error("pod not runAsNonRoot")
+	}
+	if pod.Affinity == nil || len(pod.Affinity.PodAntiAffinity.PreferredDuringSchedulingIgnoredDuringExecution) != 1 {
+		t.Error("no soft anti-affinity")
+	}
+	c := pod.Containers[0]
+	sc := c.SecurityContext
+	if !*sc.ReadOnlyRootFilesystem || *sc.AllowPrivilegeEscalation || !slices.Equal(sc.Capabilities.Drop, []corev1.Capability{"ALL"}) {
+		t.Errorf("container security context %+v", sc)
+	}
+	if c.LivenessProbe == nil || c.ReadinessProbe == nil || c.LivenessProbe.HTTPGet.Path != "/healthz" || c.ReadinessProbe.HTTPGet.Path != "/readyz" {
+		t.Error("probes missing")
+	}
+	if c.Resources.Requests.Cpu().IsZero() || c.Resources.Limits.Memory().IsZero() {
+		t.Error("resources missing")
+	}
+	for _, want := range []string{"--leader-elect=true", "--sidecar-image=ghcr.io/jwtgate/jwtgate-sidecar:0.1.0", "--webhook-cert-mode=self"} {
+		if !slices.Contains(c.Args, want) {
+			t.Errorf("args %v lack %q", c.Args, want)
+		}
+	}
+
+	pdb := only[*policyv1.PodDisruptionBudget](t, objs)
+	if pdb.Spec.MinAvailable.IntValue() != 1 || pdb.Spec.Selector.MatchLabels["app.kubernetes.io/instance"] != release {
+		t.Errorf("pdb %+v", pdb.Spec)
+	}
+}
+
+func TestWebhookSelectsOnlyOptedInPods(t *testing.T) {
+	objs := decode(t, render(t))
+	mwc := only[*admissionv1.MutatingWebhookConfiguration](t, objs)
+	if len(mwc.Webhooks) != 1 {
+		t.Fatalf("%d webhooks", len(mwc.Webhooks))
+	}
+	wh := mwc.Webhooks[0]
+	if *wh.FailurePolicy != admissionv1.Fail || *wh.SideEffects != admissionv1.SideEffectClassNone {
+		t.Errorf("failurePolicy %v sideEffects %v", *wh.FailurePolicy, *wh.SideEffects)
+	}
+	if len(wh.Rules) != 1 || !slices.Equal(wh.Rules[0].Operations, []admissionv1.OperationType{admissionv1.Create}) ||
+		!slices.Equal(wh.Rules[0].Resources, []string{"pods"}) {
+		t.Errorf("rules %+v", wh.Rules)
+	}
+	var optIn, excluded bool
+	for _, e := range wh.NamespaceSelector.MatchExpressions {
+		switch {
+		case e.Key == "jwtgate.io/injection" && e.Operator == "In" && slices.Equal(e.Values, []string{"enabled"}):
+			optIn = true
+		case e.Key == "kubernetes.io/metadata.name" && e.Operator == "NotIn":
+			excluded = slices.Contains(e.Values, namespace) && slices.Contains(e.Values, "kube-system")
+		}
+	}
+	if !optIn || !excluded {
+		t.Errorf("namespaceSelector %+v: want opt-in label and the release namespace and kube-system excluded", wh.NamespaceSelector)
+	}
+	oe := wh.ObjectSelector.MatchExpressions
+	if len(oe) != 1 || oe[0].Key != "jwtgate.io/inject" || oe[0].Operator != "NotIn" || !slices.Equal(oe[0].Values, []string{"false"}) {
+		t.Errorf("objectSelector %+v", wh.ObjectSelector)
+	}
+	svc := wh.ClientConfig.Service
+	if svc == nil || svc.Namespace != namespace || *svc.Port != 443 {
+		t.Fatalf("clientConfig %+v", wh.ClientConfig)
+	}
+	var found bool
+	for _, o := range objs {
+		if s, ok := o.(*corev1.Service); ok && s.Name == svc.Name {
+			found = s.Spec.Ports[0].TargetPort.StrVal == "webhook"
+		}
+	}
+	if !found {
+		t.Errorf("no Service %s targeting the webhook port", svc.Name)
+	}
+}
+
+// Namespaced privileges stay in the release namespace; cluster-wide writes to
+// webhook configurations are limited to the chart's own.
+func TestRBACIsLeastPrivilege(t *testing.T) {
+	objs := decode(t, render(t))
+	for _, o := range objs {
+		switch r := o.(type) {
+		case *rbacv1.Role:
+			if r.Namespace != namespace {
+				t.Errorf("Role %s in %q, want %q", r.Name, r.Namespace, namespace)
+			}
+		case *rbacv1.ClusterRole:
+			for _, rule := range r.Rules {
+				if slices.Contains(rule.Resources, "secrets") {
+					t.Errorf("ClusterRole %s grants secrets cluster-wide", r.Name)
+				}
+				if slices.Contains(rule.Verbs, "*") || slices.Contains(rule.Resources, "*") {
+					t.Errorf("ClusterRole %s has a wildcard rule %+v", r.Name, rule)
+				}
+				if slices.Contains(rule.Resources, "mutatingwebhookconfigurations") && slices.Contains(rule.Verbs, "update") &&
+					!slices.Equal(rule.ResourceNames, []string{"jwtgate-injector"}) {
+					t.Errorf("ClusterRole %s may update any webhook configuration: %+v", r.Name, rule)
+				}
+			}
+		case *rbacv1.ClusterRoleBinding, *rbacv1.RoleBinding:
+			var subs []rbacv1.Subject
+			if b, ok := r.(*rbacv1.ClusterRoleBinding); ok {
+				subs = b.Subjects
+			} else {
+				subs = r.(*rbacv1.RoleBinding).Subjects
+			}
+			for _, s := range subs {
+				if s.Kind != "ServiceAccount" || s.Name != "jwtgate" || s.Namespace != namespace {
+					t.Errorf("binding subject %+v, want only the operator's ServiceAccount", s)
+				}
+			}
+		}
+	}
+}
+
+func TestCustomValuesTakeEffect(t *testing.T) {
+	objs := decode(t, render(t, "-f", "testdata/custom-values.yaml"))
+	dep := only[*appsv1.Deployment](t, objs)
+	if *dep.Spec.Replicas != 3 || dep.Spec.Template.Spec.Affinity.PodAntiAffinity.RequiredDuringSchedulingIgnoredDuringExecution == nil {
+		t.Error("replicas or hard anti-affinity not applied")
+	}
+	mwc := only[*admissionv1.MutatingWebhookConfiguration](t, objs)
+	if *mwc.Webhooks[0].FailurePolicy != admissionv1.Ignore {
+		t.Error("failurePolicy not applied")
+	}
+	if mwc.Annotations["cert-manager.io/inject-ca-from"] != namespace+"/gate-webhook" {
+		t.Errorf("cert-manager CA injection annotation %v", mwc.Annotations)
+	}
+	var certVolume bool
+	for _, v := range dep.Spec.Template.Spec.Volumes {
+		certVolume = certVolume || (v.Secret != nil && v.Secret.SecretName == "gate-webhook-tls")
+	}
+	if !certVolume {
+		t.Error("cert-manager mode does not mount the certificate Secret")
+	}
+	for _, o := range objs {
+		switch v := o.(type) {
+		case *corev1.Service:
+			if strings.HasSuffix(v.Name, "-metrics") {
+				t.Error("metrics Service rendered with metrics.enabled=false")
+			}
+		case *admissionv1.ValidatingAdmissionPolicy:
+			t.Error("guard rendered with guard.enabled=false")
+		}
+	}
+}
+
+// Service names must be DNS-1035 labels (at most 63 characters, starting
+// with a letter). Helm allows release names of 53 characters, which the
+// "-jwtgate" prefix and a "-webhook" suffix would push past that limit.
+func TestLongReleaseNameGivesValidServiceNames(t *testing.T) {
+	long := strings.Repeat("a", 53)
+	for name, args := range map[string][]string{
+		"self":         {"template", long, chartDir, "--namespace", namespace},
+		"cert-manager": {"template", long, chartDir, "--namespace", namespace, "--set", "webhook.certMode=cert-manager"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			rendered := mustHelm(t, args...)
+			objs := decode(t, rendered)
+			var services []string
+			for _, o := range objs {
+				if s, ok := o.(*corev1.Service); ok {
+					services = append(services, s.Name)
+					if errs := validation.IsDNS1035Label(s.Name); len(errs) > 0 {
+						t.Errorf("Service name %q: %v", s.Name, errs)
+					}
+				}
+			}
+			// Everything that names the webhook Service names one that exists.
+			svc := only[*admissionv1.MutatingWebhookConfiguration](t, objs).Webhooks[0].ClientConfig.Service.Name
+			if !slices.Contains(services, svc) {
+				t.Errorf("the webhook calls Service %q; the chart creates %v", svc, services)
+			}
+			if dep := only[*appsv1.Deployment](t, objs); !slices.Contains(dep.Spec.Template.Spec.Containers[0].Args, "--webhook-service-name="+svc) {
+				t.Errorf("the operator is not told the webhook Service %q: %v", svc, dep.Spec.Template.Spec.Containers[0].Args)
+			}
+			if name == "cert-manager" && !strings.Contains(rendered, "- "+svc+"."+namespace+".svc\n") {
+				t.Errorf("the Certificate does not name Service %q", svc)
+			}
+		})
+	}
+	// A release name that no Service name can start with is refused up front.
+	_, errOut, err := helm(t, "template", "1st", chartDir, "--namespace", namespace)
+	if err == nil || !strings.Contains(errOut, "fullnameOverride") {
+		t.Errorf("release 1st: err=%v, stderr:\n%s\nwant a refusal that names fullnameOverride", err, errOut)
+	}
+}
