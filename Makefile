@@ -7,6 +7,7 @@ SHELL := /usr/bin/env bash -o pipefail
 TOOLS := go tool -modfile=hack/tools/go.mod
 CONTROLLER_GEN := $(TOOLS) controller-gen
 HELM := $(TOOLS) helm
+GOLANGCI_LINT := $(TOOLS) golangci-lint
 GO_TEST_FLAGS ?= -count=1
 
 .PHONY: all
@@ -32,6 +33,10 @@ fmt: ## Run gofmt.
 .PHONY: vet
 vet: ## Run go vet.
 	go vet ./...
+
+.PHONY: lint
+lint: ## Run golangci-lint (errcheck, govet, ineffassign, staticcheck, unused; see .golangci.yml).
+	$(GOLANGCI_LINT) run ./...
 
 .PHONY: verify
 verify: ## Fail when generated files are stale or code is unformatted.

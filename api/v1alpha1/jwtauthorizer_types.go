@@ -182,7 +182,3 @@ type JWTAuthorizerList struct {
 	metav1.ListMeta `json:"metadata,omitempty"`
 	Items           []JWTAuthorizer `json:"items"`
 }
-
-func init() {
-	SchemeBuilder.Register(&JWTAuthorizer{}, &JWTAuthorizerList{})
-}

@@ -274,7 +274,3 @@ type ProtectedRouteList struct {
 	metav1.ListMeta `json:"metadata,omitempty"`
 	Items           []ProtectedRoute `json:"items"`
 }
-
-func init() {
-	SchemeBuilder.Register(&ProtectedRoute{}, &ProtectedRouteList{})
-}

@@ -58,7 +58,7 @@ type Options struct {
 	Now func() time.Time
 	// CertDir, CertName and KeyName are where the serving certificate is
 	// written for the webhook server's certificate watcher (empty CertDir:
-	// only kept in memory, for GetCertificate).
+	// kept in memory only, which serves tests and the readiness check).
 	CertDir, CertName, KeyName string
 }
 
@@ -137,8 +137,9 @@ func (r *Rotator) Start(ctx context.Context) error {
 	}
 }
 
-// GetCertificate serves the current certificate (tls.Config.GetCertificate).
-func (r *Rotator) GetCertificate(*tls.ClientHelloInfo) (*tls.Certificate, error) {
+// current is the certificate last loaded from the Secret; the webhook
+// server serves the same one from the files written to CertDir.
+func (r *Rotator) current() (*tls.Certificate, error) {
 	if c := r.cert.Load(); c != nil {
 		return c, nil
 	}
@@ -147,7 +148,7 @@ func (r *Rotator) GetCertificate(*tls.ClientHelloInfo) (*tls.Certificate, error)
 
 // ReadyCheck fails until a certificate is loaded (a healthz.Checker).
 func (r *Rotator) ReadyCheck(*http.Request) error {
-	_, err := r.GetCertificate(nil)
+	_, err := r.current()
 	return err
 }
 

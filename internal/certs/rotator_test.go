@@ -96,7 +96,7 @@ func TestReplicasStartingTogether(t *testing.T) {
 		pool.AddCert(ca)
 	}
 	for name, r := range map[string]*Rotator{"A": a, "B": b} {
-		cert, err := r.GetCertificate(nil)
+		cert, err := r.current()
 		if err != nil {
 			t.Fatalf("replica %s serves no certificate: %v", name, err)
 		}
