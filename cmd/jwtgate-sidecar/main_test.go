@@ -93,7 +93,7 @@ func TestBinary(t *testing.T) {
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	defer cmd.Process.Kill()
+	defer func() { _ = cmd.Process.Kill() }()
 
 	waitHTTP(t, "http://"+adminAddr+"/readyz", 200)
 	tok := iss.Sign("ec-1", iss.Claims("api"))

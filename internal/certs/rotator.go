@@ -117,7 +117,7 @@ func New(c client.Client, read client.Reader, log logr.Logger, opts Options) (*R
 	return &Rotator{c: c, read: read, opts: opts, log: log}, nil
 }
 
-// NeedLeaderElection: every replica serves the webhook, so every replica
+// NeedLeaderElection is false: every replica serves the webhook, so every replica
 // keeps its certificate.
 func (*Rotator) NeedLeaderElection() bool { return false }
 

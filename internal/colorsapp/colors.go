@@ -15,6 +15,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"hash/fnv"
+	"io"
 	"net/http"
 	"sort"
 	"strings"
@@ -63,7 +64,7 @@ func Handler() http.Handler {
 		writeJSON(w, http.StatusOK, ColorList{User: sub, Colors: Favourites(sub)})
 	}))
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
-		w.Write([]byte("ok\n"))
+		_, _ = io.WriteString(w, "ok\n") // a failed write means the client left
 	})
 	return mux
 }

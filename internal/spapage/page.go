@@ -9,6 +9,7 @@ import (
 	_ "embed"
 	"fmt"
 	"html/template"
+	"io"
 	"net/http"
 	"net/url"
 	"strings"
@@ -54,7 +55,7 @@ func Handler(c Config) (http.Handler, error) {
 			http.Error(w, err.Error(), http.StatusInternalServerError)
 			return
 		}
-		w.Write([]byte(b.String()))
+		_, _ = io.WriteString(w, b.String()) // a failed write means the browser left
 	})
 	return mux, nil
 }
