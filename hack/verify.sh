@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Fails when generated files (deepcopy, CRDs, RBAC, webhook manifests, the
-# chart files hack/chartsync derives) are stale, or when Go code is not gofmt-clean, or go.mod is untidy.
+# chart files hack/chartsync derives) are stale, when Go code is not gofmt-clean,
+# when go.mod is untidy, or when go vet or golangci-lint (make lint) finds anything.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -27,5 +28,6 @@ if ! git diff --quiet -- go.mod go.sum; then
 fi
 
 go vet ./... || status=1
+make -s lint || status=1
 [[ $status -eq 0 ]] && echo "verify: ok"
 exit $status
