@@ -23,6 +23,7 @@ import (
 	"github.com/jwtgate/jwtgate/sidecar/config"
 	"github.com/jwtgate/jwtgate/sidecar/keys"
 	"github.com/jwtgate/jwtgate/sidecar/proxy"
+	"github.com/jwtgate/jwtgate/sidecar/reload"
 )
 
 func main() {
@@ -69,7 +70,7 @@ func run(args []string) error {
 	}
 	var cmNamespace, cmName string
 	if f.configMap != "" {
-		if cmNamespace, cmName, err = config.ParseConfigMapRef(f.configMap); err != nil {
+		if cmNamespace, cmName, err = reload.ParseConfigMapRef(f.configMap); err != nil {
 			return err
 		}
 	}
@@ -82,7 +83,7 @@ func run(args []string) error {
 	metrics := admin.NewMetrics(reg)
 	keyReg := keys.NewRegistry(ctx, keys.NewHTTPClient(10*time.Second), keys.Options{}, metrics, log)
 	h := proxy.New(proxy.Options{Upstream: upstream, Keys: keyReg, Observer: metrics, Log: log.With("log", "access")})
-	reloader := &config.Reloader{
+	reloader := &reload.Reloader{
 		Apply: func(s *config.Snapshot) error {
 			if err := h.Apply(s); err != nil {
 				return err
@@ -98,7 +99,7 @@ func run(args []string) error {
 	raw, err := os.ReadFile(f.config)
 	switch {
 	case err == nil:
-		if err := reloader.Offer(config.SourceFile, raw); err != nil && cmName == "" {
+		if err := reloader.Offer(reload.SourceFile, raw); err != nil && cmName == "" {
 			return fmt.Errorf("%s: %w", f.config, err)
 		}
 	case cmName == "":
@@ -115,17 +116,17 @@ func run(args []string) error {
 	}
 
 	go func() {
-		if err := config.WatchFile(ctx, f.config, 30*time.Second, reloader, log); err != nil {
+		if err := reload.WatchFile(ctx, f.config, 30*time.Second, reloader, log); err != nil {
 			log.Error("configuration file watch failed; changes to the file will not be seen", "path", f.config, "error", err.Error())
 		}
 	}()
 	if cmName != "" {
-		rc, err := config.RESTConfig(f.kubeconfig)
+		rc, err := reload.RESTConfig(f.kubeconfig)
 		if err != nil {
 			return fmt.Errorf("--configmap needs API access (--kubeconfig or in-cluster): %w", err)
 		}
 		go func() {
-			if err := config.WatchConfigMap(ctx, rc, cmNamespace, cmName, reloader, log); err != nil {
+			if err := reload.WatchConfigMap(ctx, rc, cmNamespace, cmName, reloader, log); err != nil {
 				log.Error("ConfigMap watch failed; using the mounted file only", "error", err.Error())
 			}
 		}()

@@ -57,7 +57,7 @@ func (m *Metrics) Fetched(authorizer, result string, keys int, at time.Time) {
 	}
 }
 
-// Reload counts a configuration offer (config.Reloader.Observe).
+// Reload counts a configuration offer (reload.Reloader.Observe).
 func (m *Metrics) Reload(source, result string) {
 	m.reloads.WithLabelValues(source, result).Inc()
 }

@@ -14,6 +14,7 @@ import (
 	"runtime/debug"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/jwtgate/jwtgate/sidecar/authz"
@@ -59,8 +60,10 @@ type Options struct {
 
 // Handler is the authorizing reverse proxy.
 type Handler struct {
-	opts  Options
-	state config.Holder[state]
+	opts Options
+	// state is the configuration in force: requests load it once and keep
+	// it, so Apply never waits for them nor changes one mid-flight.
+	state atomic.Pointer[state]
 	proxy *httputil.ReverseProxy
 	log   *slog.Logger
 	now   func() time.Time
@@ -103,7 +106,7 @@ func NewTransport() *http.Transport {
 }
 
 // Apply compiles snap and swaps it in; requests in flight finish with the
-// configuration they started with. It is the config.Reloader's Apply.
+// configuration they started with. It is the reload.Reloader's Apply.
 func (h *Handler) Apply(snap *config.Snapshot) error {
 	st, err := compile(snap, h.opts.Upstream, h.opts.Keys)
 	if err != nil {

@@ -1,21 +1,12 @@
-package config
+package reload
 
 import (
 	"errors"
 	"log/slog"
 	"sync"
-	"sync/atomic"
+
+	"github.com/jwtgate/jwtgate/sidecar/config"
 )
-
-// Holder publishes the value in force; readers never block and a swap never
-// disturbs a request that already loaded the previous value.
-type Holder[T any] struct{ p atomic.Pointer[T] }
-
-// Load returns the current value, nil before the first Store.
-func (h *Holder[T]) Load() *T { return h.p.Load() }
-
-// Store swaps in v.
-func (h *Holder[T]) Store(v *T) { h.p.Store(v) }
 
 // Reload sources.
 const (
@@ -39,7 +30,7 @@ var ErrDeferred = errors.New("file change deferred: the API source is live")
 // compiles and installs a snapshot; an error refuses it and the previous
 // configuration stays in force.
 type Reloader struct {
-	Apply func(*Snapshot) error
+	Apply func(*config.Snapshot) error
 	// Observe, if set, counts reloads by source and result.
 	Observe func(source, result string)
 	Log     *slog.Logger
@@ -74,17 +65,17 @@ func (r *Reloader) Offer(source string, raw []byte) error {
 }
 
 func (r *Reloader) offerLocked(source string, raw []byte) error {
-	if h := Hash(raw); h == r.current {
+	if h := config.Hash(raw); h == r.current {
 		r.observe(source, ResultUnchanged)
 		return nil
 	}
-	snap, err := Parse(raw)
+	snap, err := config.Parse(raw)
 	if err == nil {
 		err = r.Apply(snap)
 	}
 	if err != nil {
 		r.observe(source, ResultInvalid)
-		r.log().Error("configuration refused; the previous one stays in force", "source", source, "hash", Hash(raw), "inForce", r.current, "error", err.Error())
+		r.log().Error("configuration refused; the previous one stays in force", "source", source, "hash", config.Hash(raw), "inForce", r.current, "error", err.Error())
 		return err
 	}
 	prev := r.current

@@ -1,10 +1,11 @@
-package config_test
+package reload_test
 
 import (
 	"context"
 	"log/slog"
 	"os"
 	"path/filepath"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -14,6 +15,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
 
 	"github.com/jwtgate/jwtgate/sidecar/config"
+	"github.com/jwtgate/jwtgate/sidecar/reload"
 )
 
 // assets finds the local control plane: KUBEBUILDER_ASSETS, else the
@@ -51,18 +53,18 @@ func TestWatchConfigMapAgainstAPIServer(t *testing.T) {
 	if cm, err = cs.CoreV1().ConfigMaps("colors").Create(ctx, cm, metav1.CreateOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	var held config.Holder[config.Snapshot]
+	var held atomic.Pointer[config.Snapshot]
 	cnt := &counter{}
 	r := newReloader(&held, cnt)
-	go config.WatchConfigMap(ctx, cfg, "colors", "colors-api-jwtgate", r, slog.New(slog.DiscardHandler))
+	go reload.WatchConfigMap(ctx, cfg, "colors", "colors-api-jwtgate", r, slog.New(slog.DiscardHandler))
 	waitUntil(t, func() bool { s := held.Load(); return s != nil && s.Hash == config.Hash(first) })
 
 	// A stale mounted file must not override the live API source.
-	if err := r.Offer(config.SourceFile, mutate(t, func(m map[string]any) { m["source"].(map[string]any)["generation"] = 1 })); err != config.ErrDeferred {
+	if err := r.Offer(reload.SourceFile, generation(t, 1)); err != reload.ErrDeferred {
 		t.Fatalf("file offer while API live: %v", err)
 	}
 
-	next := mutate(t, func(m map[string]any) { m["source"].(map[string]any)["generation"] = 5 })
+	next := generation(t, 5)
 	cm.Data[config.ConfigMapKey] = string(next)
 	start := time.Now()
 	if cm, err = cs.CoreV1().ConfigMaps("colors").Update(ctx, cm, metav1.UpdateOptions{}); err != nil {

@@ -1,4 +1,4 @@
-package config
+package reload
 
 import (
 	"context"
@@ -13,6 +13,8 @@ import (
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/cache"
 	"k8s.io/client-go/tools/clientcmd"
+
+	"github.com/jwtgate/jwtgate/sidecar/config"
 )
 
 // RESTConfig returns the API client configuration: the kubeconfig file when
@@ -52,9 +54,9 @@ func WatchConfigMap(ctx context.Context, cfg *rest.Config, namespace, name strin
 		if !ok {
 			return
 		}
-		raw, ok := cm.Data[ConfigMapKey]
+		raw, ok := cm.Data[config.ConfigMapKey]
 		if !ok {
-			log.Warn("ConfigMap has no " + ConfigMapKey + " key; the previous configuration stays in force")
+			log.Warn("ConfigMap has no " + config.ConfigMapKey + " key; the previous configuration stays in force")
 			return
 		}
 		if err := r.Offer(SourceAPI, []byte(raw)); err == nil {

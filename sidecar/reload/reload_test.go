@@ -1,17 +1,52 @@
-package config_test
+package reload_test
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"log/slog"
 	"os"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/jwtgate/jwtgate/sidecar/config"
+	"github.com/jwtgate/jwtgate/sidecar/reload"
 )
+
+// colorsRaw is the sample configuration config's own tests use, so both
+// packages exercise the same document.
+func colorsRaw(t *testing.T) []byte {
+	t.Helper()
+	raw, err := os.ReadFile("../config/testdata/colors.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return raw
+}
+
+// variant returns the sample configuration with f applied, re-encoded.
+func variant(t *testing.T, f func(c *config.Config)) []byte {
+	t.Helper()
+	snap, err := config.Parse(colorsRaw(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	f(snap.Config)
+	raw, err := json.Marshal(snap.Config)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return raw
+}
+
+// generation returns a valid sample that differs from colorsRaw only in
+// Source.Generation.
+func generation(t *testing.T, g int64) []byte {
+	return variant(t, func(c *config.Config) { c.Source.Generation = g })
+}
 
 type counter struct {
 	mu sync.Mutex
@@ -29,8 +64,8 @@ func (c *counter) observe(source, result string) {
 
 func (c *counter) get(k string) int { c.mu.Lock(); defer c.mu.Unlock(); return c.n[k] }
 
-func newReloader(held *config.Holder[config.Snapshot], cnt *counter) *config.Reloader {
-	return &config.Reloader{
+func newReloader(held *atomic.Pointer[config.Snapshot], cnt *counter) *reload.Reloader {
+	return &reload.Reloader{
 		Apply:   func(s *config.Snapshot) error { held.Store(s); return nil },
 		Observe: cnt.observe,
 		Log:     slog.New(slog.DiscardHandler),
@@ -38,42 +73,42 @@ func newReloader(held *config.Holder[config.Snapshot], cnt *counter) *config.Rel
 }
 
 func TestReloaderRefusesInvalidAndKeepsLastGood(t *testing.T) {
-	var held config.Holder[config.Snapshot]
+	var held atomic.Pointer[config.Snapshot]
 	cnt := &counter{}
 	r := newReloader(&held, cnt)
 	good := colorsRaw(t)
-	if err := r.Offer(config.SourceFile, good); err != nil {
+	if err := r.Offer(reload.SourceFile, good); err != nil {
 		t.Fatal(err)
 	}
-	bad := mutate(t, func(m map[string]any) { m["version"] = 9 })
-	if err := r.Offer(config.SourceFile, bad); err == nil {
+	bad := variant(t, func(c *config.Config) { c.Version = 9 })
+	if err := r.Offer(reload.SourceFile, bad); err == nil {
 		t.Fatal("invalid config applied")
 	}
 	if held.Load().Hash != config.Hash(good) || r.Current() != config.Hash(good) {
 		t.Fatal("last good configuration was replaced")
 	}
-	_ = r.Offer(config.SourceFile, good)
+	_ = r.Offer(reload.SourceFile, good)
 	if cnt.get("file/applied") != 1 || cnt.get("file/invalid") != 1 || cnt.get("file/unchanged") != 1 {
 		t.Fatalf("counts %v", cnt.n)
 	}
 }
 
 func TestReloaderApplyErrorRefuses(t *testing.T) {
-	r := &config.Reloader{Apply: func(*config.Snapshot) error { return errors.New("compile failed") }, Log: slog.New(slog.DiscardHandler)}
-	if err := r.Offer(config.SourceAPI, colorsRaw(t)); err == nil || r.Current() != "" {
+	r := &reload.Reloader{Apply: func(*config.Snapshot) error { return errors.New("compile failed") }, Log: slog.New(slog.DiscardHandler)}
+	if err := r.Offer(reload.SourceAPI, colorsRaw(t)); err == nil || r.Current() != "" {
 		t.Fatal("refused apply still recorded")
 	}
 }
 
 func TestReloaderFileDeferredWhileAPILive(t *testing.T) {
-	var held config.Holder[config.Snapshot]
+	var held atomic.Pointer[config.Snapshot]
 	cnt := &counter{}
 	r := newReloader(&held, cnt)
-	fromAPI := mutate(t, func(m map[string]any) { m["source"].(map[string]any)["generation"] = 5 })
-	_ = r.Offer(config.SourceAPI, fromAPI)
+	fromAPI := generation(t, 5)
+	_ = r.Offer(reload.SourceAPI, fromAPI)
 	r.SetAPILive(true)
 	stale := colorsRaw(t)
-	if err := r.Offer(config.SourceFile, stale); !errors.Is(err, config.ErrDeferred) {
+	if err := r.Offer(reload.SourceFile, stale); !errors.Is(err, reload.ErrDeferred) {
 		t.Fatalf("got %v", err)
 	}
 	if held.Load().Hash != config.Hash(fromAPI) {
@@ -110,7 +145,7 @@ func TestWatchFileSeesSymlinkSwap(t *testing.T) {
 	if err := os.Symlink("..data/config.json", filepath.Join(dir, "config.json")); err != nil {
 		t.Fatal(err)
 	}
-	var held config.Holder[config.Snapshot]
+	var held atomic.Pointer[config.Snapshot]
 	cnt := &counter{}
 	r := newReloader(&held, cnt)
 	path := filepath.Join(dir, "config.json")
@@ -118,17 +153,17 @@ func TestWatchFileSeesSymlinkSwap(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	_ = r.Offer(config.SourceFile, snap.Raw)
+	_ = r.Offer(reload.SourceFile, snap.Raw)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	go config.WatchFile(ctx, path, time.Hour, r, slog.New(slog.DiscardHandler))
+	go reload.WatchFile(ctx, path, time.Hour, r, slog.New(slog.DiscardHandler))
 	time.Sleep(100 * time.Millisecond)
 
-	next := mutate(t, func(m map[string]any) { m["source"].(map[string]any)["generation"] = 5 })
+	next := generation(t, 5)
 	write("..2026_01_02", next)
 	waitUntil(t, func() bool { return held.Load().Hash == config.Hash(next) })
 
-	bad := mutate(t, func(m map[string]any) { rule(m, 2)["authorizer"] = "nobody" })
+	bad := variant(t, func(c *config.Config) { c.Rules[2].Authorizer = "nobody" })
 	write("..2026_01_03", bad)
 	waitUntil(t, func() bool { return cnt.get("file/invalid") == 1 })
 	if held.Load().Hash != config.Hash(next) {
