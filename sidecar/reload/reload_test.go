@@ -156,7 +156,7 @@ func TestWatchFileSeesSymlinkSwap(t *testing.T) {
 	_ = r.Offer(reload.SourceFile, snap.Raw)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	go reload.WatchFile(ctx, path, time.Hour, r, slog.New(slog.DiscardHandler))
+	go func() { _ = reload.WatchFile(ctx, path, time.Hour, r, slog.New(slog.DiscardHandler)) }() // returns when ctx ends
 	time.Sleep(100 * time.Millisecond)
 
 	next := generation(t, 5)
