@@ -102,7 +102,7 @@ func run(ctx context.Context, o options) error {
 		Client:          mgr.GetClient(),
 		RefreshInterval: o.refreshInterval,
 		FetchTimeout:    o.fetchTimeout,
-	}).SetupWithManager(mgr); err != nil {
+	}).SetupWithManager(ctx, mgr); err != nil {
 		return fmt.Errorf("setting up the JWTAuthorizer controller: %w", err)
 	}
 	if err := (&controller.ProtectedRouteReconciler{

@@ -164,8 +164,9 @@ func failureReason(err error) string {
 
 // SetupWithManager registers the reconciler. Status writes do not change the
 // generation, so the predicate keeps them from re-triggering a check; the
-// periodic requeue does the re-checking.
-func (r *JWTAuthorizerReconciler) SetupWithManager(mgr ctrl.Manager) error {
+// periodic requeue does the re-checking. It takes a context, unused here, so
+// that both reconcilers are set up alike.
+func (r *JWTAuthorizerReconciler) SetupWithManager(_ context.Context, mgr ctrl.Manager) error {
 	if r.RefreshInterval <= 0 {
 		r.RefreshInterval = DefaultRefreshInterval
 	}

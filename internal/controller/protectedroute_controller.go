@@ -5,12 +5,12 @@ import (
 	"errors"
 	"fmt"
 	"slices"
-	"strings"
 
 	corev1 "k8s.io/api/core/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
 	"k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/tools/events"
@@ -73,9 +73,10 @@ func (e *notOwnedError) Error() string {
 	return fmt.Sprintf("%s %s exists and is not owned by this ProtectedRoute; rename or delete it so jwtgate can manage it", e.kind, e.name)
 }
 
-// Reconcile brings one ProtectedRoute's owned objects and status up to date.
+// Reconcile brings one ProtectedRoute's owned objects and status up to date:
+// it gathers what the route depends on, compiles it, writes the owned
+// objects, decides the conditions and patches status when it changed.
 func (r *ProtectedRouteReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
-	logger := log.FromContext(ctx)
 	var route v1alpha1.ProtectedRoute
 	if err := r.Get(ctx, req.NamespacedName, &route); err != nil {
 		return ctrl.Result{}, client.IgnoreNotFound(err)
@@ -83,133 +84,125 @@ func (r *ProtectedRouteReconciler) Reconcile(ctx context.Context, req ctrl.Reque
 	if route.DeletionTimestamp != nil {
 		return ctrl.Result{}, nil // owned objects go with it (owner references)
 	}
-	gen := route.Generation
-
-	auths, err := r.authorizers(ctx, &route)
+	g, err := r.gather(ctx, &route)
 	if err != nil {
 		return ctrl.Result{}, err
 	}
-	res, cerr := compile.Compile(&route, auths)
-	var invalid *compile.InvalidRulesError
-	if cerr != nil && !errors.As(cerr, &invalid) {
-		return ctrl.Result{}, cerr
-	}
-	conflict, err := r.olderOverlapping(ctx, &route)
+	res, invalid, err := compileRoute(&route, g.authorizers)
 	if err != nil {
 		return ctrl.Result{}, err
 	}
-	pods, err := r.countPods(ctx, &route)
-	if err != nil {
-		return ctrl.Result{}, err
-	}
-
 	st := route.Status.DeepCopy()
-	st.ObservedGeneration = gen
-	st.SelectedPods = pods
-	name := ObjectName(route.Name)
-
-	// Invalid rules leave the last good configuration in force, as a refused
-	// update would; everything else is written, including for a conflicted
-	// route, which still owns the pods that only it selects.
-	var ownErr *notOwnedError
-	var writeErr error
-	if invalid == nil {
-		routeCompiles.WithLabelValues("ok").Inc()
-		writeErr = r.ensureConfigMap(ctx, &route, res)
-		if writeErr == nil {
-			st.ConfigMapName, st.ConfigHash, st.Rules = name, res.Hash, int32(len(res.Config.Rules))
-		}
-	} else {
-		routeCompiles.WithLabelValues("invalid_rules").Inc()
+	st.ObservedGeneration, st.SelectedPods = route.Generation, g.pods
+	written, err := r.write(ctx, &route, res, st)
+	if err != nil {
+		return ctrl.Result{}, err
 	}
-	if writeErr == nil {
-		writeErr = r.ensureRBAC(ctx, &route)
+	for _, c := range routeConditions(newRouteInput(&route, g, invalid, written, st)) {
+		meta.SetStatusCondition(&st.Conditions, c)
 	}
-	if writeErr != nil && !errors.As(writeErr, &ownErr) && !apierrors.IsInvalid(writeErr) {
-		return ctrl.Result{}, writeErr
-	}
-
-	accepted := invalid == nil && conflict == nil
-	switch {
-	case invalid != nil:
-		setCondition(&st.Conditions, gen, v1alpha1.ConditionAccepted, false, v1alpha1.ReasonInvalidRules,
-			invalid.Error()+"; the previous configuration stays in force")
-	case conflict != nil:
-		setCondition(&st.Conditions, gen, v1alpha1.ConditionAccepted, false, v1alpha1.ReasonConflicted, fmt.Sprintf(
-			"selector overlaps ProtectedRoute %s, which is older and keeps the pods both select; make the selectors disjoint or delete one of the routes",
-			conflict.Name))
-	default:
-		setCondition(&st.Conditions, gen, v1alpha1.ConditionAccepted, true, v1alpha1.ReasonAccepted, "rules are valid together")
-	}
-
-	unresolved := compile.ResolveRefs(&route, auths)
-	refsOK := len(unresolved) == 0
-	if refsOK {
-		setCondition(&st.Conditions, gen, v1alpha1.ConditionResolvedRefs, true, v1alpha1.ReasonResolvedRefs,
-			fmt.Sprintf("all %d referenced JWTAuthorizers exist and are Ready", len(compile.References(route.Spec.Rules))))
-	} else {
-		reason, msg := unresolvedCondition(unresolved)
-		setCondition(&st.Conditions, gen, v1alpha1.ConditionResolvedRefs, false, reason, msg)
-	}
-
-	switch {
-	case ownErr != nil:
-		setCondition(&st.Conditions, gen, v1alpha1.ConditionReady, false, ReasonConfigMapNotOwned, ownErr.Error())
-	case writeErr != nil:
-		setCondition(&st.Conditions, gen, v1alpha1.ConditionReady, false, ReasonObjectRefused, fmt.Sprintf(
-			"the API server refused what jwtgate writes for this route: %v; the route's name labels those objects, "+
-				"so it may have at most 63 characters: recreate the route with a shorter name", writeErr))
-	case !accepted:
-		setCondition(&st.Conditions, gen, v1alpha1.ConditionReady, false, v1alpha1.ReasonNotAccepted, "see the Accepted condition")
-	case slices.ContainsFunc(unresolved, func(u compile.Unresolved) bool { return u.Unavailable }):
-		setCondition(&st.Conditions, gen, v1alpha1.ConditionReady, false, v1alpha1.ReasonRefsNotResolved, fmt.Sprintf(
-			"ConfigMap %s is written, but the rules of missing authorizers answer 503 (see the ResolvedRefs condition)", name))
-	case !refsOK:
-		setCondition(&st.Conditions, gen, v1alpha1.ConditionReady, false, v1alpha1.ReasonRefsNotResolved, fmt.Sprintf(
-			"ConfigMap %s is written and in force with every authorizer compiled in full, but the operator could not verify "+
-				"the keys of an authorizer; sidecars answer 503 on its rules only while they cannot obtain the keys themselves (see the ResolvedRefs condition)", name))
-	default:
-		setCondition(&st.Conditions, gen, v1alpha1.ConditionReady, true, v1alpha1.ReasonCompiled,
-			fmt.Sprintf("%d rules compiled into ConfigMap %s", st.Rules, name))
-	}
-
-	if !equality.Semantic.DeepEqual(&route.Status, st) {
-		before := route.DeepCopy()
-		route.Status = *st
-		if err := r.Status().Patch(ctx, &route, client.MergeFrom(before)); err != nil {
-			return ctrl.Result{}, err
-		}
-		recordTransitions(r.Recorder, &route, ActionCompile, before.Status.Conditions, st.Conditions)
-		logger.Info("status updated", "accepted", accepted, "resolvedRefs", refsOK, "configHash", st.ConfigHash, "selectedPods", pods)
-	}
-	return ctrl.Result{}, nil
+	return ctrl.Result{}, r.patchStatus(ctx, &route, st)
 }
 
-// unresolvedCondition words ResolvedRefs=False: NotFound outranks NotReady
-// because it needs the user to create something.
-func unresolvedCondition(un []compile.Unresolved) (string, string) {
-	reason := compile.UnresolvedNotReady
-	var unavailable, notReady []string
-	for _, u := range un {
-		if u.Reason == compile.UnresolvedNotFound {
-			reason = compile.UnresolvedNotFound
+// gathered is what a route's outcome depends on besides its own spec.
+type gathered struct {
+	authorizers map[string]*v1alpha1.JWTAuthorizer
+	// conflict is the older route that keeps the pods both select; nil when none.
+	conflict *v1alpha1.ProtectedRoute
+	pods     int32
+}
+
+func (r *ProtectedRouteReconciler) gather(ctx context.Context, route *v1alpha1.ProtectedRoute) (gathered, error) {
+	var g gathered
+	var err error
+	if g.authorizers, err = r.authorizers(ctx, route); err != nil {
+		return g, err
+	}
+	if g.conflict, err = r.olderOverlapping(ctx, route); err != nil {
+		return g, err
+	}
+	g.pods, err = r.countPods(ctx, route)
+	return g, err
+}
+
+// compileRoute compiles the route; rules that cannot be enforced together are
+// an outcome to report, not an error to retry. res is nil when they are invalid.
+func compileRoute(route *v1alpha1.ProtectedRoute, auths map[string]*v1alpha1.JWTAuthorizer) (*compile.Result, *compile.InvalidRulesError, error) {
+	res, err := compile.Compile(route, auths)
+	var invalid *compile.InvalidRulesError
+	switch {
+	case errors.As(err, &invalid):
+		routeCompiles.WithLabelValues("invalid_rules").Inc()
+		return nil, invalid, nil
+	case err != nil:
+		return nil, nil, err
+	}
+	routeCompiles.WithLabelValues("ok").Inc()
+	return res, nil, nil
+}
+
+// write brings the owned objects up to date and records the ConfigMap in st.
+// A nil res (invalid rules) leaves the last good ConfigMap in force, as a
+// refused update would; a conflicted route's is written, since it still owns
+// the pods only it selects. Failures that retrying cannot fix come back in
+// the writeOutcome for status; any other is returned to be retried.
+func (r *ProtectedRouteReconciler) write(ctx context.Context, route *v1alpha1.ProtectedRoute, res *compile.Result, st *v1alpha1.ProtectedRouteStatus) (writeOutcome, error) {
+	var w writeOutcome
+	err := r.writeObjects(ctx, route, res, st)
+	switch {
+	case err == nil, errors.As(err, &w.notOwned):
+	case apierrors.IsInvalid(err):
+		w.refused = err
+	default:
+		return writeOutcome{}, err
+	}
+	return w, nil
+}
+
+func (r *ProtectedRouteReconciler) writeObjects(ctx context.Context, route *v1alpha1.ProtectedRoute, res *compile.Result, st *v1alpha1.ProtectedRouteStatus) error {
+	if res != nil {
+		if err := r.ensureConfigMap(ctx, route, res); err != nil {
+			return err
 		}
-		if u.Unavailable {
-			unavailable = append(unavailable, u.Message)
-		} else {
-			notReady = append(notReady, u.Message)
-		}
+		st.ConfigMapName, st.ConfigHash, st.Rules = ObjectName(route.Name), res.Hash, int32(len(res.Config.Rules))
 	}
-	var parts []string
-	if len(unavailable) > 0 {
-		parts = append(parts, strings.Join(unavailable, "; ")+
-			"; create it in this namespace or correct spec.rules[].authorizer. Rules using it answer 503 until then")
+	return r.ensureRBAC(ctx, route)
+}
+
+// newRouteInput collects what routeConditions decides on.
+func newRouteInput(route *v1alpha1.ProtectedRoute, g gathered, invalid *compile.InvalidRulesError, w writeOutcome, st *v1alpha1.ProtectedRouteStatus) routeInput {
+	in := routeInput{
+		generation:   route.Generation,
+		invalid:      invalid,
+		references:   len(compile.References(route.Spec.Rules)),
+		unresolved:   compile.ResolveRefs(route, g.authorizers),
+		writeOutcome: w,
+		configMap:    ObjectName(route.Name),
+		rules:        st.Rules,
 	}
-	if len(notReady) > 0 {
-		parts = append(parts, strings.Join(notReady, "; ")+
-			"; see its Ready condition. Its rules are compiled in full: sidecars fetch and check its keys themselves and answer 503 only while they cannot obtain them")
+	if g.conflict != nil {
+		in.conflictsWith = g.conflict.Name
 	}
-	return reason, strings.Join(parts, ". ") + "."
+	return in
+}
+
+// patchStatus writes st only when it differs from the route's status, so a
+// steady state makes no writes and emits no Events.
+func (r *ProtectedRouteReconciler) patchStatus(ctx context.Context, route *v1alpha1.ProtectedRoute, st *v1alpha1.ProtectedRouteStatus) error {
+	if equality.Semantic.DeepEqual(&route.Status, st) {
+		return nil
+	}
+	before := route.DeepCopy()
+	route.Status = *st
+	if err := r.Status().Patch(ctx, route, client.MergeFrom(before)); err != nil {
+		return err
+	}
+	recordTransitions(r.Recorder, route, ActionCompile, before.Status.Conditions, st.Conditions)
+	log.FromContext(ctx).Info("status updated",
+		"accepted", meta.IsStatusConditionTrue(st.Conditions, v1alpha1.ConditionAccepted),
+		"resolvedRefs", meta.IsStatusConditionTrue(st.Conditions, v1alpha1.ConditionResolvedRefs),
+		"configHash", st.ConfigHash, "selectedPods", st.SelectedPods)
+	return nil
 }
 
 func (r *ProtectedRouteReconciler) authorizers(ctx context.Context, route *v1alpha1.ProtectedRoute) (map[string]*v1alpha1.JWTAuthorizer, error) {

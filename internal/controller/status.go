@@ -1,6 +1,9 @@
 package controller
 
 import (
+	"fmt"
+	"slices"
+	"strings"
 	"unicode/utf8"
 
 	corev1 "k8s.io/api/core/v1"
@@ -8,6 +11,9 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/client-go/tools/events"
+
+	"github.com/jwtgate/jwtgate/api/v1alpha1"
+	"github.com/jwtgate/jwtgate/internal/compile"
 )
 
 // EventRecorderName is the reportingController of the operator's Events.
@@ -23,13 +29,185 @@ const (
 // keeps lastTransitionTime when the status does not flip, so an unchanged
 // outcome yields an identical condition and no status write.
 func setCondition(conds *[]metav1.Condition, gen int64, typ string, ok bool, reason, msg string) {
+	meta.SetStatusCondition(conds, newCondition(gen, typ, ok, reason, msg))
+}
+
+// newCondition is a condition without lastTransitionTime, which only
+// meta.SetStatusCondition can tell.
+func newCondition(gen int64, typ string, ok bool, reason, msg string) metav1.Condition {
 	status := metav1.ConditionFalse
 	if ok {
 		status = metav1.ConditionTrue
 	}
-	meta.SetStatusCondition(conds, metav1.Condition{
+	return metav1.Condition{
 		Type: typ, Status: status, Reason: reason, Message: truncate(msg, conditionMessageLimit), ObservedGeneration: gen,
-	})
+	}
+}
+
+// routeInput is everything a ProtectedRoute's conditions depend on. Reconcile
+// gathers it so that routeConditions needs no client and no clock.
+type routeInput struct {
+	generation int64
+	// invalid says why the rules cannot be enforced together; nil when they can.
+	invalid *compile.InvalidRulesError
+	// conflictsWith names the older route that keeps the pods both select.
+	conflictsWith string
+	// references counts the JWTAuthorizers the rules name.
+	references int
+	unresolved []compile.Unresolved
+	writeOutcome
+	// configMap names the route's ConfigMap; rules counts the rules in force.
+	configMap string
+	rules     int32
+}
+
+// writeOutcome holds the write failures that retrying cannot fix.
+type writeOutcome struct {
+	// notOwned: an object we need belongs to someone else.
+	notOwned *notOwnedError
+	// refused: the API server refused an object as invalid.
+	refused error
+}
+
+// check reports a False condition's reason and message when it fires.
+type check func(routeInput) (reason, message string, fired bool)
+
+// acceptedChecks say why a route's rules are not accepted, first match wins.
+var acceptedChecks = []check{invalidRules, conflicted}
+
+// readyChecks say why a route is not Ready, first match wins: objects the
+// operator could not write outrank the route's own problems, and authorizers
+// whose rules answer 503 outrank ones only the sidecars can still verify.
+var readyChecks = []check{
+	objectNotOwned,
+	objectRefused,
+	notAccepted,
+	authorizersUnavailable,
+	authorizersUnverified,
+}
+
+// firstFiring evaluates checks in order; the first that fires decides.
+func firstFiring(checks []check, in routeInput) (reason, message string, fired bool) {
+	for _, c := range checks {
+		if reason, message, fired = c(in); fired {
+			return reason, message, true
+		}
+	}
+	return "", "", false
+}
+
+// routeConditions returns a ProtectedRoute's Accepted, ResolvedRefs and Ready
+// conditions, in that order, for what Reconcile gathered and wrote.
+func routeConditions(in routeInput) []metav1.Condition {
+	decide := func(typ string, checks []check, okReason, okMessage string) metav1.Condition {
+		if reason, msg, fired := firstFiring(checks, in); fired {
+			return newCondition(in.generation, typ, false, reason, msg)
+		}
+		return newCondition(in.generation, typ, true, okReason, okMessage)
+	}
+	return []metav1.Condition{
+		decide(v1alpha1.ConditionAccepted, acceptedChecks, v1alpha1.ReasonAccepted, "rules are valid together"),
+		decide(v1alpha1.ConditionResolvedRefs, []check{refsUnresolved}, v1alpha1.ReasonResolvedRefs,
+			fmt.Sprintf("all %d referenced JWTAuthorizers exist and are Ready", in.references)),
+		decide(v1alpha1.ConditionReady, readyChecks, v1alpha1.ReasonCompiled,
+			fmt.Sprintf("%d rules compiled into ConfigMap %s", in.rules, in.configMap)),
+	}
+}
+
+func invalidRules(in routeInput) (string, string, bool) {
+	if in.invalid == nil {
+		return "", "", false
+	}
+	return v1alpha1.ReasonInvalidRules, in.invalid.Error() + "; the previous configuration stays in force", true
+}
+
+func conflicted(in routeInput) (string, string, bool) {
+	if in.conflictsWith == "" {
+		return "", "", false
+	}
+	return v1alpha1.ReasonConflicted, fmt.Sprintf(
+		"selector overlaps ProtectedRoute %s, which is older and keeps the pods both select; make the selectors disjoint or delete one of the routes",
+		in.conflictsWith), true
+}
+
+func refsUnresolved(in routeInput) (string, string, bool) {
+	if len(in.unresolved) == 0 {
+		return "", "", false
+	}
+	reason, msg := unresolvedCondition(in.unresolved)
+	return reason, msg, true
+}
+
+func objectNotOwned(in routeInput) (string, string, bool) {
+	if in.notOwned == nil {
+		return "", "", false
+	}
+	return ReasonConfigMapNotOwned, in.notOwned.Error(), true
+}
+
+func objectRefused(in routeInput) (string, string, bool) {
+	if in.refused == nil {
+		return "", "", false
+	}
+	return ReasonObjectRefused, fmt.Sprintf(
+		"the API server refused what jwtgate writes for this route: %v; the route's name labels those objects, "+
+			"so it may have at most 63 characters: recreate the route with a shorter name", in.refused), true
+}
+
+func notAccepted(in routeInput) (string, string, bool) {
+	if _, _, fired := firstFiring(acceptedChecks, in); !fired {
+		return "", "", false
+	}
+	return v1alpha1.ReasonNotAccepted, "see the Accepted condition", true
+}
+
+// authorizersUnavailable: the ConfigMap makes the rules of missing or
+// deleting authorizers answer 503.
+func authorizersUnavailable(in routeInput) (string, string, bool) {
+	if !slices.ContainsFunc(in.unresolved, func(u compile.Unresolved) bool { return u.Unavailable }) {
+		return "", "", false
+	}
+	return v1alpha1.ReasonRefsNotResolved, fmt.Sprintf(
+		"ConfigMap %s is written, but the rules of missing authorizers answer 503 (see the ResolvedRefs condition)", in.configMap), true
+}
+
+// authorizersUnverified: every authorizer is compiled in full, but some are
+// not Ready, so only the sidecars can tell whether their keys work.
+func authorizersUnverified(in routeInput) (string, string, bool) {
+	if len(in.unresolved) == 0 {
+		return "", "", false
+	}
+	return v1alpha1.ReasonRefsNotResolved, fmt.Sprintf(
+		"ConfigMap %s is written and in force with every authorizer compiled in full, but the operator could not verify "+
+			"the keys of an authorizer; sidecars answer 503 on its rules only while they cannot obtain the keys themselves (see the ResolvedRefs condition)",
+		in.configMap), true
+}
+
+// unresolvedCondition words ResolvedRefs=False: NotFound outranks NotReady
+// because it needs the user to create something.
+func unresolvedCondition(un []compile.Unresolved) (string, string) {
+	reason := compile.UnresolvedNotReady
+	var unavailable, notReady []string
+	for _, u := range un {
+		if u.Reason == compile.UnresolvedNotFound {
+			reason = compile.UnresolvedNotFound
+		}
+		if u.Unavailable {
+			unavailable = append(unavailable, u.Message)
+		} else {
+			notReady = append(notReady, u.Message)
+		}
+	}
+	var parts []string
+	if len(unavailable) > 0 {
+		parts = append(parts, strings.Join(unavailable, "; ")+
+			"; create it in this namespace or correct spec.rules[].authorizer. Rules using it answer 503 until then")
+	}
+	if len(notReady) > 0 {
+		parts = append(parts, strings.Join(notReady, "; ")+
+			"; see its Ready condition. Its rules are compiled in full: sidecars fetch and check its keys themselves and answer 503 only while they cannot obtain them")
+	}
+	return reason, strings.Join(parts, ". ") + "."
 }
 
 // recordTransitions emits one Event per condition whose status or reason

@@ -71,7 +71,7 @@ var _ = BeforeSuite(func() {
 		Client:       mgr.GetClient(),
 		FetchTimeout: 2 * time.Second,
 		RetryBase:    200 * time.Millisecond,
-	}).SetupWithManager(mgr)).To(Succeed())
+	}).SetupWithManager(ctx, mgr)).To(Succeed())
 	Expect((&ProtectedRouteReconciler{Client: mgr.GetClient()}).SetupWithManager(ctx, mgr)).To(Succeed())
 	go func() {
 		defer GinkgoRecover()

@@ -1,0 +1,176 @@
+package controller
+
+import (
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"testing"
+
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/jwtgate/jwtgate/api/v1alpha1"
+	"github.com/jwtgate/jwtgate/internal/compile"
+)
+
+// These tests need no API server: they run even when the envtest suite skips.
+
+const testGen = 7
+
+// goodInput is a route whose rules compiled and whose objects were written.
+func goodInput() routeInput {
+	return routeInput{generation: testGen, references: 2, configMap: "jwtgate-colors", rules: 3}
+}
+
+var (
+	notFound = compile.Unresolved{Name: "auth0", Reason: compile.UnresolvedNotFound, Unavailable: true,
+		Message: "JWTAuthorizer colors/auth0 not found"}
+	deleting = compile.Unresolved{Name: "other", Reason: compile.UnresolvedNotFound, Unavailable: true,
+		Message: "JWTAuthorizer colors/other is being deleted"}
+	notReady = compile.Unresolved{Name: "query", Reason: compile.UnresolvedNotReady,
+		Message: "JWTAuthorizer colors/query is not Ready (reason JWKSFetchFailed)"}
+	refusedErr = errors.New(`ConfigMap "jwtgate-rrr" is invalid: metadata.labels: must be no more than 63 characters`)
+)
+
+const (
+	notFoundAdvice = "; create it in this namespace or correct spec.rules[].authorizer. Rules using it answer 503 until then"
+	notReadyAdvice = "; see its Ready condition. Its rules are compiled in full: sidecars fetch and check its keys themselves " +
+		"and answer 503 only while they cannot obtain them"
+)
+
+type readyBranch struct {
+	name    string
+	fire    func(*routeInput)
+	reason  string
+	message string
+}
+
+// readyBranches are Ready's outcomes in precedence order, each with what makes
+// it fire; Compiled, last, is what remains when nothing does.
+var readyBranches = []readyBranch{
+	{"object not owned", func(in *routeInput) { in.notOwned = &notOwnedError{kind: "ConfigMap", name: "jwtgate-colors"} },
+		ReasonConfigMapNotOwned, "ConfigMap jwtgate-colors exists and is not owned by this ProtectedRoute; rename or delete it so jwtgate can manage it"},
+	{"object refused", func(in *routeInput) { in.refused = refusedErr },
+		ReasonObjectRefused, "the API server refused what jwtgate writes for this route: " + refusedErr.Error() +
+			"; the route's name labels those objects, so it may have at most 63 characters: recreate the route with a shorter name"},
+	{"invalid rules", func(in *routeInput) { in.invalid = &compile.InvalidRulesError{Msg: "rules[0] and rules[1] overlap"} },
+		v1alpha1.ReasonNotAccepted, "see the Accepted condition"},
+	{"conflicted", func(in *routeInput) { in.conflictsWith = "colors-old" },
+		v1alpha1.ReasonNotAccepted, "see the Accepted condition"},
+	{"authorizer unavailable", func(in *routeInput) { in.unresolved = append(in.unresolved, notFound) },
+		v1alpha1.ReasonRefsNotResolved, "ConfigMap jwtgate-colors is written, but the rules of missing authorizers answer 503 (see the ResolvedRefs condition)"},
+	{"authorizer not Ready", func(in *routeInput) { in.unresolved = append(in.unresolved, notReady) },
+		v1alpha1.ReasonRefsNotResolved, "ConfigMap jwtgate-colors is written and in force with every authorizer compiled in full, " +
+			"but the operator could not verify the keys of an authorizer; sidecars answer 503 on its rules only while they " +
+			"cannot obtain the keys themselves (see the ResolvedRefs condition)"},
+	{"compiled", func(*routeInput) {},
+		v1alpha1.ReasonCompiled, "3 rules compiled into ConfigMap jwtgate-colors"},
+}
+
+// TestReadyBranches fires each branch alone, then together with every later
+// one, which it must outrank.
+func TestReadyBranches(t *testing.T) {
+	for i, b := range readyBranches {
+		runs := [][]readyBranch{readyBranches[i : i+1]}
+		if i+1 < len(readyBranches) {
+			runs = append(runs, readyBranches[i:])
+		}
+		for _, fired := range runs {
+			t.Run(fmt.Sprintf("%s/%d firing", b.name, len(fired)), func(t *testing.T) {
+				in := goodInput()
+				for _, f := range fired {
+					f.fire(&in)
+				}
+				expectCondition(t, routeConditions(in), v1alpha1.ConditionReady, b.reason == v1alpha1.ReasonCompiled, b.reason, b.message)
+			})
+		}
+	}
+}
+
+func TestAcceptedCondition(t *testing.T) {
+	invalid := &compile.InvalidRulesError{Msg: "rules[3] (GET /colors/{id}) and rules[4] (GET /colors/{name}) overlap"}
+	conflictMsg := "selector overlaps ProtectedRoute colors-old, which is older and keeps the pods both select; " +
+		"make the selectors disjoint or delete one of the routes"
+	for _, tc := range []struct {
+		name          string
+		invalid       *compile.InvalidRulesError
+		conflictsWith string
+		ok            bool
+		reason, msg   string
+	}{
+		{"valid", nil, "", true, v1alpha1.ReasonAccepted, "rules are valid together"},
+		{"invalid rules", invalid, "", false, v1alpha1.ReasonInvalidRules, invalid.Msg + "; the previous configuration stays in force"},
+		{"conflicted", nil, "colors-old", false, v1alpha1.ReasonConflicted, conflictMsg},
+		{"invalid rules outrank a conflict", invalid, "colors-old", false, v1alpha1.ReasonInvalidRules, invalid.Msg + "; the previous configuration stays in force"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			in := goodInput()
+			in.invalid, in.conflictsWith = tc.invalid, tc.conflictsWith
+			expectCondition(t, routeConditions(in), v1alpha1.ConditionAccepted, tc.ok, tc.reason, tc.msg)
+		})
+	}
+}
+
+func TestResolvedRefsCondition(t *testing.T) {
+	for _, tc := range []struct {
+		name        string
+		unresolved  []compile.Unresolved
+		ok          bool
+		reason, msg string
+	}{
+		{"all resolved", nil, true, v1alpha1.ReasonResolvedRefs, "all 2 referenced JWTAuthorizers exist and are Ready"},
+		{"not found", []compile.Unresolved{notFound}, false, v1alpha1.ReasonAuthorizerNotFound,
+			notFound.Message + notFoundAdvice + "."},
+		{"several unavailable", []compile.Unresolved{notFound, deleting}, false, v1alpha1.ReasonAuthorizerNotFound,
+			notFound.Message + "; " + deleting.Message + notFoundAdvice + "."},
+		{"not Ready", []compile.Unresolved{notReady}, false, v1alpha1.ReasonAuthorizerNotReady,
+			notReady.Message + notReadyAdvice + "."},
+		{"not found outranks not Ready, missing ones first", []compile.Unresolved{notReady, notFound}, false, v1alpha1.ReasonAuthorizerNotFound,
+			notFound.Message + notFoundAdvice + ". " + notReady.Message + notReadyAdvice + "."},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			in := goodInput()
+			in.unresolved = tc.unresolved
+			expectCondition(t, routeConditions(in), v1alpha1.ConditionResolvedRefs, tc.ok, tc.reason, tc.msg)
+		})
+	}
+}
+
+func TestRouteConditionsShape(t *testing.T) {
+	in := goodInput()
+	in.invalid = &compile.InvalidRulesError{Msg: strings.Repeat("x", 2*conditionMessageLimit)}
+	conds := routeConditions(in)
+	var types []string
+	for _, c := range conds {
+		types = append(types, c.Type)
+		if c.ObservedGeneration != testGen || !c.LastTransitionTime.IsZero() {
+			t.Errorf("%s: observedGeneration %d, lastTransitionTime %v; want %d and unset (SetStatusCondition keeps or sets it)",
+				c.Type, c.ObservedGeneration, c.LastTransitionTime, testGen)
+		}
+	}
+	if want := []string{v1alpha1.ConditionAccepted, v1alpha1.ConditionResolvedRefs, v1alpha1.ConditionReady}; !slices.Equal(types, want) {
+		t.Errorf("condition types %v, want %v", types, want)
+	}
+	if msg := conds[0].Message; len(msg) > conditionMessageLimit || !strings.HasSuffix(msg, "...") {
+		t.Errorf("Accepted message of %d bytes is not truncated to %d", len(msg), conditionMessageLimit)
+	}
+}
+
+func expectCondition(t *testing.T, conds []metav1.Condition, typ string, ok bool, reason, msg string) {
+	t.Helper()
+	c := meta.FindStatusCondition(conds, typ)
+	if c == nil {
+		t.Fatalf("no %s condition in %v", typ, conds)
+	}
+	want := metav1.ConditionFalse
+	if ok {
+		want = metav1.ConditionTrue
+	}
+	if c.Status != want || c.Reason != reason || c.ObservedGeneration != testGen {
+		t.Errorf("%s = %s/%s (generation %d), want %s/%s (generation %d)", typ, c.Status, c.Reason, c.ObservedGeneration, want, reason, testGen)
+	}
+	if c.Message != msg {
+		t.Errorf("%s message:\n got %q\nwant %q", typ, c.Message, msg)
+	}
+}
