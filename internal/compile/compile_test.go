@@ -333,7 +333,9 @@ func TestParseIdentitySource(t *testing.T) {
 	}
 }
 
-func TestCheckPrecedence(t *testing.T) {
+// The sidecar's precedence rules, through Compile: rules it would refuse
+// make the route InvalidRules, with a message naming both rules and the fix.
+func TestPrecedence(t *testing.T) {
 	get := []v1alpha1.HTTPMethod{"GET"}
 	rule := func(path string, methods ...v1alpha1.HTTPMethod) v1alpha1.RouteRule {
 		return v1alpha1.RouteRule{Path: path, Methods: methods, Public: true}
@@ -366,7 +368,9 @@ func TestCheckPrecedence(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			err := CheckPrecedence(tc.rules)
+			r := colorsRoute(t)
+			r.Spec.Rules = tc.rules
+			_, err := Compile(r, nil)
 			if tc.wantErr == "" {
 				if err != nil {
 					t.Fatalf("unexpected error: %v", err)
@@ -381,12 +385,22 @@ func TestCheckPrecedence(t *testing.T) {
 			if !errors.As(err, &inv) || !strings.Contains(err.Error(), tc.wantErr) || !strings.Contains(err.Error(), fix) {
 				t.Fatalf("error = %v, want InvalidRulesError containing %q and a fix", err, tc.wantErr)
 			}
-			r := colorsRoute(t)
-			r.Spec.Rules = tc.rules
-			if _, cerr := Compile(r, nil); !errors.As(cerr, &inv) {
-				t.Fatalf("Compile accepted ambiguous rules: %v", cerr)
+			if !strings.HasPrefix(err.Error(), "rules[") {
+				t.Fatalf("error = %q, want it to start with the rule at fault", err)
 			}
 		})
+	}
+}
+
+// A configuration the sidecar refuses for any reason other than its rules
+// is the compiler's fault: a plain error, not the user's InvalidRules.
+func TestSidecarRefusalIsNotInvalidRules(t *testing.T) {
+	r := colorsRoute(t)
+	r.Spec.Rules = []v1alpha1.RouteRule{{Path: "/a", Public: true, Scopes: []string{"s"}}} // CEL refuses this
+	_, err := Compile(r, nil)
+	var inv *InvalidRulesError
+	if err == nil || errors.As(err, &inv) || !strings.Contains(err.Error(), "rules[0]: is public but has scopes") {
+		t.Fatalf("error = %v, want a plain error carrying the sidecar's reason", err)
 	}
 }
 
@@ -400,8 +414,7 @@ func BenchmarkCompile(b *testing.B) {
 	}
 }
 
-// The API's maximum: 256 rules, which the pairwise precedence check visits
-// 32,640 times.
+// The API's maximum: 256 rules, all validated as the sidecar does.
 func BenchmarkCompileMaxRules(b *testing.B) {
 	r, a := colorsRoute(b), colorsAuthorizer(b)
 	r.Spec.Rules = nil

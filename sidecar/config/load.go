@@ -74,6 +74,9 @@ func Parse(raw []byte) (*Snapshot, error) {
 }
 
 // Validate checks c and returns every problem, each naming its field path.
+// The operator runs it too, so both sides accept the same configurations;
+// problems with the rules themselves (bad templates, rules the matcher
+// cannot tell apart) are *routes.RuleError.
 func Validate(c *Config) error {
 	v := &validator{}
 	if c.Version != Version {

@@ -101,31 +101,55 @@ type entry struct {
 	methods []string
 	index   int
 	path    string
+	exact   *[]entry // its slot in the exact tree: tells case twins from equals
 }
 
-// Compile builds a matcher. Routes of equal specificity (same shape) whose
-// methods overlap are ambiguous and reported, all at once.
+// RuleError is a problem with the rules themselves (a bad template, or two
+// rules that cannot be told apart) rather than with the rest of a
+// configuration. Its message names the rules and the fix.
+type RuleError struct{ Msg string }
+
+func (e *RuleError) Error() string { return e.Msg }
+
+func ruleError(format string, args ...any) error {
+	return &RuleError{Msg: fmt.Sprintf(format, args...)}
+}
+
+// Compile builds a matcher. It refuses, all at once, bad templates and pairs
+// of routes it cannot tell apart: equal specificity (same shape) with
+// overlapping methods, and case twins, whose templates differ only by letter
+// case in literals and allow a method in common. Many apps fold case, so a
+// request could mean either twin.
 func Compile(routes []Route) (*Matcher, error) {
 	m := &Matcher{}
 	var errs []error
 	for _, r := range routes {
 		segs, err := ParseTemplate(r.Path)
 		if err != nil {
-			errs = append(errs, fmt.Errorf("rules[%d].path: %w", r.Index, err))
+			errs = append(errs, ruleError("rules[%d].path: %v", r.Index, err))
 			continue
 		}
-		e := entry{methods: r.Methods, index: r.Index, path: r.Path}
 		list := m.root.slot(segs, false)
+		e := entry{methods: r.Methods, index: r.Index, path: r.Path, exact: list}
 		for _, o := range *list {
 			if overlap(o.methods, e.methods) {
-				errs = append(errs, fmt.Errorf("rules[%d]: path %q %s is exactly as specific as rules[%d] (%q %s) and both match the same requests; remove one or give them distinct methods",
-					r.Index, r.Path, methodsText(r.Methods), o.index, o.path, methodsText(o.methods)))
+				errs = append(errs, ruleError("rules[%d] (%s) and rules[%d] (%s) have equal precedence and can match the same request; "+
+					"use one path template for both, give them disjoint methods, or make one more specific",
+					o.index, o.describe(), e.index, e.describe()))
 			}
 		}
 		*list = append(*list, e)
-		// Templates that differ only by case share a folded slot; all stay,
-		// so MatchFolded can find the most protected of them.
+		// Templates that differ only by case share a folded slot, so
+		// MatchFolded can find the most protected of them; only twins with
+		// disjoint methods get this far.
 		fl := m.folded.slot(segs, true)
+		for _, o := range *fl {
+			if o.exact != list && share(o.methods, e.methods) {
+				errs = append(errs, ruleError("rules[%d] (%s) and rules[%d] (%s) differ only by letter case; "+
+					"many apps ignore case, so a request could mean either: spell both paths the same way",
+					o.index, o.describe(), e.index, e.describe()))
+			}
+		}
 		*fl = append(*fl, e)
 	}
 	if len(errs) > 0 {
@@ -166,11 +190,12 @@ func (n *node) slot(segs []Segment, fold bool) *[]entry {
 	return list
 }
 
-func methodsText(ms []string) string {
-	if len(ms) == 0 {
-		return "(any method)"
+// describe names a route in errors as its author would: "GET,PUT /a/{id}".
+func (e entry) describe() string {
+	if len(e.methods) == 0 {
+		return "any method " + e.path
 	}
-	return "[" + strings.Join(ms, " ") + "]"
+	return strings.Join(e.methods, ",") + " " + e.path
 }
 
 // overlap reports equal specificity: both allow any method, or both name a
@@ -185,6 +210,12 @@ func overlap(a, b []string) bool {
 		}
 	}
 	return false
+}
+
+// share reports that some method is allowed by both: any method shares
+// every method.
+func share(a, b []string) bool {
+	return len(a) == 0 || len(b) == 0 || overlap(a, b)
 }
 
 // Match returns the Index of the most specific route for method and a

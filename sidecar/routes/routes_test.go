@@ -134,23 +134,86 @@ func TestCompileRejectsAmbiguityAndBadTemplates(t *testing.T) {
 		{Path: "/a/../b", Index: 8},
 		{Path: "/a//b", Index: 9},
 		{Path: "/{bad name}", Index: 10},
+		{Path: "/D", Methods: []string{"GET"}, Index: 11},
+		{Path: "/d", Methods: []string{"GET", "PUT"}, Index: 12},
 	})
 	if err == nil {
 		t.Fatal("no error")
 	}
 	for _, want := range []string{
-		`rules[1]: path "/a/{y}" [GET POST] is exactly as specific as rules[0]`,
-		`rules[5]: path "/c" (any method) is exactly as specific as rules[4]`,
+		`rules[0] (GET /a/{x}) and rules[1] (GET,POST /a/{y}) have equal precedence`,
+		`rules[4] (any method /c) and rules[5] (any method /c) have equal precedence`,
 		`rules[6].path: "/{p+}/x": greedy segment {p+} must be the last`,
 		`rules[7].path: "no-slash" must start with /`,
 		`rules[8].path`, `rules[9].path`, `rules[10].path`,
+		`rules[11] (GET /D) and rules[12] (GET,PUT /d) differ only by letter case`,
 	} {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("missing %q in:\n%v", want, err)
 		}
 	}
+	var joined interface{ Unwrap() []error }
+	if !errors.As(err, &joined) || len(joined.Unwrap()) != 8 {
+		t.Fatalf("want 8 problems, one each, got %v", err)
+	}
+	for _, p := range joined.Unwrap() {
+		var re *routes.RuleError
+		if !errors.As(p, &re) {
+			t.Errorf("%v is not a RuleError", p)
+		}
+	}
 	if strings.Contains(err.Error(), "rules[3]") {
 		t.Errorf("rules[3] wrongly reported: %v", err)
+	}
+}
+
+// Case twins: templates of one shape whose literals differ only by letter
+// case, with a method in common. Many apps fold case, so a request could
+// mean either; the matcher refuses them, whatever their order.
+func TestCompileRejectsCaseTwins(t *testing.T) {
+	get, post := []string{"GET"}, []string{"POST"}
+	cases := []struct {
+		name    string
+		a, b    routes.Route
+		wantErr string // empty: accepted
+	}{
+		{"literal twins", routes.Route{Path: "/Admin", Methods: get}, routes.Route{Path: "/admin", Methods: get},
+			"rules[0] (GET /Admin) and rules[1] (GET /admin) differ only by letter case; many apps ignore case, so a request could mean either: spell both paths the same way"},
+		{"any method shares a named one", routes.Route{Path: "/Admin"}, routes.Route{Path: "/admin", Methods: post},
+			"rules[0] (any method /Admin) and rules[1] (POST /admin) differ only by letter case"},
+		{"both any method", routes.Route{Path: "/Admin"}, routes.Route{Path: "/admin"}, "differ only by letter case"},
+		{"under a parameter", routes.Route{Path: "/Users/{id}"}, routes.Route{Path: "/users/{name}"}, "differ only by letter case"},
+		{"before a greedy segment", routes.Route{Path: "/Files/{p+}", Methods: get}, routes.Route{Path: "/files/{rest+}", Methods: get}, "differ only by letter case"},
+		{"Kelvin sign folds to k", routes.Route{Path: "/\u212Aey"}, routes.Route{Path: "/key"}, "differ only by letter case"},
+		{"disjoint methods", routes.Route{Path: "/Admin", Methods: get}, routes.Route{Path: "/admin", Methods: post}, ""},
+		{"different words", routes.Route{Path: "/admin"}, routes.Route{Path: "/admins"}, ""},
+		{"literal and parameter", routes.Route{Path: "/Admin"}, routes.Route{Path: "/{admin}"}, ""},
+		{"different depth", routes.Route{Path: "/Admin"}, routes.Route{Path: "/admin/x"}, ""},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			for _, swap := range []bool{false, true} {
+				a, b := tc.a, tc.b
+				if swap {
+					a, b = b, a
+				}
+				a.Index, b.Index = 0, 1
+				_, err := routes.Compile([]routes.Route{a, b})
+				if tc.wantErr == "" {
+					if err != nil {
+						t.Fatalf("swap=%v: %v", swap, err)
+					}
+					continue
+				}
+				var re *routes.RuleError
+				if !errors.As(err, &re) || !strings.Contains(err.Error(), "rules[0] (") || !strings.Contains(err.Error(), "rules[1] (") {
+					t.Fatalf("swap=%v: error = %v, want a RuleError naming rules[0] and rules[1]", swap, err)
+				}
+				if !swap && !strings.Contains(err.Error(), tc.wantErr) {
+					t.Fatalf("error = %v, want %q", err, tc.wantErr)
+				}
+			}
+		})
 	}
 }
 
@@ -245,13 +308,13 @@ func FuzzMatch(f *testing.F) {
 }
 
 // nearMiss has a protected-looking rule set behind a greedy catch-all, with
-// two templates that differ only by case.
+// two templates that differ only by case (and so name disjoint methods).
 func nearMiss(t testing.TB) *routes.Matcher {
 	m, err := routes.Compile([]routes.Route{
 		{Path: "/admin", Methods: []string{"GET"}, Index: 0},
 		{Path: "/{proxy+}", Index: 1},
 		{Path: "/my/profile", Methods: []string{"GET"}, Index: 2},
-		{Path: "/Files/{id}", Index: 3},
+		{Path: "/Files/{id}", Methods: []string{"PUT"}, Index: 3},
 		{Path: "/files/{id}", Methods: []string{"GET"}, Index: 4},
 		{Path: "/", Methods: []string{"GET"}, Index: 5},
 		{Path: "/key", Index: 6},
@@ -293,8 +356,8 @@ func TestMatchFolded(t *testing.T) {
 		{"GET", "/CAFÉ", anyRule, 7, 1},
 		{"GET", "/" + strings.Repeat("A", 200), anyRule, 8, 1}, // longer than the stack buffer
 		{"GET", "/" + strings.Repeat("a", 200) + "/", anyRule, 8, 1},
-		// /Files/{id} and /files/{id} share the folded slot; naming the
-		// method still wins, so GET picks 4 and PUT picks 3.
+		// /Files/{id} and /files/{id} share the folded slot; each method
+		// picks the twin that names it, so GET picks 4 and PUT picks 3.
 		{"GET", "/FILES/x", anyRule, 4, 1},
 		{"PUT", "/files/x", anyRule, 3, 1},
 		{"PUT", "/Files/x", anyRule, 3, 3},
