@@ -123,7 +123,7 @@ type CORSPolicy struct {
 	// +listType=set
 	// +kubebuilder:validation:MaxItems=64
 	// +kubebuilder:validation:items:MaxLength=128
-	// +kubebuilder:validation:items:Pattern=`^[A-Za-z0-9!#$%&'*+.^_|~-]+$`
+	// +kubebuilder:validation:items:Pattern=`^(\*|[A-Za-z0-9_-]+)$`
 	AllowHeaders []string `json:"allowHeaders,omitempty"`
 
 	// exposeHeaders are the response headers browsers may show to scripts.
@@ -131,7 +131,7 @@ type CORSPolicy struct {
 	// +listType=set
 	// +kubebuilder:validation:MaxItems=64
 	// +kubebuilder:validation:items:MaxLength=128
-	// +kubebuilder:validation:items:Pattern=`^[A-Za-z0-9!#$%&'*+.^_|~-]+$`
+	// +kubebuilder:validation:items:Pattern=`^[A-Za-z0-9_-]+$`
 	ExposeHeaders []string `json:"exposeHeaders,omitempty"`
 
 	// allowCredentials lets browsers send cookies and credentials; not allowed
