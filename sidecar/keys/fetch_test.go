@@ -42,10 +42,10 @@ func TestDiscoverFailures(t *testing.T) {
 		msg     string
 	}{
 		{"404", func(w http.ResponseWriter, r *http.Request) { http.NotFound(w, r) }, keys.ErrDiscovery, "returned HTTP 404, want 200"},
-		{"not json", func(w http.ResponseWriter, r *http.Request) { w.Write([]byte("<html>")) }, keys.ErrDiscovery, "not a JSON discovery document"},
-		{"no issuer", func(w http.ResponseWriter, r *http.Request) { w.Write([]byte(`{"jwks_uri":"https://x/k"}`)) }, keys.ErrDiscovery, "has no issuer field"},
+		{"not json", func(w http.ResponseWriter, r *http.Request) { _, _ = w.Write([]byte("<html>")) }, keys.ErrDiscovery, "not a JSON discovery document"},
+		{"no issuer", func(w http.ResponseWriter, r *http.Request) { _, _ = w.Write([]byte(`{"jwks_uri":"https://x/k"}`)) }, keys.ErrDiscovery, "has no issuer field"},
 		{"huge", func(w http.ResponseWriter, r *http.Request) {
-			w.Write([]byte(strings.Repeat(" ", keys.MaxBodyBytes+10)))
+			_, _ = w.Write([]byte(strings.Repeat(" ", keys.MaxBodyBytes+10)))
 		}, keys.ErrDiscovery, "body exceeds"},
 	}
 	for _, tc := range cases {
@@ -64,7 +64,7 @@ func TestDiscoverFailures(t *testing.T) {
 	t.Run("plain http jwks_uri on a public host", func(t *testing.T) {
 		var srv *httptest.Server
 		srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			w.Write([]byte(`{"issuer":"` + srv.URL + `","jwks_uri":"http://example.com/keys"}`))
+			_, _ = w.Write([]byte(`{"issuer":"` + srv.URL + `","jwks_uri":"http://example.com/keys"}`))
 		}))
 		defer srv.Close()
 		_, err := keys.Discover(context.Background(), c, srv.URL)

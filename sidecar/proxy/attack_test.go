@@ -288,7 +288,7 @@ func TestAttackMethodOverrideHeaders(t *testing.T) {
 func TestAttackH2CUpgrade(t *testing.T) {
 	e := newEnv(t, nil)
 	e.do(t, "GET", "/colors", http.Header{"Upgrade": {"h2c"}, "Connection": {"Upgrade, HTTP2-Settings"}, "Http2-Settings": {"AAMAAABkAARAAAAAAAIAAAAA"}}).
-		expect(t, 400, `Bearer error="invalid_request", error_description="Upgrade: h2c is not supported"`, "")
+		expect(t, 400, `Bearer error="invalid_request", error_description="upgrade to h2c is not supported"`, "")
 }
 
 // TestWebSocketUpgrade checks that an allowed upgrade reaches the app and

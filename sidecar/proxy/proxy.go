@@ -304,7 +304,7 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request) (out outcome) {
 func sanityHeaders(r *http.Request) error {
 	for _, up := range r.Header.Values("Upgrade") {
 		if strings.Contains(strings.ToLower(up), "h2c") {
-			return errors.New("Upgrade: h2c is not supported")
+			return errors.New("upgrade to h2c is not supported")
 		}
 	}
 	for name := range r.Header {

@@ -56,7 +56,9 @@ func TestWatchConfigMapAgainstAPIServer(t *testing.T) {
 	var held atomic.Pointer[config.Snapshot]
 	cnt := &counter{}
 	r := newReloader(&held, cnt)
-	go func() { _ = reload.WatchConfigMap(ctx, cfg, "colors", "colors-api-jwtgate", r, slog.New(slog.DiscardHandler)) }() // returns when ctx ends
+	go func() {
+		_ = reload.WatchConfigMap(ctx, cfg, "colors", "colors-api-jwtgate", r, slog.New(slog.DiscardHandler))
+	}() // returns when ctx ends
 	waitUntil(t, func() bool { s := held.Load(); return s != nil && s.Hash == config.Hash(first) })
 
 	// A stale mounted file must not override the live API source.
