@@ -314,7 +314,7 @@ func (c *Cache) observe(result string, err error) {
 	if s := c.snap.Load(); s != nil {
 		age = fmt.Sprintf("last good keys are %s old", c.now().Sub(s.fetchedAt).Round(time.Second))
 	}
-	c.log.Warn("key fetch failed", "result", result, "error", err.Error(), "state", age)
+	c.log.Warn("key fetch failed", "result", result, "error", Detail(err), "state", age)
 	if c.obs != nil {
 		c.obs.Fetched(c.src.Name, result, c.KeyCount(), time.Time{})
 	}
