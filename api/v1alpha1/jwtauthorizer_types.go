@@ -43,7 +43,9 @@ type JWTAuthorizerSpec struct {
 	// issuer is the token issuer, compared to the token's `iss` claim byte for
 	// byte (a trailing slash matters). It must be an absolute https URL; http is
 	// allowed only for loopback hosts (localhost, 127.0.0.1, [::1]) during
-	// development. When jwksURI is empty, keys are discovered from
+	// development, and the operator checks loopback issuers only when started
+	// with --allow-loopback-issuers. Link-local and cloud metadata addresses
+	// are never contacted. When jwksURI is empty, keys are discovered from
 	// {issuer}/.well-known/openid-configuration.
 	// +required
 	// +kubebuilder:validation:MinLength=1
@@ -136,7 +138,9 @@ type JWTAuthorizerStatus struct {
 
 	// conditions: Ready is True with reason KeysFetched once usable keys were
 	// fetched; otherwise False with DiscoveryFailed, IssuerMismatch,
-	// JWKSFetchFailed or NoUsableKeys and a message that says what to fix.
+	// JWKSFetchFailed, NoUsableKeys or IssuerNotAllowed (a loopback,
+	// link-local or cloud metadata host, which the operator does not contact)
+	// and a message that says what to fix.
 	// Ready is the operator's own periodic check: routes using a not-Ready
 	// authorizer keep their full configuration, since sidecars fetch the
 	// keys themselves. Transitions are also reported as Events (Normal when
