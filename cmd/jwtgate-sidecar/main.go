@@ -142,7 +142,7 @@ func run(args []string) error {
 	}
 	adminSrv := &http.Server{
 		Addr:              f.adminListen,
-		Handler:           admin.Handler(h, reg),
+		Handler:           admin.Handler(adminStatus{h, reloader}, reg),
 		ReadHeaderTimeout: 5 * time.Second,
 		ReadTimeout:       10 * time.Second,
 		WriteTimeout:      30 * time.Second,
@@ -166,6 +166,17 @@ func run(args []string) error {
 	err = errors.Join(srv.Shutdown(sctx), adminSrv.Shutdown(sctx))
 	log.Info("stopped")
 	return err
+}
+
+// adminStatus is the proxy's status plus the reloader's refusals, for /configz.
+type adminStatus struct {
+	*proxy.Handler
+	reloader *reload.Reloader
+}
+
+func (s adminStatus) Refused() (hash, reason, message string) {
+	r := s.reloader.Refused()
+	return r.Hash, r.Result, r.Error
 }
 
 func serve(s *http.Server) error {

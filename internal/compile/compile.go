@@ -26,6 +26,10 @@ import (
 // none: the sidecar's full list, in its fixed order so the output is canonical.
 var AllAlgorithms = config.Algorithms
 
+// format is the configuration format the compiler writes; tests put a future
+// one in its place to see the version follow the fields a route uses.
+var format = config.Current()
+
 // DefaultClockSkew applies when spec.clockSkew is unset.
 const DefaultClockSkew = 60 * time.Second
 
@@ -89,10 +93,9 @@ func Ready(a *v1alpha1.JWTAuthorizer) bool {
 // together, or differing only by letter case).
 func Compile(route *v1alpha1.ProtectedRoute, authorizers map[string]*v1alpha1.JWTAuthorizer) (*Result, error) {
 	cfg := config.Config{
-		Version: config.Version,
-		Source:  config.Source{Namespace: route.Namespace, Name: route.Name, Generation: route.Generation},
-		Listen:  ":" + strconv.Itoa(config.DefaultListenPort),
-		Rules:   make([]config.Rule, 0, len(route.Spec.Rules)),
+		Source: config.Source{Namespace: route.Namespace, Name: route.Name, Generation: route.Generation},
+		Listen: ":" + strconv.Itoa(config.DefaultListenPort),
+		Rules:  make([]config.Rule, 0, len(route.Spec.Rules)),
 	}
 	if route.Spec.Port.Type == intstr.Int {
 		cfg.Upstream = "http://127.0.0.1:" + strconv.Itoa(int(route.Spec.Port.IntVal))
@@ -104,6 +107,9 @@ func Compile(route *v1alpha1.ProtectedRoute, authorizers map[string]*v1alpha1.JW
 	res := &Result{}
 	cfg.Authorizers, res.Unresolved = compileAuthorizers(route, authorizers)
 	cfg.CORS = compileCORS(route.Spec.CORS)
+	// The lowest version that expresses the route, so sidecars older than
+	// this operator keep accepting every route that uses nothing newer.
+	cfg.Version = format.MinVersion(&cfg)
 	if err := validate(&cfg); err != nil {
 		return nil, err
 	}
@@ -121,7 +127,7 @@ func Compile(route *v1alpha1.ProtectedRoute, authorizers map[string]*v1alpha1.JW
 // sidecar's rules[i] in a message is spec.rules[i]. Any other problem is the
 // compiler's fault, not the user's: a plain error.
 func validate(cfg *config.Config) error {
-	err := config.Validate(cfg)
+	err := format.Validate(cfg)
 	var verr *config.ValidationError
 	if err == nil || !errors.As(err, &verr) {
 		return err

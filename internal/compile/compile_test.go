@@ -284,7 +284,7 @@ func TestRuleDetails(t *testing.T) {
 	if !got.Rules[1].Public || got.Rules[1].Authorizer != "" {
 		t.Errorf("public rule = %+v; want public and no authorizer", got.Rules[1])
 	}
-	if got.Source != (config.Source{Namespace: "colors", Name: "colors-api", Generation: 4}) || got.Version != config.Version {
+	if got.Source != (config.Source{Namespace: "colors", Name: "colors-api", Generation: 4}) || got.Version != 1 {
 		t.Errorf("source/version = %+v/%d", got.Source, got.Version)
 	}
 }
@@ -401,6 +401,65 @@ func TestSidecarRefusalIsNotInvalidRules(t *testing.T) {
 	var inv *InvalidRulesError
 	if err == nil || errors.As(err, &inv) || !strings.Contains(err.Error(), "rules[0]: is public but has scopes") {
 		t.Fatalf("error = %v, want a plain error carrying the sidecar's reason", err)
+	}
+}
+
+// The compiler writes the lowest version that expresses the route. Every
+// field of this build is version 1; a future format (pretend the next version
+// added CORS maxAge and the AllOf scope match) shows the version following the
+// fields, and that a sidecar of this build keeps taking every route that
+// needs nothing newer.
+func TestCompileWritesLowestVersion(t *testing.T) {
+	next := config.MaxVersion + 1
+	future := config.Format{MaxVersion: next, Fields: []config.FieldVersion{
+		{Path: "cors.maxAgeSeconds", Version: next},
+		{Path: "rules[].scopeMatch", Value: config.ScopeMatchAllOf, Version: next},
+	}}
+	noMaxAge := colorsRoute(t)
+	noMaxAge.Spec.CORS.MaxAge = nil
+	allOf := colorsRoute(t)
+	allOf.Spec.CORS = nil
+	allOf.Spec.Rules[2].ScopeMatch = v1alpha1.ScopeMatchAllOf
+	noCORS := colorsRoute(t)
+	noCORS.Spec.CORS = nil
+	cases := []struct {
+		name   string
+		route  *v1alpha1.ProtectedRoute
+		future int
+	}{
+		{"colors sample: CORS maxAge", colorsRoute(t), next},
+		{"CORS without maxAge", noMaxAge, 1},
+		{"AllOf scope match", allOf, next},
+		{"nothing newer", noCORS, 1},
+	}
+	auths := map[string]*v1alpha1.JWTAuthorizer{"auth0": colorsAuthorizer(t)}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			res, err := Compile(tc.route, auths)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if res.Config.Version != 1 {
+				t.Fatalf("version %d; this build has only version 1 fields", res.Config.Version)
+			}
+			defer func(f config.Format) { format = f }(format)
+			format = future
+			res, err = Compile(tc.route, auths)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if res.Config.Version != tc.future || !bytes.Contains(res.JSON, fmt.Appendf(nil, `"version": %d,`, tc.future)) {
+				t.Fatalf("future format wrote version %d, want %d:\n%s", res.Config.Version, tc.future, res.JSON)
+			}
+			if _, err := future.Parse(res.JSON); err != nil {
+				t.Fatalf("a sidecar of the future format refuses it: %v", err)
+			}
+			_, err = config.Parse(res.JSON)
+			var ve *config.VersionError
+			if tc.future == 1 && err != nil || tc.future > 1 && !errors.As(err, &ve) {
+				t.Fatalf("a sidecar of this build: %v; want it accepted only when version 1 expresses the route", err)
+			}
+		})
 	}
 }
 

@@ -55,7 +55,7 @@ func TestValidateReportsEveryProblem(t *testing.T) {
 		f    func(m map[string]any)
 		want []string
 	}{
-		{"version", func(m map[string]any) { m["version"] = 2 }, []string{"version: is 2; this sidecar understands only version 1"}},
+		{"no version", func(m map[string]any) { delete(m, "version") }, []string{"version: is 0; configuration versions start at 1"}},
 		{"unknown authorizer", func(m map[string]any) { rule(m, 2)["authorizer"] = "x" }, []string{`rules[2].authorizer: "x" is not in authorizers`}},
 		{"both public and authorizer", func(m map[string]any) { rule(m, 0)["authorizer"] = "auth0" }, []string{"rules[0]: sets both public and authorizer"}},
 		{"neither", func(m map[string]any) { delete(rule(m, 1), "authorizer") }, []string{"rules[1]: sets neither public nor authorizer"}},
