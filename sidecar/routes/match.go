@@ -275,9 +275,9 @@ func pick(es []entry, method string) int {
 
 // MatchFolded matches the path an app that folds case and ignores a
 // trailing slash would see: both the request path (a canonical one, from
-// Canonical) and the rule literals are case-folded (ASCII to lower case;
-// other letters by Unicode simple folding, so the Kelvin sign matches k), and
-// one trailing "/" is dropped (except from "/"). Precedence is Match's. Rules whose templates
+// Canonical) and the rule literals are case-folded (see foldRune: the
+// Kelvin sign, ſ, ı and İ match k, s, i and i), and one trailing "/" is
+// dropped (except from "/"). Precedence is Match's. Rules whose templates
 // differ only by case are matched together, so the result does not depend
 // on their order: it is the first of them for which want holds, or -1 (also
 // when the folded path matches no rule). It allocates nothing unless a
@@ -295,6 +295,31 @@ func (m *Matcher) MatchFolded(method, path string, want func(index int) bool) in
 	}
 	i, _ := m.folded.matchFolded(method, path[1:], want)
 	return i
+}
+
+// NearMiss is MatchFolded, and, when formats is true and that finds
+// nothing, MatchFolded again for the path without a format suffix on its
+// last segment, as Rails serves /admin.json with /admin(.:format) and
+// Spring's suffix patterns serve /admin.* with /admin. Every dot is a
+// possible suffix start (/a.tar.gz is tried as /a.tar and /a) except a
+// leading one: /.well-known is a name.
+func (m *Matcher) NearMiss(method, path string, formats bool, want func(index int) bool) int {
+	if i := m.MatchFolded(method, path, want); i >= 0 || !formats {
+		return i
+	}
+	if len(path) > 1 && path[len(path)-1] == '/' {
+		path = path[:len(path)-1]
+	}
+	seg := strings.LastIndexByte(path, '/') + 1
+	for i := len(path) - 1; i > seg; i-- {
+		if path[i] != '.' {
+			continue
+		}
+		if f := m.MatchFolded(method, path[:i], want); f >= 0 {
+			return f
+		}
+	}
+	return -1
 }
 
 // foldBuf bounds the stack buffer a segment is lower-cased into.
@@ -394,10 +419,8 @@ func isASCII(s string) bool {
 	return true
 }
 
-// fold maps every rune to one representative of its simple case-folding
-// orbit: the ASCII lower-case letter when the orbit has one (so the Kelvin
-// sign K folds to k, as Java's equalsIgnoreCase and Go's EqualFold see it),
-// else the orbit's smallest rune.
+// foldCase maps every rune to one representative of its simple
+// case-folding orbit (see foldRune).
 func foldCase(s string) string {
 	if plain(s) {
 		return s
@@ -410,9 +433,20 @@ func foldCase(s string) string {
 	return b.String()
 }
 
+// foldRune is the ASCII lower-case letter when r's simple case-folding
+// orbit has one (the Kelvin sign K folds to k and ſ to s, as Go's EqualFold
+// sees them), or when upper- or lower-casing r gives one (dotless ı and
+// dotted İ are i to Java's equalsIgnoreCase, and so to Spring), else the
+// orbit's smallest rune.
 func foldRune(r rune) rune {
 	if r < utf8.RuneSelf {
 		return rune(lower(byte(r)))
+	}
+	if u := unicode.ToUpper(r); u < utf8.RuneSelf {
+		return rune(lower(byte(u)))
+	}
+	if l := unicode.ToLower(r); l < utf8.RuneSelf {
+		return l
 	}
 	rep := r
 	for f := unicode.SimpleFold(r); f != r; f = unicode.SimpleFold(f) {

@@ -3,8 +3,10 @@ package routes_test
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"testing"
+	"unicode"
 
 	"github.com/jwtgate/jwtgate/sidecar/routes"
 )
@@ -351,7 +353,10 @@ func TestMatchFolded(t *testing.T) {
 		{"GET", "/admin/x", anyRule, 1, 1},
 		{"GET", "/", anyRule, 5, 5}, // "/" keeps its slash
 		{"POST", "/", anyRule, -1, -1},
-		{"GET", "/\u212Aey", anyRule, 6, 1}, // Kelvin sign folds to k
+		{"GET", "/\u212Aey", anyRule, 6, 1},   // Kelvin sign folds to k
+		{"GET", "/adm\u0131n", anyRule, 0, 1}, // dotless ı and dotted İ fold to i, as Java's equalsIgnoreCase sees them
+		{"GET", "/ADM\u0130N/", anyRule, 0, 1},
+		{"GET", "/FILE\u017F/x", anyRule, 4, 1}, // long s folds to s
 		{"GET", "/KEY/", anyRule, 6, 1},
 		{"GET", "/CAFÉ", anyRule, 7, 1},
 		{"GET", "/" + strings.Repeat("A", 200), anyRule, 8, 1}, // longer than the stack buffer
@@ -382,13 +387,95 @@ func TestMatchFolded(t *testing.T) {
 	}
 }
 
+// TestFoldRune checks folding against every rune: a non-ASCII rune folds to
+// an ASCII letter exactly when Java's equalsIgnoreCase (same upper or lower
+// case) or Go's EqualFold (simple folding) takes it for one. Those are the
+// dotted and dotless I, the long s and the Kelvin sign.
+func TestFoldRune(t *testing.T) {
+	var toASCII []rune
+	for r := rune(0x80); r <= unicode.MaxRune; r++ {
+		want := rune(-1)
+		if u := unicode.ToUpper(r); 'A' <= u && u <= 'Z' {
+			want = unicode.ToLower(u)
+		}
+		if l := unicode.ToLower(r); 'a' <= l && l <= 'z' {
+			want = l
+		}
+		for f := unicode.SimpleFold(r); f != r; f = unicode.SimpleFold(f) { // EqualFold's orbit
+			if 'a' <= f && f <= 'z' {
+				want = f
+			}
+		}
+		got := routes.FoldRune(r)
+		switch {
+		case want >= 0 && got != want:
+			t.Errorf("%U folds to %q, want %q", r, got, want)
+		case want < 0 && got < 0x80:
+			t.Errorf("%U folds to ASCII %q", r, got)
+		}
+		if want >= 0 {
+			toASCII = append(toASCII, r)
+		}
+		// Every rune of a simple-folding orbit folds alike.
+		if f := unicode.SimpleFold(r); routes.FoldRune(f) != got {
+			t.Errorf("%U and %U fold to %q and %q", r, f, got, routes.FoldRune(f))
+		}
+	}
+	if want := []rune{0x130, 0x131, 0x17F, 0x212A}; !slices.Equal(toASCII, want) {
+		t.Errorf("runes folding to ASCII: %U, want %U", toASCII, want)
+	}
+	for c := rune(0); c < 0x80; c++ {
+		if got := routes.FoldRune(c); got != unicode.ToLower(c) {
+			t.Errorf("%q folds to %q", c, got)
+		}
+	}
+}
+
+// A format suffix on the last segment is taken off, at every dot but a
+// leading one, when formats is true and the folded path itself finds nothing.
+func TestNearMissFormatSuffix(t *testing.T) {
+	m := nearMiss(t)
+	notCatchAll := func(j int) bool { return j != 1 }
+	for _, tc := range []struct {
+		method, path string
+		formats      bool
+		want         int
+	}{
+		{"GET", "/admin.json", true, 0},
+		{"GET", "/admin.json", false, -1},
+		{"GET", "/ADMIN.Json/", true, 0},
+		{"GET", "/adm\u0131n.json", true, 0},
+		{"GET", "/admin.tar.gz", true, 0},
+		{"GET", "/admin..json", true, 0},
+		{"GET", "/admin.", true, 0},
+		{"GET", "/my/profile.xml", true, 2},
+		{"GET", "/files/x.json", true, 4},
+		{"PUT", "/files/x.json", true, 3},
+		{"GET", "/ADMIN", false, 0},       // folding alone still applies
+		{"POST", "/admin.json", true, -1}, // /admin is GET only
+		{"GET", "/.admin", true, -1},      // a leading dot is a name
+		{"GET", "/x/.admin", true, -1},
+		{"GET", "/admin/.json", true, -1},
+		{"GET", "/admin.json/x", true, -1}, // only the last segment has a format
+		{"GET", "/administrator.json", true, -1},
+		{"GET", "/.json", true, -1}, // not "/" (rules[5])
+	} {
+		if got := m.NearMiss(tc.method, tc.path, tc.formats, notCatchAll); got != tc.want {
+			t.Errorf("NearMiss(%s %s, formats=%v) = %d, want %d", tc.method, tc.path, tc.formats, got, tc.want)
+		}
+	}
+}
+
 // TestMatchFoldedAllocatesNothing: the check runs on public requests, so it
 // must stay off the allocator for ordinary (ASCII, short-segment) paths.
 func TestMatchFoldedAllocatesNothing(t *testing.T) {
 	m := nearMiss(t)
-	for _, p := range []string{"/admin", "/ADMIN/", "/my/PROFILE", "/Static/App.JS", "/FILES/x/y/"} {
+	for _, p := range []string{"/admin", "/ADMIN/", "/my/PROFILE", "/Static/App.JS", "/FILES/x/y/", "/static/app.min.js/"} {
 		if n := testing.AllocsPerRun(100, func() { m.MatchFolded("GET", p, anyRule) }); n != 0 {
 			t.Errorf("%s: %v allocations", p, n)
+		}
+		if n := testing.AllocsPerRun(100, func() { m.NearMiss("GET", p, true, func(int) bool { return false }) }); n != 0 {
+			t.Errorf("NearMiss %s: %v allocations", p, n)
 		}
 	}
 }
@@ -398,6 +485,18 @@ func BenchmarkMatchFolded(b *testing.B) {
 	b.ReportAllocs()
 	for b.Loop() {
 		if m.MatchFolded("GET", "/My/Profile/", anyRule) != 2 {
+			b.Fatal("no match")
+		}
+	}
+}
+
+// A format-suffixed path that folds to a protected rule: two folded walks.
+func BenchmarkNearMissFormat(b *testing.B) {
+	m := nearMiss(b)
+	notCatchAll := func(j int) bool { return j != 1 }
+	b.ReportAllocs()
+	for b.Loop() {
+		if m.NearMiss("GET", "/My/Profile.json", true, notCatchAll) != 2 {
 			b.Fatal("no match")
 		}
 	}
