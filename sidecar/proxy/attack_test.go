@@ -462,6 +462,53 @@ func TestAttackCaseAndTrailingSlashNearMiss(t *testing.T) {
 	e.do(t, "GET", "/admin/", nil).expect(t, 404, "", `{"message":"Not Found"}`)
 }
 
+// TestAttackHeadOnGetRoute: apps answer HEAD with their GET handler
+// (net/http's ServeMux, Express, Flask, Rails, Spring), so HEAD on a
+// GET-only protected route must not reach it through a public catch-all:
+// the handler runs, its side effects happen and its headers leak.
+func TestAttackHeadOnGetRoute(t *testing.T) {
+	e := newEnv(t, func(cfg map[string]any) {
+		cfg["rules"] = append(cfg["rules"].([]any),
+			map[string]any{"path": "/users/{id}", "methods": []string{"GET"}, "authorizer": "auth0"},
+			map[string]any{"path": "/files/{path+}", "methods": []string{"GET", "PUT"}, "authorizer": "auth0"},
+			map[string]any{"path": "/{proxy+}", "public": true})
+	})
+	for _, p := range []string{"/my/profile", "/users/42", "/files/a/b.txt", "/admin"} {
+		e.observed = nil
+		e.do(t, "HEAD", p, nil).expect(t, 401, `Bearer realm="jwtgate"`, "")
+		if len(e.observed) != 1 || strings.HasPrefix(e.observed[0], "/{proxy+}|") {
+			t.Errorf("HEAD %s counted as %v, want the GET rule's route", p, e.observed)
+		}
+	}
+	// With a token HEAD passes the GET rule's checks, scopes included.
+	e.do(t, "HEAD", "/users/42", bearer(e.token("rsa-1", nil))).expect(t, 200, "", "")
+	noScope := e.token("rsa-1", func(m map[string]any) { m["scope"] = "openid" })
+	e.do(t, "HEAD", "/my/colors", bearer(noScope)).expect(t, 403, `Bearer error="insufficient_scope", scope="read:colors"`, "")
+	// Near misses are HEAD's as they are GET's.
+	expectNearMiss(t, e, "HEAD", []string{"/MY/PROFILE", "/Users/42/", "/FILES/a/b.txt", "/my/profile/"}, noScope)
+	// Methods the GET rules do not name still fall to the catch-all.
+	e.do(t, "POST", "/users/42", nil).expect(t, 200, "", "")
+
+	// A rule may name HEAD alone; it does not cover GET.
+	e = newEnv(t, func(cfg map[string]any) {
+		cfg["rules"] = append(cfg["rules"].([]any),
+			map[string]any{"path": "/{page}", "methods": []string{"GET"}, "authorizer": "auth0"},
+			map[string]any{"path": "/status", "methods": []string{"HEAD"}, "public": true})
+	})
+	e.do(t, "HEAD", "/status", nil).expect(t, 200, "", "")
+	e.do(t, "GET", "/status", nil).expect(t, 401, `Bearer realm="jwtgate"`, "")
+	e.do(t, "HEAD", "/other", nil).expect(t, 401, `Bearer realm="jwtgate"`, "")
+
+	// A HEAD rule of the GET rule's shape is refused with the configuration:
+	// it would decide HEAD requests the GET handler answers.
+	cfg := maps.Clone(e.cfg)
+	cfg["rules"] = append(slices.Clone(e.cfg["rules"].([]any)), map[string]any{"path": "/{name}", "methods": []string{"HEAD", "POST"}, "public": true})
+	raw, _ := json.Marshal(cfg)
+	if _, err := config.Parse(raw); err == nil || !strings.Contains(err.Error(), "a rule that names GET covers HEAD too") {
+		t.Errorf("GET and HEAD rules of one shape: error = %v, want the configuration refused", err)
+	}
+}
+
 // TestAttackNearMissUnicodeFoldAndFormatSuffix: Java's equalsIgnoreCase (and
 // so Spring's case-insensitive matching) takes dotless ı and dotted İ for i,
 // the long s ſ for s and the Kelvin sign for k; Rails serves /admin.json

@@ -158,9 +158,9 @@ func compile(snap *config.Snapshot, upstream *url.URL, reg *keys.Registry) (*sta
 // it; when none can be, the rule skips the check at request time. It names
 // its whole path, so a format suffix is not a near miss for it.
 func (st *state) nearMisses(rules []config.Rule) {
-	var named []string // every method a rule names, and "" for all others
+	var named []string // every method a rule applies to by name, and "" for all others
 	for _, r := range rules {
-		for _, m := range r.Methods {
+		for _, m := range routes.Methods(r.Methods) {
 			if !slices.Contains(named, m) {
 				named = append(named, m)
 			}
@@ -178,7 +178,7 @@ func (st *state) nearMisses(rules []config.Rule) {
 			continue
 		}
 		if !strings.Contains(rules[i].Path, "{") {
-			methods := rules[i].Methods
+			methods := routes.Methods(rules[i].Methods)
 			if len(methods) == 0 {
 				methods = named
 			}

@@ -115,6 +115,13 @@ func TestMatchPrecedence(t *testing.T) {
 		{"POST", "/", -1},
 		{"POST", "/anything/at/all", 8},
 		{"GET", "/my", -1},
+		// HEAD follows GET: the GET rules above cover it.
+		{"HEAD", "/colors", 0},
+		{"HEAD", "/colors/red", 3},
+		{"HEAD", "/files/a/readme", 7},
+		{"HEAD", "/files/a/b/c", 6},
+		{"HEAD", "/", 9},
+		{"HEAD", "/anything", -1},
 	}
 	for _, tc := range cases {
 		if got := m.Match(tc.method, tc.path); got != tc.want {
@@ -174,11 +181,7 @@ func TestCompileRejectsAmbiguityAndBadTemplates(t *testing.T) {
 // mean either; the matcher refuses them, whatever their order.
 func TestCompileRejectsCaseTwins(t *testing.T) {
 	get, post := []string{"GET"}, []string{"POST"}
-	cases := []struct {
-		name    string
-		a, b    routes.Route
-		wantErr string // empty: accepted
-	}{
+	checkPairs(t, []pairCase{
 		{"literal twins", routes.Route{Path: "/Admin", Methods: get}, routes.Route{Path: "/admin", Methods: get},
 			"rules[0] (GET /Admin) and rules[1] (GET /admin) differ only by letter case; many apps ignore case, so a request could mean either: spell both paths the same way"},
 		{"any method shares a named one", routes.Route{Path: "/Admin"}, routes.Route{Path: "/admin", Methods: post},
@@ -191,7 +194,21 @@ func TestCompileRejectsCaseTwins(t *testing.T) {
 		{"different words", routes.Route{Path: "/admin"}, routes.Route{Path: "/admins"}, ""},
 		{"literal and parameter", routes.Route{Path: "/Admin"}, routes.Route{Path: "/{admin}"}, ""},
 		{"different depth", routes.Route{Path: "/Admin"}, routes.Route{Path: "/admin/x"}, ""},
-	}
+	})
+}
+
+// pairCase is two routes compiled together, in both orders.
+type pairCase struct {
+	name    string
+	a, b    routes.Route
+	wantErr string // in the error for a, b; empty: accepted
+}
+
+// checkPairs compiles each pair both ways round: refused pairs must be
+// refused either way with a RuleError naming both rules, and the message
+// explains a GET and HEAD conflict only when one is expected.
+func checkPairs(t *testing.T, cases []pairCase) {
+	t.Helper()
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			for _, swap := range []bool{false, true} {
@@ -214,9 +231,100 @@ func TestCompileRejectsCaseTwins(t *testing.T) {
 				if !swap && !strings.Contains(err.Error(), tc.wantErr) {
 					t.Fatalf("error = %v, want %q", err, tc.wantErr)
 				}
+				if hint := "covers HEAD too"; strings.Contains(err.Error(), hint) != strings.Contains(tc.wantErr, hint) {
+					t.Fatalf("swap=%v: error = %v: explains GET covering HEAD when it should not, or does not when it should", swap, err)
+				}
 			}
 		})
 	}
+}
+
+func TestMethods(t *testing.T) {
+	for _, tc := range []struct{ named, want []string }{
+		{nil, nil},
+		{[]string{"GET"}, []string{"GET", "HEAD"}},
+		{[]string{"DELETE", "GET", "PUT"}, []string{"DELETE", "GET", "PUT", "HEAD"}},
+		{[]string{"GET", "HEAD"}, []string{"GET", "HEAD"}},
+		{[]string{"HEAD"}, []string{"HEAD"}},
+		{[]string{"POST"}, []string{"POST"}},
+	} {
+		if got := routes.Methods(tc.named); !slices.Equal(got, tc.want) {
+			t.Errorf("Methods(%v) = %v, want %v", tc.named, got, tc.want)
+		}
+	}
+	// The caller's slice is never written through, even with spare capacity.
+	named := make([]string, 1, 4)
+	named[0] = "GET"
+	routes.Methods(named)
+	if named[:2][1] != "" {
+		t.Fatal("Methods wrote into the caller's backing array")
+	}
+}
+
+// HEAD is GET without the body and apps answer it with the GET handler, so
+// a rule naming GET matches HEAD as it matches GET, in precedence too (it
+// names the method); a rule may name HEAD alone.
+func TestHeadFollowsGet(t *testing.T) {
+	m, err := routes.Compile([]routes.Route{
+		{Path: "/users/{id}", Methods: []string{"GET"}, Index: 0},
+		{Path: "/{proxy+}", Index: 1},
+		{Path: "/files/{p+}", Methods: []string{"GET", "PUT"}, Index: 2},
+		{Path: "/status", Methods: []string{"HEAD"}, Index: 3},
+		{Path: "/users/{id}", Index: 4},
+		{Path: "/report", Methods: []string{"GET", "HEAD"}, Index: 5},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	not1 := func(j int) bool { return j != 1 }
+	for _, tc := range []struct {
+		method, path   string
+		exact, nearMis int
+	}{
+		{"HEAD", "/users/1", 0, 0},
+		{"GET", "/users/1", 0, 0},
+		{"POST", "/users/1", 4, 4},
+		{"HEAD", "/files/a/b", 2, 2},
+		{"HEAD", "/status", 3, 3},
+		{"GET", "/status", 1, -1},
+		{"HEAD", "/report", 5, 5},
+		{"HEAD", "/x", 1, -1},
+		{"HEAD", "/USERS/1/", 1, 0},
+		{"HEAD", "/Files/a/b", 1, 2},
+		{"HEAD", "/STATUS", 1, 3},
+		{"GET", "/STATUS", 1, -1},
+	} {
+		if got := m.Match(tc.method, tc.path); got != tc.exact {
+			t.Errorf("Match(%s %s) = %d, want %d", tc.method, tc.path, got, tc.exact)
+		}
+		if got := m.NearMiss(tc.method, tc.path, true, not1); got != tc.nearMis {
+			t.Errorf("NearMiss(%s %s) = %d, want %d", tc.method, tc.path, got, tc.nearMis)
+		}
+	}
+}
+
+// A GET rule and a HEAD rule of one shape cannot both decide HEAD: whichever
+// did, the other's checks would be off a request the GET handler answers.
+func TestCompileRejectsHeadBesideGet(t *testing.T) {
+	get, head := []string{"GET"}, []string{"HEAD"}
+	const hint = "(a rule that names GET covers HEAD too, as apps answer HEAD with the GET handler: drop HEAD from rules[%d])"
+	const equal = "have equal precedence and can match the same request; use one path template for both, give them disjoint methods, or make one more specific"
+	checkPairs(t, []pairCase{
+		{"same template", routes.Route{Path: "/x", Methods: get}, routes.Route{Path: "/x", Methods: head},
+			"rules[0] (GET /x) and rules[1] (HEAD /x) " + equal + " " + fmt.Sprintf(hint, 1)},
+		{"HEAD rule first", routes.Route{Path: "/u/{id}", Methods: []string{"HEAD", "POST"}}, routes.Route{Path: "/u/{name}", Methods: []string{"DELETE", "GET"}},
+			"rules[0] (HEAD,POST /u/{id}) and rules[1] (DELETE,GET /u/{name}) " + equal + " " + fmt.Sprintf(hint, 0)},
+		{"greedy", routes.Route{Path: "/f/{p+}", Methods: get}, routes.Route{Path: "/f/{q+}", Methods: head}, fmt.Sprintf(hint, 1)},
+		{"case twins", routes.Route{Path: "/Admin", Methods: get}, routes.Route{Path: "/admin", Methods: head},
+			"rules[0] (GET /Admin) and rules[1] (HEAD /admin) differ only by letter case; many apps ignore case, so a request could mean either: " +
+				"spell both paths the same way " + fmt.Sprintf(hint, 1)},
+		{"both name HEAD: no hint", routes.Route{Path: "/x", Methods: []string{"GET", "HEAD"}}, routes.Route{Path: "/x", Methods: head},
+			"rules[0] (GET,HEAD /x) and rules[1] (HEAD /x) " + equal},
+		{"GET beside any method", routes.Route{Path: "/x", Methods: get}, routes.Route{Path: "/x"}, ""},
+		{"HEAD beside any method", routes.Route{Path: "/x", Methods: head}, routes.Route{Path: "/x"}, ""},
+		{"HEAD beside POST", routes.Route{Path: "/x", Methods: head}, routes.Route{Path: "/x", Methods: []string{"POST"}}, ""},
+		{"more specific", routes.Route{Path: "/x/{id}", Methods: get}, routes.Route{Path: "/x/me", Methods: head}, ""},
+	})
 }
 
 func hundredRules(t testing.TB) (*routes.Matcher, []string) {
