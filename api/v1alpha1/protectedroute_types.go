@@ -59,7 +59,9 @@ type RouteRule struct {
 	Path string `json:"path"`
 
 	// methods the rule applies to. Omitted means any method; a rule that
-	// names the method beats one that allows any method.
+	// names the method beats one that allows any method. Naming GET covers
+	// HEAD too, as apps answer HEAD with their GET handler; HEAD may be named
+	// alone, but not in a rule of the same path shape as a GET rule.
 	// +optional
 	// +listType=set
 	// +kubebuilder:validation:MinItems=1

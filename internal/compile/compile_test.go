@@ -365,6 +365,13 @@ func TestPrecedence(t *testing.T) {
 		{"case twins under a parameter", []v1alpha1.RouteRule{rule("/Users/{id}"), rule("/users/{name}")}, "differ only by letter case"},
 		{"case twins with disjoint methods", []v1alpha1.RouteRule{rule("/Admin", "GET"), rule("/admin", "POST")}, ""},
 		{"different words", []v1alpha1.RouteRule{rule("/admin"), rule("/admins")}, ""},
+		// A rule naming GET covers HEAD, so a HEAD rule of its shape conflicts.
+		{"GET beside HEAD", []v1alpha1.RouteRule{rule("/users/{id}", "GET"), rule("/users/{name}", "HEAD", "POST")},
+			"rules[0] (GET /users/{id}) and rules[1] (HEAD,POST /users/{name}) have equal precedence and can match the same request; " +
+				"use one path template for both, give them disjoint methods, or make one more specific " +
+				"(a rule that names GET covers HEAD too, as apps answer HEAD with the GET handler: drop HEAD from rules[1])"},
+		{"GET and HEAD case twins", []v1alpha1.RouteRule{rule("/Admin", "HEAD"), rule("/admin", "GET")}, "drop HEAD from rules[0]"},
+		{"GET and HEAD named together", []v1alpha1.RouteRule{rule("/a", "HEAD", "GET"), rule("/{p+}", "HEAD")}, ""},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -379,7 +386,7 @@ func TestPrecedence(t *testing.T) {
 			}
 			var inv *InvalidRulesError
 			fix := "disjoint methods"
-			if strings.Contains(tc.wantErr, "letter case") {
+			if strings.Contains(tc.wantErr, "letter case") || strings.HasPrefix(tc.wantErr, "drop HEAD") {
 				fix = "spell both paths the same way"
 			}
 			if !errors.As(err, &inv) || !strings.Contains(err.Error(), tc.wantErr) || !strings.Contains(err.Error(), fix) {
