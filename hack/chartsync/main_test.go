@@ -63,7 +63,14 @@ webhooks:
 - name: inject.example.io
   clientConfig: {service: {name: s, namespace: n, path: /inject}}
 `)
-	write(t, filepath.Join(configDir, "guard/policy.yaml"), "apiVersion: v1\nkind: ValidatingAdmissionPolicy\nmetadata: {name: g}\n")
+	write(t, filepath.Join(configDir, "guard/policy.yaml"), `apiVersion: v1
+kind: ValidatingAdmissionPolicy
+metadata: {name: g}
+spec:
+  variables:
+  - {name: sidecarImages, expression: "['ghcr.io/jwtgate/jwtgate-sidecar:latest']"}
+  - {name: selected, expression: "true"}
+`)
 	write(t, filepath.Join(configDir, "guard/kustomization.yaml"), "kind: Kustomization\nresources: [policy.yaml]\n")
 	return configDir, chartDir
 }
@@ -104,8 +111,10 @@ func TestRunDerivesTheChartFiles(t *testing.T) {
 	}
 	guard := read(t, filepath.Join(chartDir, "templates/zz_generated.guard.yaml"))
 	if !strings.Contains(guard, "kind: ValidatingAdmissionPolicy") || strings.Contains(guard, "Kustomization") ||
-		!strings.Contains(guard, "{{- if .Values.guard.enabled }}") {
-		t.Errorf("guard template:\n%s", guard)
+		!strings.Contains(guard, "{{- if .Values.guard.enabled }}") ||
+		!strings.Contains(guard, `- expression: {{ include "jwtgate.guardSidecarImages" . | quote }}`+"\n    name: sidecarImages") ||
+		strings.Contains(guard, "jwtgate-sidecar:latest") {
+		t.Errorf("guard template (want the admitted images from the chart):\n%s", guard)
 	}
 }
 
@@ -114,7 +123,10 @@ func TestRunRefusesWhatItCannotMirror(t *testing.T) {
 		"two webhooks": {"webhook/manifests.yaml", "kind: MutatingWebhookConfiguration\nwebhooks: [{name: a}, {name: b}]\n", "want exactly one mutating webhook, found 2"},
 		"no path":      {"webhook/manifests.yaml", "kind: MutatingWebhookConfiguration\nwebhooks: [{name: a}]\n", "lacks name or clientConfig.service.path"},
 		"odd rbac":     {"rbac/role.yaml", "kind: ServiceAccount\n", `unexpected kind "ServiceAccount"`},
-		"template":     {"guard/policy.yaml", "kind: ValidatingAdmissionPolicy\nmetadata: {name: g, annotations: {a: '{{ x }}'}}\n", "helm would read as a template"},
+		"template": {"guard/policy.yaml", "kind: ValidatingAdmissionPolicy\nmetadata: {name: g, annotations: {a: '{{ x }}'}}\nspec: {variables: [{name: sidecarImages}]}\n",
+			"helm would read as a template"},
+		"no images": {"guard/policy.yaml", "kind: ValidatingAdmissionPolicy\nmetadata: {name: g}\nspec: {variables: [{name: selected}]}\n",
+			`no variable "sidecarImages" listing the admitted sidecar images`},
 	} {
 		t.Run(name, func(t *testing.T) {
 			configDir, chartDir := fixture(t)

@@ -30,7 +30,8 @@ const (
 )
 
 // Names the patch gives to what it adds. The ValidatingAdmissionPolicy in
-// config/guard looks for SidecarName, so keep them in step.
+// config/guard checks the sidecar's arguments, mounts and ports against
+// these, so keep them in step.
 const (
 	SidecarName      = "jwtgate-sidecar"
 	ConfigVolume     = "jwtgate-config"
@@ -110,8 +111,6 @@ func Decide(in Input, opts Options) Decision {
 		return Decision{Reason: "pod opted out with " + PodOptOutLabel + "=" + PodOptOutValue}
 	case in.Pod.Spec.HostNetwork:
 		return Decision{Reason: "host-network pods cannot be injected"}
-	case Injected(in.Pod):
-		return Decision{Reason: "pod already has a " + SidecarName + " container"}
 	}
 	route := selection.OwningRoute(in.Pod.Labels, in.Routes)
 	if route == nil {
@@ -120,11 +119,14 @@ func Decide(in Input, opts Options) Decision {
 	return Decision{Inject: true, Route: route, Reason: "selected by ProtectedRoute " + route.Name}
 }
 
-// Injected reports whether the pod already has a container of the sidecar's name.
+// Injected reports whether the pod has a container of the sidecar's name.
+// The name proves nothing about what runs in it: Patch replaces such a
+// container and the guard checks image and arguments.
 func Injected(pod *corev1.Pod) bool {
-	has := func(c corev1.Container) bool { return c.Name == SidecarName }
-	return slices.ContainsFunc(pod.Spec.InitContainers, has) || slices.ContainsFunc(pod.Spec.Containers, has)
+	return slices.ContainsFunc(pod.Spec.InitContainers, isSidecar) || slices.ContainsFunc(pod.Spec.Containers, isSidecar)
 }
+
+func isSidecar(c corev1.Container) bool { return c.Name == SidecarName }
 
 // Status is the JSON recorded in the StatusAnnotation.
 type Status struct {
@@ -139,7 +141,8 @@ type Status struct {
 	ListenPort int32  `json:"listenPort"`
 }
 
-// PortError refuses a pod that does not declare the port its route protects.
+// PortError refuses a pod whose protected port the sidecar cannot front
+// alone: undeclared, not TCP, clashing with the sidecar's, or named twice.
 type PortError struct {
 	Route, Namespace string
 	Port             intstr.IntOrString
@@ -151,15 +154,14 @@ func (e *PortError) Error() string {
 	return fmt.Sprintf("ProtectedRoute %s/%s protects port %q, but %s; %s", e.Namespace, e.Route, e.Port.String(), e.Detail, e.Fix)
 }
 
-// Patch returns a copy of pod with the sidecar injected for route. A pod
-// that already carries the sidecar is returned unchanged, so Patch applied
-// to its own output changes nothing. It fails with *PortError when the pod
-// cannot be guarded as the route asks.
+// Patch returns a copy of pod with the sidecar injected for route. An init
+// container that already has the sidecar's name is replaced, whatever it
+// runs: a pod cannot bring its own sidecar, and Patch applied to its own
+// output changes nothing. It fails with *PortError when the pod cannot be
+// guarded as the route asks.
 func Patch(pod *corev1.Pod, route *v1alpha1.ProtectedRoute, namespace string, opts Options) (*corev1.Pod, error) {
 	out := pod.DeepCopy()
-	if Injected(out) {
-		return out, nil
-	}
+	dropSidecar(out)
 	if namespace == "" {
 		namespace = defaultNamespace
 	}
@@ -167,6 +169,9 @@ func Patch(pod *corev1.Pod, route *v1alpha1.ProtectedRoute, namespace string, op
 		return &PortError{Route: route.Name, Namespace: namespace, Port: route.Spec.Port, Detail: fmt.Sprintf(detail, args...), Fix: fix}
 	}
 
+	if slices.ContainsFunc(out.Spec.Containers, isSidecar) {
+		return nil, perr("rename that container", "spec.containers has a container named %q, the name reserved for the injected sidecar", SidecarName)
+	}
 	ci, pi := findPort(out, route.Spec.Port)
 	if ci < 0 {
 		return nil, perr("declare it in the app container's ports (name or containerPort) or change the route's spec.port", "no container of the pod declares it")
@@ -187,6 +192,12 @@ func Patch(pod *corev1.Pod, route *v1alpha1.ProtectedRoute, namespace string, op
 		if v.Name == ConfigVolume || v.Name == TokenVolume {
 			return nil, perr("rename that volume", "the pod already has a volume named %q, which the jwtgate sidecar needs", v.Name)
 		}
+	}
+
+	if other := otherPortOwner(out, port.Name, app.Name); other != "" {
+		return nil, perr(fmt.Sprintf("give the port in %q another name", other),
+			"containers %q and %q both name a port %q, so a Service with targetPort: %s would reach %q around the sidecar",
+			app.Name, other, port.Name, port.Name, other)
 	}
 
 	sidecarPortName := UnnamedPortName
@@ -230,6 +241,58 @@ func findPort(pod *corev1.Pod, want intstr.IntOrString) (container, port int) {
 		}
 	}
 	return -1, -1
+}
+
+// otherPortOwner names a container other than app that declares a port
+// called name. A Service resolves a named targetPort to the first app
+// container that declares it, then to native sidecars: a second port of the
+// name the sidecar takes over would lead around the sidecar.
+func otherPortOwner(pod *corev1.Pod, name, app string) string {
+	if name == "" {
+		return ""
+	}
+	named := func(p corev1.ContainerPort) bool { return p.Name == name }
+	for _, c := range pod.Spec.Containers {
+		if c.Name != app && slices.ContainsFunc(c.Ports, named) {
+			return c.Name
+		}
+	}
+	for _, c := range pod.Spec.InitContainers {
+		if c.RestartPolicy != nil && *c.RestartPolicy == corev1.ContainerRestartPolicyAlways && slices.ContainsFunc(c.Ports, named) {
+			return c.Name
+		}
+	}
+	return ""
+}
+
+// dropSidecar removes an init container of the sidecar's name with what an
+// injection adds next to it (its volumes, the app port's new name), so
+// Patch injects the genuine sidecar in its place.
+func dropSidecar(pod *corev1.Pod) {
+	i := slices.IndexFunc(pod.Spec.InitContainers, isSidecar)
+	if i < 0 {
+		return
+	}
+	old := pod.Spec.InitContainers[i]
+	pod.Spec.InitContainers = slices.Delete(pod.Spec.InitContainers, i, i+1)
+	pod.Spec.Volumes = slices.DeleteFunc(pod.Spec.Volumes, func(v corev1.Volume) bool {
+		return v.Name == ConfigVolume || v.Name == TokenVolume
+	})
+	// The app's port gets back the name the sidecar had taken from it.
+	name := ""
+	for _, p := range old.Ports {
+		if p.Name != AdminPortName && p.Name != UnnamedPortName {
+			name = p.Name
+			break
+		}
+	}
+	for ci := range pod.Spec.Containers {
+		for pi, p := range pod.Spec.Containers[ci].Ports {
+			if p.Name == AppPortName {
+				pod.Spec.Containers[ci].Ports[pi].Name = name
+			}
+		}
+	}
 }
 
 // rewriteProbes turns references to the port's old name into its number:

@@ -13,6 +13,7 @@ import (
 
 	jsonpatch "github.com/evanphx/json-patch/v5"
 	gomodjsonpatch "gomodules.xyz/jsonpatch/v2"
+	admissionregistrationv1 "k8s.io/api/admissionregistration/v1"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/equality"
 	"k8s.io/apimachinery/pkg/util/intstr"
@@ -68,7 +69,8 @@ func mustUnmarshal(t testing.TB, doc string, v any) {
 }
 
 // run is what the webhook does: decide, then patch. The text result is the
-// golden ".out" file: the injected pod as YAML, or why nothing happened.
+// golden file: the admission warnings as comments and the injected pod as
+// YAML, or why nothing happened.
 func run(in Input) (*corev1.Pod, string, error) {
 	d := Decide(in, testOpts)
 	if !d.Inject {
@@ -78,8 +80,12 @@ func run(in Input) (*corev1.Pod, string, error) {
 	if err != nil {
 		return nil, "refused: " + err.Error() + "\n", err
 	}
+	var text strings.Builder
+	for _, w := range Warnings(in.Pod, out, d.Route) {
+		text.WriteString("# warning: " + w + "\n")
+	}
 	y, err := yaml.Marshal(out)
-	return out, string(y), err
+	return out, text.String() + string(y), err
 }
 
 // sortedPatch is the JSON patch in a stable order for the golden file; the
@@ -157,18 +163,23 @@ func TestGolden(t *testing.T) {
 				t.Errorf("applying the JSON patch does not give the patched pod")
 			}
 
-			// Idempotency: the output is left alone by the decision and by the patch.
+			// Idempotency: the output, selected again, is patched to itself,
+			// and its sidecar passes for the genuine one.
 			again := in
 			again.Pod = out
-			if d := Decide(again, testOpts); d.Inject {
-				t.Errorf("an injected pod was selected again: %s", d.Reason)
+			d := Decide(again, testOpts)
+			if !d.Inject {
+				t.Fatalf("an injected pod was not selected again: %s", d.Reason)
 			}
-			twice, err := Patch(out, &in.Routes[0], in.Namespace, testOpts)
+			twice, err := Patch(out, d.Route, in.Namespace, testOpts)
 			if err != nil {
 				t.Fatal(err)
 			}
 			if !equality.Semantic.DeepEqual(twice, out) {
 				t.Errorf("patching an injected pod changed it")
+			}
+			if diff := SidecarDifferences(out, twice); len(diff) > 0 {
+				t.Errorf("the injected sidecar did not pass for the genuine one: %v differ", diff)
 			}
 			if !Injected(out) {
 				t.Errorf("Injected() is false on the output")
@@ -243,5 +254,53 @@ func BenchmarkDecideAndPatch(b *testing.B) {
 		if _, err := Patch(in.Pod, d.Route, in.Namespace, testOpts); err != nil {
 			b.Fatal(err)
 		}
+	}
+}
+
+// The route-level half of the numeric-port warning: only a named spec.port
+// puts the sidecar in the path of every Service.
+func TestPortWarning(t *testing.T) {
+	route := func(port intstr.IntOrString) *v1alpha1.ProtectedRoute {
+		r := &v1alpha1.ProtectedRoute{Spec: v1alpha1.ProtectedRouteSpec{Port: port}}
+		r.Namespace, r.Name = "colors", "colors-api"
+		return r
+	}
+	if !PortTargetableByName(intstr.FromString("http")) || PortTargetableByName(intstr.FromInt32(8080)) {
+		t.Error("PortTargetableByName: want true for a name, false for a number")
+	}
+	if w := PortWarning(route(intstr.FromString("http")), ""); w != "" {
+		t.Errorf("named port warned: %q", w)
+	}
+	for podName, want := range map[string]string{
+		"":    "name the port in the pod template (for example http), set spec.port to that name",
+		"web": `set spec.port to "web" and make Services target it by name (targetPort: web)`,
+	} {
+		w := PortWarning(route(intstr.FromInt32(8080)), podName)
+		for _, part := range []string{"ProtectedRoute colors/colors-api protects port 8080 by number", "targetPort: 8080 reaches the app around the sidecar", want} {
+			if !strings.Contains(w, part) {
+				t.Errorf("pod port name %q: warning %q lacks %q", podName, w, part)
+			}
+		}
+	}
+}
+
+func TestAllowSidecarImages(t *testing.T) {
+	p := &admissionregistrationv1.ValidatingAdmissionPolicy{Spec: admissionregistrationv1.ValidatingAdmissionPolicySpec{
+		Variables: []admissionregistrationv1.Variable{{Name: "selected", Expression: "true"}, {Name: GuardImagesVariable, Expression: "[]"}},
+	}}
+	if err := AllowSidecarImages(p, "r.example/sidecar:2", "r.example/sidecar@sha256:ab"); err != nil {
+		t.Fatal(err)
+	}
+	if got, want := p.Spec.Variables[1].Expression, "['r.example/sidecar:2', 'r.example/sidecar@sha256:ab']"; got != want {
+		t.Errorf("expression %s, want %s", got, want)
+	}
+	for _, bad := range [][]string{nil, {""}, {"x:1', 'evil"}, {`a\b`}} {
+		if err := AllowSidecarImages(p, bad...); err == nil {
+			t.Errorf("images %q accepted", bad)
+		}
+	}
+	p.Spec.Variables = p.Spec.Variables[:1]
+	if err := AllowSidecarImages(p, "r.example/sidecar:2"); err == nil || !strings.Contains(err.Error(), `no variable "sidecarImages"`) {
+		t.Errorf("policy without the variable: %v", err)
 	}
 }

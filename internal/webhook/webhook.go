@@ -48,7 +48,7 @@ const (
 var (
 	decisions = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "jwtgate_injection_admissions_total",
-		Help: "Pod admissions handled by the injection webhook, by result (injected, skipped, refused, error).",
+		Help: "Pod admissions handled by the injection webhook, by result (injected, replaced: a sidecar the pod brought was not the genuine one, skipped, refused, error).",
 	}, []string{"result"})
 	latency = prometheus.NewHistogramVec(prometheus.HistogramOpts{
 		Name:    "jwtgate_injection_admission_duration_seconds",
@@ -94,12 +94,11 @@ func (i *Injector) handle(ctx context.Context, req admission.Request) (admission
 		err = i.APIReader.Get(ctx, client.ObjectKey{Name: req.Namespace}, ns)
 	}
 	if err != nil {
-		// Fail closed: without the namespace we cannot know the pod is safe to admit as is.
-		return admission.Errored(http.StatusInternalServerError, fmt.Errorf("jwtgate: reading namespace %s: %w", req.Namespace, err)), "error"
+		return undecided(log, fmt.Errorf("reading namespace %s: %w", req.Namespace, err)), "error"
 	}
 	var routes v1alpha1.ProtectedRouteList
 	if err := i.Client.List(ctx, &routes, client.InNamespace(req.Namespace)); err != nil {
-		return admission.Errored(http.StatusInternalServerError, fmt.Errorf("jwtgate: listing ProtectedRoutes in %s: %w", req.Namespace, err)), "error"
+		return undecided(log, fmt.Errorf("listing ProtectedRoutes in %s: %w", req.Namespace, err)), "error"
 	}
 
 	d := inject.Decide(inject.Input{Namespace: req.Namespace, NamespaceLabels: ns.Labels, Pod: pod, Routes: routes.Items}, i.Options)
@@ -119,8 +118,25 @@ func (i *Injector) handle(ctx context.Context, req admission.Request) (admission
 	if err != nil {
 		return admission.Errored(http.StatusInternalServerError, err), "error"
 	}
+	resp := admission.PatchResponseFromRaw(req.Object.Raw, raw)
+	resp.Warnings = inject.Warnings(pod, out, d.Route)
+	if diff := inject.SidecarDifferences(pod, out); len(diff) > 0 {
+		log.Info("replacing a sidecar the pod brought", "route", d.Route.Name, "differed", diff)
+		return resp, "replaced"
+	}
 	log.Info("injecting sidecar", "route", d.Route.Name)
-	return admission.PatchResponseFromRaw(req.Object.Raw, raw), "injected"
+	return resp, "injected"
+}
+
+// undecided admits a pod the webhook could not decide on, as the API
+// server does (failurePolicy Ignore) when the webhook is unreachable: the
+// guard policy, which needs no operator, refuses it if a ProtectedRoute
+// selects it, and a pod no route selects is not held up.
+func undecided(log logr.Logger, err error) admission.Response {
+	log.Error(err, "admitting pod without a decision; the jwtgate guard refuses it if a ProtectedRoute selects it")
+	resp := admission.Allowed("jwtgate could not decide on injection")
+	resp.Warnings = []string{"jwtgate: the injection webhook could not decide on this pod (" + err.Error() + "); it was admitted without the sidecar, and the jwtgate guard refuses it if a ProtectedRoute selects it"}
+	return resp
 }
 
 func podName(req admission.Request) string {

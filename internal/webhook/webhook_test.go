@@ -9,7 +9,6 @@ package webhook
 import (
 	"context"
 	"crypto/tls"
-	"errors"
 	"fmt"
 	"net"
 	"os"
@@ -23,11 +22,11 @@ import (
 	"github.com/go-logr/logr"
 	admissionregistrationv1 "k8s.io/api/admissionregistration/v1"
 	corev1 "k8s.io/api/core/v1"
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/util/intstr"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
+	"k8s.io/client-go/rest"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
@@ -53,6 +52,7 @@ const (
 var (
 	ctx       context.Context
 	k8s       client.Client
+	restCfg   *rest.Config
 	env       *envtest.Environment
 	serveAddr string
 	timer     = &handlerTimer{}
@@ -118,6 +118,7 @@ func runSuite(m *testing.M) int {
 		return 1
 	}
 	defer func() { _ = env.Stop() }()
+	restCfg = cfg
 
 	scheme := runtime.NewScheme()
 	_ = clientgoscheme.AddToScheme(scheme)
@@ -170,7 +171,7 @@ func runSuite(m *testing.M) int {
 	}()
 
 	for _, ns := range []string{optedInNS, plainNS, operatorNS} {
-		if err := k8s.Create(ctx, route("colors-api", ns, "http")); err != nil {
+		if err := k8s.Create(ctx, route("colors-api", ns, selected(), intstr.FromString("http"))); err != nil {
 			fmt.Fprintln(os.Stderr, err)
 			return 1
 		}
@@ -212,12 +213,12 @@ func waitFor(limit time.Duration, f func() error) error {
 	}
 }
 
-func route(name, ns, port string) *v1alpha1.ProtectedRoute {
+func route(name, ns string, labels map[string]string, port intstr.IntOrString) *v1alpha1.ProtectedRoute {
 	return &v1alpha1.ProtectedRoute{
 		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: ns},
 		Spec: v1alpha1.ProtectedRouteSpec{
-			Selector: metav1.LabelSelector{MatchLabels: map[string]string{"app": "colors-api"}},
-			Port:     intstr.FromString(port),
+			Selector: metav1.LabelSelector{MatchLabels: labels},
+			Port:     port,
 			Rules:    []v1alpha1.RouteRule{{Path: "/colors", Public: true}},
 		},
 	}
@@ -318,7 +319,8 @@ func TestPodsLeftUntouched(t *testing.T) {
 }
 
 // A pod spec that already went through the webhook, created again, comes
-// back the same: the webhook sees the sidecar and changes nothing.
+// back the same: the webhook verifies the sidecar (as the API server
+// defaulted it) as genuine, replaces it with itself and warns of nothing.
 func TestCreatingAnInjectedPodAgainChangesNothing(t *testing.T) {
 	first := pod("twice-1", optedInNS, selected(), namedPort("http", 8080))
 	if err := k8s.Create(ctx, first); err != nil {
@@ -327,8 +329,12 @@ func TestCreatingAnInjectedPodAgainChangesNothing(t *testing.T) {
 	second := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{
 		Name: "twice-2", Namespace: optedInNS, Labels: first.Labels, Annotations: first.Annotations,
 	}, Spec: *first.Spec.DeepCopy()}
-	if err := k8s.Create(ctx, second); err != nil {
+	warnings, err := createWarned(t, second)
+	if err != nil {
 		t.Fatal(err)
+	}
+	if len(warnings) > 0 {
+		t.Errorf("warnings on a genuine sidecar: %q", warnings)
 	}
 	a, _ := yaml.Marshal(first.Spec)
 	b, _ := yaml.Marshal(second.Spec)
@@ -427,75 +433,16 @@ func percentiles(d []time.Duration) (p50, p99 time.Duration) {
 	return at(0.50).Round(time.Microsecond), at(0.99).Round(time.Microsecond)
 }
 
-// TestGuardPolicyRefusesUnguardedPods runs last: it removes the mutating
-// webhook, as if it were skipped or deleted, and installs the
-// ValidatingAdmissionPolicy from config/guard.
-func TestGuardPolicyRefusesUnguardedPods(t *testing.T) {
+// TestGuardPolicy runs last: it installs the ValidatingAdmissionPolicy from
+// config/guard, checks what it refuses while the webhook is up, then makes
+// the webhook hang as a stuck operator would (guard_test.go).
+func TestGuardPolicy(t *testing.T) {
 	injected := pod("guard-template", optedInNS, selected(), namedPort("http", 8080))
 	if err := k8s.Create(ctx, injected); err != nil || !inject.Injected(injected) {
 		t.Fatalf("could not get an injected pod spec: %v", err)
 	}
-	cfg := &admissionregistrationv1.MutatingWebhookConfiguration{ObjectMeta: metav1.ObjectMeta{Name: env.WebhookInstallOptions.MutatingWebhooks[0].Name}}
-	if err := k8s.Delete(ctx, cfg); err != nil {
-		t.Fatal(err)
-	}
-	for _, f := range []string{"policy.yaml", "binding.yaml"} {
-		raw, err := os.ReadFile(filepath.Join("..", "..", "config", "guard", f))
-		if err != nil {
-			t.Fatal(err)
-		}
-		var obj client.Object = &admissionregistrationv1.ValidatingAdmissionPolicy{}
-		if f == "binding.yaml" {
-			obj = &admissionregistrationv1.ValidatingAdmissionPolicyBinding{}
-		}
-		if err := yaml.UnmarshalStrict(raw, obj); err != nil {
-			t.Fatal(err)
-		}
-		if err := k8s.Create(ctx, obj); err != nil {
-			t.Fatal(err)
-		}
-	}
-	// The policy takes effect once the API server has compiled it.
-	n := 0
-	err := waitFor(30*time.Second, func() error {
-		n++
-		p := pod(fmt.Sprintf("unguarded-%d", n), optedInNS, selected(), namedPort("http", 8080))
-		if err := k8s.Create(ctx, p); err == nil {
-			_ = k8s.Delete(ctx, p)
-			return errors.New("an unguarded pod was admitted")
-		} else if !apierrors.IsForbidden(err) && !apierrors.IsInvalid(err) {
-			return err
-		} else if !strings.Contains(err.Error(), "jwtgate: ProtectedRoute colors-api selects this pod") ||
-			!strings.Contains(err.Error(), "no jwtgate-sidecar init container") {
-			return fmt.Errorf("refused with an unclear message: %w", err)
-		}
-		return nil
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-
-	optOut := selected()
-	optOut[inject.PodOptOutLabel] = inject.PodOptOutValue
-	if err := k8s.Create(ctx, pod("guard-opted-out", optedInNS, optOut, namedPort("http", 8080))); err == nil {
-		t.Error("a selected pod that opted out was admitted without a sidecar")
-	}
-
-	allowed := map[string]*corev1.Pod{
-		"unselected":          pod("guard-unselected", optedInNS, map[string]string{"app": "other"}, namedPort("http", 8080)),
-		"namespace not opted": pod("guard-plain", plainNS, selected(), namedPort("http", 8080)),
-		"carries the sidecar": {ObjectMeta: metav1.ObjectMeta{Name: "guard-injected", Namespace: optedInNS, Labels: injected.Labels}, Spec: *injected.Spec.DeepCopy()},
-	}
-	for name, p := range allowed {
-		if err := k8s.Create(ctx, p); err != nil {
-			t.Errorf("%s: refused: %v", name, err)
-		}
-	}
-
-	// Relabelling an unguarded pod into a route's selection is refused too.
-	p := allowed["unselected"]
-	p.Labels = selected()
-	if err := k8s.Update(ctx, p); err == nil || !strings.Contains(err.Error(), "selects this pod") {
-		t.Errorf("relabelling a pod into the selection: got %v, want a refusal", err)
-	}
+	installGuard(t)
+	t.Run("only the genuine sidecar passes", func(t *testing.T) { guardChecksWhatTheSidecarIs(t, injected) })
+	t.Run("webhook down", func(t *testing.T) { guardHoldsWithWebhookDown(t, injected) })
+	t.Run("running pods", func(t *testing.T) { guardKeepsTheSidecarOfRunningPods(t, injected) })
 }

@@ -5,6 +5,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -135,12 +136,22 @@ func TestInstallUpgradeUninstall(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	mustHelm(t, append([]string{"upgrade", release, chartDir, "--set", "webhook.failurePolicy=Ignore,operator.replicas=3"}, kc...)...)
+	mustHelm(t, append([]string{"upgrade", release, chartDir, "--set", "webhook.failurePolicy=Fail,operator.replicas=3,sidecar.image.tag=0.2.0"}, kc...)...)
 	if err := c.Get(ctx, types.NamespacedName{Name: webhookName}, mwc); err != nil {
 		t.Fatal(err)
 	}
-	if got := *mwc.Webhooks[0].FailurePolicy; got != admissionv1.Ignore {
-		t.Errorf("after upgrade failurePolicy %s, want Ignore", got)
+	if got := *mwc.Webhooks[0].FailurePolicy; got != admissionv1.Fail {
+		t.Errorf("after upgrade failurePolicy %s, want Fail", got)
+	}
+	// Operator replicas of the old release inject the old sidecar until the
+	// rollout ends: the guard admits both.
+	guard := &admissionv1.ValidatingAdmissionPolicy{}
+	if err := c.Get(ctx, types.NamespacedName{Name: "jwtgate-guard"}, guard); err != nil {
+		t.Fatal(err)
+	}
+	want := "['ghcr.io/jwtgate/jwtgate-sidecar:0.2.0', 'ghcr.io/jwtgate/jwtgate-sidecar:0.1.0']"
+	if !slices.ContainsFunc(guard.Spec.Variables, func(v admissionv1.Variable) bool { return v.Expression == want }) {
+		t.Errorf("after upgrading the sidecar the guard admits %+v, want %s", guard.Spec.Variables, want)
 	}
 	if string(mwc.Webhooks[0].ClientConfig.CABundle) != string(ca) {
 		t.Errorf("upgrade dropped the operator's caBundle: %q", mwc.Webhooks[0].ClientConfig.CABundle)

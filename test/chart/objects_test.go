@@ -13,6 +13,8 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/util/validation"
 	"k8s.io/client-go/kubernetes/scheme"
+
+	"github.com/jwtgate/jwtgate/internal/inject"
 )
 
 // decode parses a multi-document render into typed objects.
@@ -97,8 +99,12 @@ func TestWebhookSelectsOnlyOptedInPods(t *testing.T) {
 		t.Fatalf("%d webhooks", len(mwc.Webhooks))
 	}
 	wh := mwc.Webhooks[0]
-	if *wh.FailurePolicy != admissionv1.Fail || *wh.SideEffects != admissionv1.SideEffectClassNone {
-		t.Errorf("failurePolicy %v sideEffects %v", *wh.FailurePolicy, *wh.SideEffects)
+	// An outage of the operator must block only the pods the guard refuses.
+	if *wh.FailurePolicy != admissionv1.Ignore || *wh.SideEffects != admissionv1.SideEffectClassNone {
+		t.Errorf("failurePolicy %v sideEffects %v, want Ignore and None", *wh.FailurePolicy, *wh.SideEffects)
+	}
+	if *wh.TimeoutSeconds > 5 {
+		t.Errorf("timeoutSeconds %d: a hung operator would hold every pod creation that long", *wh.TimeoutSeconds)
 	}
 	if len(wh.Rules) != 1 || !slices.Equal(wh.Rules[0].Operations, []admissionv1.OperationType{admissionv1.Create}) ||
 		!slices.Equal(wh.Rules[0].Resources, []string{"pods"}) {
@@ -181,8 +187,8 @@ func TestCustomValuesTakeEffect(t *testing.T) {
 		t.Error("replicas or hard anti-affinity not applied")
 	}
 	mwc := only[*admissionv1.MutatingWebhookConfiguration](t, objs)
-	if *mwc.Webhooks[0].FailurePolicy != admissionv1.Ignore {
-		t.Error("failurePolicy not applied")
+	if *mwc.Webhooks[0].FailurePolicy != admissionv1.Fail || *mwc.Webhooks[0].TimeoutSeconds != 4 {
+		t.Error("failurePolicy or timeoutSeconds not applied")
 	}
 	if mwc.Annotations["cert-manager.io/inject-ca-from"] != namespace+"/gate-webhook" {
 		t.Errorf("cert-manager CA injection annotation %v", mwc.Annotations)
@@ -244,5 +250,43 @@ func TestLongReleaseNameGivesValidServiceNames(t *testing.T) {
 	_, errOut, err := helm(t, "template", "1st", chartDir, "--namespace", namespace)
 	if err == nil || !strings.Contains(errOut, "fullnameOverride") {
 		t.Errorf("release 1st: err=%v, stderr:\n%s\nwant a refusal that names fullnameOverride", err, errOut)
+	}
+}
+
+// The guard admits the sidecar the operator is told to inject, whatever the
+// values make of its image, and the previous images listed.
+func TestGuardAdmitsTheInjectedSidecar(t *testing.T) {
+	for name, tc := range map[string]struct {
+		set      string
+		previous []string
+	}{
+		"default": {},
+		"digest and previous tags": {
+			set:      "sidecar.image.digest=sha256:" + strings.Repeat("ab", 32) + ",guard.previousSidecarImages={r.example/sidecar:1,r.example/sidecar:0}",
+			previous: []string{"r.example/sidecar:1", "r.example/sidecar:0"},
+		},
+	} {
+		t.Run(name, func(t *testing.T) {
+			var args []string
+			if tc.set != "" {
+				args = []string{"--set", tc.set}
+			}
+			objs := decode(t, render(t, args...))
+			var injected string
+			for _, a := range only[*appsv1.Deployment](t, objs).Spec.Template.Spec.Containers[0].Args {
+				if v, ok := strings.CutPrefix(a, "--sidecar-image="); ok {
+					injected = v
+				}
+			}
+			want, err := inject.GuardImagesExpression(append([]string{injected}, tc.previous...)...)
+			if err != nil {
+				t.Fatal(err)
+			}
+			policy := only[*admissionv1.ValidatingAdmissionPolicy](t, objs)
+			i := slices.IndexFunc(policy.Spec.Variables, func(v admissionv1.Variable) bool { return v.Name == inject.GuardImagesVariable })
+			if i < 0 || policy.Spec.Variables[i].Expression != want {
+				t.Errorf("the guard's %s: %+v, want %s", inject.GuardImagesVariable, policy.Spec.Variables, want)
+			}
+		})
 	}
 }

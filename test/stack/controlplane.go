@@ -17,6 +17,8 @@ import (
 	"k8s.io/apimachinery/pkg/util/yaml"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
+
+	"github.com/jwtgate/jwtgate/internal/inject"
 )
 
 // startControlPlane starts kube-apiserver and etcd, installs the CRDs, the
@@ -64,8 +66,15 @@ func (s *Stack) startControlPlane(ctx context.Context) error {
 	if err := s.Client.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: OperatorNamespace}}); err != nil {
 		return err
 	}
-	// The guard that refuses selected pods without a sidecar, as the chart installs it.
-	return s.applyFiles(ctx, nil, "config/guard/policy.yaml", "config/guard/binding.yaml")
+	// The guard that refuses selected pods without the genuine sidecar, as
+	// the chart installs it, admitting the image this operator injects.
+	var allowErr error
+	err = s.applyFiles(ctx, func(obj client.Object) {
+		if p, ok := obj.(*admissionv1.ValidatingAdmissionPolicy); ok {
+			allowErr = inject.AllowSidecarImages(p, SidecarImage)
+		}
+	}, "config/guard/policy.yaml", "config/guard/binding.yaml")
+	return errors.Join(allowErr, err)
 }
 
 // startOperator registers the injection webhook at a loopback URL (there is

@@ -102,6 +102,28 @@ flags meet: keep it in step with cmd/manager.
 {{- end }}
 {{- end }}
 
+{{/*
+The sidecar images the guard admits, comma-separated: the image the operator
+injects; during an upgrade, the one the running release injects (operator
+replicas still on it keep creating pods; `helm template` cannot read it);
+and guard.previousSidecarImages.
+*/}}
+{{- define "jwtgate.guardSidecarImageList" -}}
+{{- $images := list (include "jwtgate.image" (list .Values.sidecar.image .)) }}
+{{- $running := lookup "apps/v1" "Deployment" .Release.Namespace (include "jwtgate.fullname" .) }}
+{{- range (dig "spec" "template" "spec" "containers" (list) $running) }}
+{{- if eq .name "manager" }}
+{{- range .args }}{{ if hasPrefix "--sidecar-image=" . }}{{ $images = append $images (trimPrefix "--sidecar-image=" .) }}{{ end }}{{ end }}
+{{- end }}
+{{- end }}
+{{- concat $images .Values.guard.previousSidecarImages | uniq | join ", " }}
+{{- end }}
+
+{{/* The same list in CEL for the guard policy (the schema keeps quotes out of image names). */}}
+{{- define "jwtgate.guardSidecarImages" -}}
+['{{ include "jwtgate.guardSidecarImageList" . | replace ", " "', '" }}']
+{{- end }}
+
 {{/* Checks across values that the schema cannot express with a clear message. */}}
 {{- define "jwtgate.validate" -}}
 {{- if not (regexMatch "^[a-z]([-a-z0-9]*[a-z0-9])?$" (include "jwtgate.webhookServiceName" .)) }}
