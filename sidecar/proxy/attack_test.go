@@ -333,15 +333,43 @@ func TestAttackForwardedHeaderSpellings(t *testing.T) {
 }
 
 // TestAttackPathOverrideHeaders: frameworks that honour X-Original-URL or
-// X-Rewrite-URL would serve /admin on a request authorised as /colors.
+// X-Rewrite-URL (or a forward-auth setup's X-Original-URI) would serve
+// /admin on a request authorised as /colors.
 func TestAttackPathOverrideHeaders(t *testing.T) {
-	e := newEnv(t, nil)
-	r := e.do(t, "GET", "/colors", http.Header{"X-Original-Url": {"/admin"}, "X-Rewrite-Url": {"/admin"}, "x_original_url": {"/admin"}})
-	r.expect(t, 200, "", "")
-	for name, vals := range r.echo.Header {
-		if strings.Contains(strings.Join(vals, ","), "/admin") {
-			t.Errorf("path override header reached the app: %s: %v", name, vals)
-		}
+	expectStripped(t, newEnv(t, nil), http.Header{"X-Original-Url": {"/admin"}, "X-Rewrite-Url": {"/admin"}, "x_original_url": {"/admin"},
+		"X-Original-Uri": {"/admin"}, "X_FORWARDED_URI": {"/admin"}}, "/admin")
+}
+
+// TestAttackClientAddressHeaders: apps behind a proxy take the client's
+// address from these headers for allow-lists, rate limits and audit logs;
+// sent by a client they are forged.
+func TestAttackClientAddressHeaders(t *testing.T) {
+	const ip = "6.6.6.6"
+	echo := expectStripped(t, newEnv(t, nil), http.Header{
+		"X-Real-Ip": {ip}, "x_real_ip": {ip}, "X-REAL-IP": {ip},
+		"True-Client-Ip": {ip}, "true_client_ip": {ip},
+		"X-Client-Ip": {ip}, "X_Client_IP": {ip}, "Client-Ip": {ip}, "client_ip": {ip}, "X-Cluster-Client-Ip": {ip},
+		"X-Forwarded": {"for=" + ip}, "Forwarded-For": {ip}, "forwarded_for": {ip}, "Forwarded": {"for=" + ip},
+	}, ip)
+	// The address the sidecar saw is what the app gets, in X-Forwarded-For.
+	if got := echo.Header.Get("X-Forwarded-For"); got != "127.0.0.1" {
+		t.Fatalf("X-Forwarded-For %q", got)
+	}
+}
+
+// TestAttackForwardedLocationHeaders: the scheme, port, server and prefix
+// a proxy reports decide an app's redirects, generated links and secure
+// cookies, and with Spring's ForwardedHeaderFilter the request path.
+func TestAttackForwardedLocationHeaders(t *testing.T) {
+	echo := expectStripped(t, newEnv(t, nil), http.Header{
+		"X-Forwarded-Prefix": {"/evil"}, "x_forwarded_prefix": {"/evil"},
+		"X-Forwarded-Port": {"6evil"}, "X_FORWARDED_PORT": {"6evil"},
+		"X-Forwarded-Server": {"evil.example"}, "x-forwarded_server": {"evil.example"},
+		"X-Forwarded-Scheme": {"evil"}, "X_Forwarded_Scheme": {"evil"}, "X-Forwarded-Protocol": {"evil"},
+		"X-Forwarded-Ssl": {"evil"}, "Front-End-Https": {"evil"}, "X-Url-Scheme": {"evil"},
+	}, "evil")
+	if got := echo.Header.Get("X-Forwarded-Proto"); got != "http" {
+		t.Fatalf("X-Forwarded-Proto %q", got)
 	}
 }
 

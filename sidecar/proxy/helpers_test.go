@@ -7,6 +7,7 @@ import (
 	"encoding/base64"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"testing"
 
 	"github.com/lestrrat-go/jwx/v2/jwk"
@@ -56,3 +57,17 @@ func newUpgradeApp(t *testing.T) string {
 }
 
 func jwsDecode(s string) ([]byte, error) { return base64.RawURLEncoding.DecodeString(s) }
+
+// expectStripped sends hdr to a public route and fails if a value holding
+// marker reaches the app under any name.
+func expectStripped(t *testing.T, e *env, hdr http.Header, marker string) *echoed {
+	t.Helper()
+	r := e.do(t, "GET", "/colors", hdr)
+	r.expect(t, 200, "", "")
+	for name, vals := range r.echo.Header {
+		if strings.Contains(strings.Join(vals, ","), marker) {
+			t.Errorf("client header reached the app: %s: %v", name, vals)
+		}
+	}
+	return r.echo
+}
