@@ -373,6 +373,33 @@ func TestAttackForwardedLocationHeaders(t *testing.T) {
 	}
 }
 
+// TestAttackTrace: TRACE makes an echoing app send the request back, token
+// and claim headers included, where a script could read them.
+func TestAttackTrace(t *testing.T) {
+	e := newEnv(t, withCatchAll)
+	tok := e.token("rsa-1", nil)
+	for _, m := range []string{"TRACE", "TRACK"} {
+		for _, p := range []string{"/ws", "/my/profile", "/anything"} { // a rule for all methods, one for GET, a public catch-all
+			e.do(t, m, p, bearer(tok)).expect(t, 405, "", `{"message":"Method Not Allowed"}`)
+		}
+	}
+}
+
+// TestAttackConnect: CONNECT asks for a tunnel, in authority form or, to a
+// rule that allows every method, in origin form.
+func TestAttackConnect(t *testing.T) {
+	e := newEnv(t, nil)
+	tok := e.token("rsa-1", nil)
+	for _, target := range []string{"/ws", "app.internal:443"} {
+		conn, br := e.dial(t, "CONNECT "+target+" HTTP/1.1\r\nHost: app.internal:443\r\nAuthorization: Bearer "+tok+"\r\n\r\n")
+		_ = conn.SetReadDeadline(time.Now().Add(5 * time.Second))
+		res, err := http.ReadResponse(br, nil)
+		if err != nil || res.StatusCode != 405 {
+			t.Fatalf("CONNECT %s: %v %v", target, res, err)
+		}
+	}
+}
+
 // TestAttackTokenInTwoPlacesOtherSpelling: a second token the app may read
 // instead of the verified one, under an encoding or spelling the sidecar
 // would not look up literally, is a token in two places.

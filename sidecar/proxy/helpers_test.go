@@ -5,6 +5,7 @@ import (
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/base64"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -57,6 +58,20 @@ func newUpgradeApp(t *testing.T) string {
 }
 
 func jwsDecode(s string) ([]byte, error) { return base64.RawURLEncoding.DecodeString(s) }
+
+// dial opens a connection to the sidecar and writes raw to it.
+func (e *env) dial(t testing.TB, raw string) (net.Conn, *bufio.Reader) {
+	t.Helper()
+	conn, err := net.Dial("tcp", strings.TrimPrefix(e.srv.URL, "http://"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = conn.Close() })
+	if _, err := conn.Write([]byte(raw)); err != nil {
+		t.Fatal(err)
+	}
+	return conn, bufio.NewReader(conn)
+}
 
 // expectStripped sends hdr to a public route and fails if a value holding
 // marker reaches the app under any name.

@@ -28,6 +28,7 @@ import (
 const (
 	DecisionAllowed      = "allowed"
 	DecisionBadRequest   = "bad_request"
+	DecisionMethod       = "method_not_allowed"
 	DecisionUnauthorized = "unauthorized"
 	DecisionForbidden    = "forbidden"
 	DecisionNotFound     = "not_found"
@@ -145,6 +146,7 @@ var (
 	bodyNotFound     = []byte(`{"message":"Not Found"}` + "\n")
 	bodyUnavailable  = []byte(`{"message":"Service Unavailable"}` + "\n")
 	bodyBadRequest   = []byte(`{"message":"Bad Request"}` + "\n")
+	bodyMethod       = []byte(`{"message":"Method Not Allowed"}` + "\n")
 	bodyBadGateway   = []byte(`{"message":"Bad Gateway"}` + "\n")
 	bodyInternal     = []byte(`{"message":"Internal Server Error"}` + "\n")
 )
@@ -169,6 +171,13 @@ func quote(s string) string {
 // after routing; the sidecar authorised the request line's method, so they
 // are refused in any spelling.
 var methodOverrideHeaders = []string{"x-http-method-override", "x-http-method", "x-method-override"}
+
+// refusedMethod reports the methods never forwarded, whatever the rules
+// say: TRACE (and IIS's TRACK) would have an echoing app send the token
+// and claim headers back to the caller, and CONNECT asks for a tunnel.
+func refusedMethod(m string) bool {
+	return m == http.MethodTrace || m == "TRACK" || m == http.MethodConnect
+}
 
 // outcome is what the access log and metrics record.
 type outcome struct {
@@ -211,6 +220,10 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request) (out outcome) {
 		return outcome{decision: DecisionUnavailable, reason: "no configuration"}
 	}
 	// 1. Sanity.
+	if refusedMethod(r.Method) {
+		reply(w, http.StatusMethodNotAllowed, bodyMethod, "")
+		return outcome{decision: DecisionMethod, reason: r.Method + " is never forwarded"}
+	}
 	path, rawQuery, err := routes.Canonical(r.RequestURI)
 	if err == nil {
 		err = routes.CheckMethod(r.Method)
