@@ -4,8 +4,10 @@ import (
 	"bufio"
 	"encoding/base64"
 	"encoding/json"
+	"io"
 	"net"
 	"net/http"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -398,6 +400,117 @@ func TestAttackConnect(t *testing.T) {
 			t.Fatalf("CONNECT %s: %v %v", target, res, err)
 		}
 	}
+}
+
+// TestAttackStalledBodyOnRefusal: a request that announces a body and never
+// sends it gets its refusal at once, and its connection is closed rather
+// than held waiting for the body. Each held connection costs a goroutine,
+// its buffers and a socket; hundreds must leave nothing behind.
+func TestAttackStalledBodyOnRefusal(t *testing.T) {
+	e := newEnv(t, nil)
+	stalls := []struct {
+		raw  string
+		want int
+	}{
+		{"POST /ws HTTP/1.1\r\nHost: x\r\nContent-Length: 1\r\n\r\n", 401},
+		{"POST /ws HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nab", 401},
+		{"PUT /nothing HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n", 404},
+		{"POST /my/../colors HTTP/1.1\r\nHost: x\r\nContent-Length: 1\r\nExpect: 100-continue\r\n\r\n", 400},
+		{"TRACE /ws HTTP/1.1\r\nHost: x\r\nContent-Length: 1\r\n\r\n", 405},
+	}
+	const n = 300
+	goroutines, mem := runtime.NumGoroutine(), memInUse()
+	start := time.Now()
+	deadline := start.Add(3 * time.Second)
+	conns := make([]net.Conn, n)
+	readers := make([]*bufio.Reader, n)
+	for i := range conns {
+		conns[i], readers[i] = e.dial(t, stalls[i%len(stalls)].raw)
+	}
+	for i := range conns {
+		if res := readClosed(t, conns[i], readers[i], deadline); res.StatusCode != stalls[i%len(stalls)].want {
+			t.Fatalf("%q: %d", stalls[i%len(stalls)].raw, res.StatusCode)
+		}
+	}
+	answered := time.Since(start)
+	for runtime.NumGoroutine() > goroutines+10 {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d goroutines left behind by %d answered connections", runtime.NumGoroutine()-goroutines, n)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	grown := memInUse() - mem
+	t.Logf("%d connections with a pending body: all answered and closed in %s; goroutines back to %d; heap+stacks %+d KiB (the client's own buffers included)",
+		n, answered.Round(time.Millisecond), runtime.NumGoroutine(), grown>>10)
+	if grown > n*8<<10 {
+		t.Fatalf("heap+stacks grew by %d KiB for %d closed connections", grown>>10, n)
+	}
+
+	// Without a body there is nothing to wait for: the refusal keeps the
+	// connection for the next request.
+	conn, br := e.dial(t, "GET /my/profile HTTP/1.1\r\nHost: x\r\n\r\n")
+	_ = conn.SetReadDeadline(time.Now().Add(5 * time.Second))
+	for _, want := range []int{401, 200} {
+		res, err := http.ReadResponse(br, nil)
+		if err != nil || res.StatusCode != want || res.Close {
+			t.Fatalf("want %d on a kept connection: %v %v", want, res, err)
+		}
+		_, _ = io.Copy(io.Discard, res.Body)
+		_, _ = conn.Write([]byte("GET /colors HTTP/1.1\r\nHost: x\r\n\r\n"))
+	}
+}
+
+// memInUse is the heap and goroutine stacks in use after a collection.
+func memInUse() int64 {
+	runtime.GC()
+	var m runtime.MemStats
+	runtime.ReadMemStats(&m)
+	return int64(m.HeapInuse + m.StackInuse)
+}
+
+// TestAttackStalledForwardedBody: a forwarded body that stops arriving is
+// cut off after the idle timeout (408, connection closed), while a slow but
+// live client, and a slow app once the body is in, are waited for.
+func TestAttackStalledForwardedBody(t *testing.T) {
+	const idle = 200 * time.Millisecond
+	e := newEnvWith(t, func(cfg map[string]any) {
+		cfg["upstream"] = newBodyApp(t)
+		cfg["rules"] = append(cfg["rules"].([]any), map[string]any{"path": "/upload", "methods": []string{"POST"}, "public": true})
+	}, func(o *proxy.Options) { o.BodyIdleTimeout = idle })
+	const post = "POST /upload HTTP/1.1\r\nHost: x\r\n"
+	for _, raw := range []string{post + "Content-Length: 10\r\n\r\nhello", post + "Transfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n"} {
+		start := time.Now()
+		conn, br := e.dial(t, raw)
+		if res := readClosed(t, conn, br, start.Add(idle+2*time.Second)); res.StatusCode != http.StatusRequestTimeout {
+			t.Fatalf("stalled body: %d", res.StatusCode)
+		}
+		if d := time.Since(start); d < idle {
+			t.Fatalf("cut off after %s, before the idle timeout", d)
+		}
+	}
+
+	readOK := func(conn net.Conn, br *bufio.Reader, want string) {
+		t.Helper()
+		_ = conn.SetReadDeadline(time.Now().Add(3 * time.Second))
+		res, err := http.ReadResponse(br, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(res.Body)
+		if res.StatusCode != 200 || string(b) != want || res.Close {
+			t.Fatalf("%d %q close=%v, want 200 %q on a kept connection", res.StatusCode, b, res.Close, want)
+		}
+	}
+	// A byte every idle/2: five idle timeouts in all, never idle for one.
+	conn, br := e.dial(t, post+"Content-Length: 10\r\n\r\n")
+	for _, c := range []byte("0123456789") {
+		time.Sleep(idle / 2)
+		_, _ = conn.Write([]byte{c})
+	}
+	readOK(conn, br, `app read "0123456789"`)
+	// The app may take longer than idle once it has the body.
+	conn, br = e.dial(t, post+"X-Think: 500ms\r\nContent-Length: 2\r\n\r\nok")
+	readOK(conn, br, `app read "ok"`)
 }
 
 // TestAttackTokenInTwoPlacesOtherSpelling: a second token the app may read

@@ -5,11 +5,14 @@ import (
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/base64"
+	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/lestrrat-go/jwx/v2/jwk"
 
@@ -71,6 +74,42 @@ func (e *env) dial(t testing.TB, raw string) (net.Conn, *bufio.Reader) {
 		t.Fatal(err)
 	}
 	return conn, bufio.NewReader(conn)
+}
+
+// readClosed reads one response and then expects the server to close the
+// connection, all before deadline.
+func readClosed(t testing.TB, conn net.Conn, br *bufio.Reader, deadline time.Time) *http.Response {
+	t.Helper()
+	_ = conn.SetReadDeadline(deadline)
+	res, err := http.ReadResponse(br, nil)
+	if err != nil {
+		t.Fatalf("no answer: %v", err)
+	}
+	_, _ = io.Copy(io.Discard, res.Body)
+	if !res.Close {
+		t.Fatalf("%d without Connection: close", res.StatusCode)
+	}
+	if _, err := br.ReadByte(); err != io.EOF {
+		t.Fatalf("after %d the connection stayed open: %v", res.StatusCode, err)
+	}
+	return res
+}
+
+// newBodyApp reads the whole request body and says how much it got; an
+// X-Think duration makes it wait that long afterwards.
+func newBodyApp(t testing.TB) string {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b, err := io.ReadAll(r.Body)
+		if err != nil {
+			return
+		}
+		if d, err := time.ParseDuration(r.Header.Get("X-Think")); err == nil {
+			time.Sleep(d)
+		}
+		fmt.Fprintf(w, "app read %q", b)
+	}))
+	t.Cleanup(srv.Close)
+	return srv.URL
 }
 
 // expectStripped sends hdr to a public route and fails if a value holding

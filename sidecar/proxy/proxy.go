@@ -57,6 +57,9 @@ type Options struct {
 	Log      *slog.Logger
 	// Transport to the app; nil means a tuned clone of the default.
 	Transport http.RoundTripper
+	// BodyIdleTimeout is the longest a forwarded request body may go
+	// without sending more bytes; 0 means DefaultBodyIdleTimeout.
+	BodyIdleTimeout time.Duration
 }
 
 // Handler is the authorizing reverse proxy.
@@ -76,6 +79,9 @@ func New(opts Options) *Handler {
 	h := &Handler{opts: opts, log: opts.Log, now: time.Now}
 	if h.log == nil {
 		h.log = slog.Default()
+	}
+	if h.opts.BodyIdleTimeout <= 0 {
+		h.opts.BodyIdleTimeout = DefaultBodyIdleTimeout
 	}
 	tr := opts.Transport
 	if tr == nil {
@@ -147,6 +153,7 @@ var (
 	bodyUnavailable  = []byte(`{"message":"Service Unavailable"}` + "\n")
 	bodyBadRequest   = []byte(`{"message":"Bad Request"}` + "\n")
 	bodyMethod       = []byte(`{"message":"Method Not Allowed"}` + "\n")
+	bodyTimeout      = []byte(`{"message":"Request Timeout"}` + "\n")
 	bodyBadGateway   = []byte(`{"message":"Bad Gateway"}` + "\n")
 	bodyInternal     = []byte(`{"message":"Internal Server Error"}` + "\n")
 )
@@ -214,6 +221,12 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request) (out outcome) {
 			out = outcome{decision: DecisionError, reason: "internal error"}
 		}
 	}()
+	// A body is read only if the request is forwarded: until then any
+	// answer closes the connection rather than wait for the body.
+	body := hasBody(r)
+	if body {
+		closeUnread(w)
+	}
 	st := h.state.Load()
 	if st == nil {
 		reply(w, http.StatusServiceUnavailable, bodyUnavailable, "")
@@ -308,6 +321,9 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request) (out outcome) {
 	}
 	// 7. Forward.
 	h.prepare(r, st, rl, tok, path)
+	if body {
+		r = forwardBody(w, r, h.opts.BodyIdleTimeout)
+	}
 	forwarding = true
 	h.proxy.ServeHTTP(w, r)
 	return outcome{rl.label, DecisionAllowed, ""}
@@ -459,6 +475,14 @@ func (h *Handler) modifyResponse(resp *http.Response) error {
 }
 
 func (h *Handler) upstreamError(w http.ResponseWriter, r *http.Request, err error) {
+	if hasBody(r) {
+		closeUnread(w) // what is left of the body may never come
+	}
+	if stalled(r) {
+		h.log.Info("request body stalled; answered 408", "path", r.URL.Path, "idle", h.opts.BodyIdleTimeout.String())
+		reply(w, http.StatusRequestTimeout, bodyTimeout, "")
+		return
+	}
 	h.log.Warn("upstream request failed", "path", r.URL.Path, "error", err.Error())
 	reply(w, http.StatusBadGateway, bodyBadGateway, "")
 }

@@ -10,6 +10,7 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -43,10 +44,13 @@ type env struct {
 	h        *proxy.Handler
 	srv      *httptest.Server
 	cfg      map[string]any
+	mu       sync.Mutex // requests on many connections at once
 	observed []string
 }
 
 func (e *env) Request(route, decision, reason string, _ float64) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
 	e.observed = append(e.observed, route+"|"+decision+"|"+reason)
 }
 
@@ -79,7 +83,10 @@ func colorsConfig(iss *devissuertest.Issuer) map[string]any {
 	}
 }
 
-func newEnv(t testing.TB, mod func(cfg map[string]any)) *env {
+func newEnv(t testing.TB, mod func(cfg map[string]any)) *env { return newEnvWith(t, mod, nil) }
+
+// newEnvWith also edits the handler's options.
+func newEnvWith(t testing.TB, mod func(cfg map[string]any), opt func(o *proxy.Options)) *env {
 	e := &env{iss: devissuertest.New(t), app: nil}
 	e.app = newEcho(t)
 	e.cfg = colorsConfig(e.iss)
@@ -91,7 +98,11 @@ func newEnv(t testing.TB, mod func(cfg map[string]any)) *env {
 	t.Cleanup(cancel)
 	log := slog.New(slog.DiscardHandler)
 	reg := keys.NewRegistry(ctx, keys.NewHTTPClient(2*time.Second), keys.Options{UnknownKIDCooldown: 10 * time.Millisecond}, nil, log)
-	e.h = proxy.New(proxy.Options{Keys: reg, Observer: e, Log: log})
+	o := proxy.Options{Keys: reg, Observer: e, Log: log}
+	if opt != nil {
+		opt(&o)
+	}
+	e.h = proxy.New(o)
 	e.apply(t)
 	e.srv = httptest.NewServer(e.h)
 	t.Cleanup(e.srv.Close)
