@@ -60,6 +60,9 @@ func TestAdminEndpoints(t *testing.T) {
 	m.Reload("file", "applied")
 	m.SetConfigHash("sha256:aa")
 	m.SetConfigHash("sha256:bb")
+	m.Connections(3)
+	m.Waited()
+	m.ClosedIdle()
 	_, body = get(t, h, "/metrics")
 	for _, want := range []string{
 		`jwtgate_sidecar_requests_total{decision="unauthorized",reason="token expired",route="/my/colors"} 1`,
@@ -69,6 +72,9 @@ func TestAdminEndpoints(t *testing.T) {
 		`jwtgate_sidecar_config_reloads_total{result="applied",source="file"} 1`,
 		`jwtgate_sidecar_config_info{hash="sha256:bb"} 1`,
 		`jwtgate_sidecar_request_duration_seconds_bucket`,
+		`jwtgate_sidecar_open_connections 3`,
+		`jwtgate_sidecar_connection_waits_total 1`,
+		`jwtgate_sidecar_idle_connections_closed_total 1`,
 	} {
 		if !strings.Contains(body, want) {
 			t.Errorf("missing %s", want)
