@@ -107,13 +107,14 @@ var _ = Describe("Propagation to a running sidecar", Ordered, Label("propagation
 		kubeconfig := filepath.Join(dir, "kubeconfig")
 		writeKubeconfig(serviceAccountConfig(ns, "colors-api"), kubeconfig)
 
-		listen, admin := freeAddr(), freeAddr()
+		listen, admin, debug := freeAddr(), freeAddr(), freeAddr()
 		cmd := exec.Command(sidecarBin,
 			"--config", cfgFile,
 			"--kubeconfig", kubeconfig,
 			"--configmap", ns+"/"+ObjectName(route.Name),
 			"--listen", listen,
 			"--admin-listen", admin,
+			"--debug-listen", debug,
 			"--upstream", upstream.URL,
 		)
 		cmd.Stdout, cmd.Stderr = GinkgoWriter, GinkgoWriter
@@ -162,7 +163,7 @@ var _ = Describe("Propagation to a running sidecar", Ordered, Label("propagation
 		Eventually(func() string {
 			Expect(k8sClient.Get(bg, key(route), route)).To(Succeed())
 			return route.Status.ConfigHash
-		}).Should(Equal(configzHash("http://" + admin + "/configz")))
+		}).Should(Equal(configzHash("http://" + debug + "/configz")))
 
 		By("still enforcing tokens after the updates")
 		Expect(status(base+"/my/profile", "")).To(Equal(http.StatusUnauthorized))

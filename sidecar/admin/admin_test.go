@@ -50,10 +50,19 @@ func TestAdminEndpoints(t *testing.T) {
 	if res, _ := get(t, h, "/readyz"); res.StatusCode != 200 || res.Header.Get(admin.HashHeader) != "sha256:aa" {
 		t.Fatal("readyz when ready")
 	}
-	_, body = get(t, h, "/configz")
+	// /configz is the debug handler's alone, which main serves on loopback.
+	if res, _ := get(t, h, "/configz"); res.StatusCode != 404 {
+		t.Fatalf("admin port serves /configz: %d", res.StatusCode)
+	}
+	res, body = get(t, admin.DebugHandler(st), "/configz")
 	var cz map[string]any
-	if json.Unmarshal([]byte(body), &cz) != nil || cz["hash"] != "sha256:aa" {
+	if json.Unmarshal([]byte(body), &cz) != nil || cz["hash"] != "sha256:aa" || res.Header.Get(admin.HashHeader) != "sha256:aa" {
 		t.Fatalf("configz %s", body)
+	}
+	for _, p := range []string{"/healthz", "/readyz", "/metrics"} {
+		if res, _ := get(t, admin.DebugHandler(st), p); res.StatusCode != 404 {
+			t.Errorf("debug listener serves %s", p)
+		}
 	}
 	m.Request("/my/colors", "unauthorized", "token expired", 0.001)
 	m.Fetched("auth0", "success", 2, time.Unix(1700000000, 0))

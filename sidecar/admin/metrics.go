@@ -1,5 +1,6 @@
 // Package admin serves the sidecar's operational endpoints (/healthz,
-// /readyz, /configz, /metrics) and owns its Prometheus metrics.
+// /readyz and /metrics on the admin port, /configz on loopback) and owns
+// its Prometheus metrics.
 package admin
 
 import (
