@@ -269,6 +269,10 @@ func TestResponseTable(t *testing.T) {
 		e.do(t, "GET", "/nothing", nil).expect(t, 404, "", `{"message":"Not Found"}`)
 		e.do(t, "POST", "/colors", nil).expect(t, 404, "", `{"message":"Not Found"}`)
 	})
+	t.Run("405 TRACE", func(t *testing.T) {
+		e.do(t, "TRACE", "/ws", bearer(tok)).expect(t, 405, "", `{"message":"Method Not Allowed"}`)
+	})
+	// 408 (a forwarded body that stalls): TestAttackStalledForwardedBody.
 	t.Run("503 keys not obtainable", func(t *testing.T) {
 		e2 := newEnv(t, nil)
 		e2.cfg["authorizers"].([]any)[0].(map[string]any)["jwksURI"] = "http://127.0.0.1:1/jwks.json"
