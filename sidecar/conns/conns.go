@@ -151,3 +151,12 @@ type nop struct{}
 func (nop) Connections(int) {}
 func (nop) Waited()         {}
 func (nop) ClosedIdle()     {}
+
+// CloseWrite lets net/http half-close a connection whose client is still
+// sending a body, so that client reads its answer rather than a reset.
+func (c *conn) CloseWrite() error {
+	if cw, ok := c.Conn.(interface{ CloseWrite() error }); ok {
+		return cw.CloseWrite()
+	}
+	return nil
+}

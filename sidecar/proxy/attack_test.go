@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/http"
 	"runtime"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -403,9 +404,10 @@ func TestAttackConnect(t *testing.T) {
 }
 
 // TestAttackStalledBodyOnRefusal: a request that announces a body and never
-// sends it gets its refusal at once, and its connection is closed rather
-// than held waiting for the body. Each held connection costs a goroutine,
-// its buffers and a socket; hundreds must leave nothing behind.
+// sends it gets its refusal at once, and its connection is closed (after
+// the short linger for clients still sending) rather than held waiting for
+// the body. Each held connection costs a goroutine, its buffers and a
+// socket; hundreds must leave nothing behind.
 func TestAttackStalledBodyOnRefusal(t *testing.T) {
 	e := newEnv(t, nil)
 	stalls := []struct {
@@ -428,11 +430,15 @@ func TestAttackStalledBodyOnRefusal(t *testing.T) {
 		conns[i], readers[i] = e.dial(t, stalls[i%len(stalls)].raw)
 	}
 	for i := range conns {
-		if res := readClosed(t, conns[i], readers[i], deadline); res.StatusCode != stalls[i%len(stalls)].want {
+		if res := readClosing(t, conns[i], readers[i], deadline); res.StatusCode != stalls[i%len(stalls)].want {
 			t.Fatalf("%q: %d", stalls[i%len(stalls)].raw, res.StatusCode)
 		}
 	}
 	answered := time.Since(start)
+	for i := range conns {
+		expectEOF(t, readers[i], stalls[i%len(stalls)].want)
+	}
+	closed := time.Since(start)
 	for runtime.NumGoroutine() > goroutines+10 {
 		if time.Now().After(deadline) {
 			t.Fatalf("%d goroutines left behind by %d answered connections", runtime.NumGoroutine()-goroutines, n)
@@ -440,8 +446,8 @@ func TestAttackStalledBodyOnRefusal(t *testing.T) {
 		time.Sleep(10 * time.Millisecond)
 	}
 	grown := memInUse() - mem
-	t.Logf("%d connections with a pending body: all answered and closed in %s; goroutines back to %d; heap+stacks %+d KiB (the client's own buffers included)",
-		n, answered.Round(time.Millisecond), runtime.NumGoroutine(), grown>>10)
+	t.Logf("%d connections with a pending body: all answered in %s, closed in %s; goroutines back to %d; heap+stacks %+d KiB (the client's own buffers included)",
+		n, answered.Round(time.Millisecond), closed.Round(time.Millisecond), runtime.NumGoroutine(), grown>>10)
 	if grown > n*8<<10 {
 		t.Fatalf("heap+stacks grew by %d KiB for %d closed connections", grown>>10, n)
 	}
@@ -460,8 +466,31 @@ func TestAttackStalledBodyOnRefusal(t *testing.T) {
 	}
 }
 
-// memInUse is the heap and goroutine stacks in use after a collection.
+// TestRefusalWhileBodyArrives: a client still sending its body when the
+// refusal comes reads the refusal, not a connection reset (which closing
+// with unread data would send it).
+func TestRefusalWhileBodyArrives(t *testing.T) {
+	e := newEnv(t, nil)
+	for _, size := range []int{64 << 10, 200 << 10, 1 << 20} {
+		conn, br := e.dial(t, "POST /ws HTTP/1.1\r\nHost: x\r\nContent-Length: "+strconv.Itoa(size)+"\r\n\r\n")
+		go func() {
+			chunk := make([]byte, 4<<10)
+			for sent := 0; sent < size; sent += len(chunk) {
+				if _, err := conn.Write(chunk); err != nil {
+					return
+				}
+			}
+		}()
+		if res := readClosed(t, conn, br, time.Now().Add(5*time.Second)); res.StatusCode != 401 {
+			t.Fatalf("%d-byte body: %d", size, res.StatusCode)
+		}
+	}
+}
+
+// memInUse is the heap and goroutine stacks in use after collections (two:
+// sync.Pool contents, such as net/http's buffers, survive the first).
 func memInUse() int64 {
+	runtime.GC()
 	runtime.GC()
 	var m runtime.MemStats
 	runtime.ReadMemStats(&m)

@@ -14,14 +14,17 @@ import (
 // the request body, to keep the connection usable, and that read has no
 // deadline: a client that announces a body and never sends it would hold
 // its connection and goroutine even after a refusal. So a body is read only
-// when its request is forwarded, under an idle-progress deadline, and any
-// other answer closes the connection instead of draining it.
+// when its request is forwarded, under an idle-progress deadline; any other
+// answer is sent at once and closes the connection.
 
 // DefaultBodyIdleTimeout is Options.BodyIdleTimeout's default.
 const DefaultBodyIdleTimeout = 30 * time.Second
 
-// past is a read deadline that has already expired: a read fails at once.
-var past = time.Unix(1, 0)
+// refusalLinger bounds how long a connection closed after an answer goes on
+// reading, and discarding, the body: a client still sending it then reads
+// its answer, where closing with unread data would reset the connection
+// under it. (net/http then also half-closes a body beyond 256 KiB.)
+const refusalLinger = 500 * time.Millisecond
 
 var connectionClose = []string{"close"}
 
@@ -29,11 +32,14 @@ var connectionClose = []string{"close"}
 // or a chunked one); net/http gives bodiless requests http.NoBody.
 func hasBody(r *http.Request) bool { return r.Body != nil && r.Body != http.NoBody }
 
-// closeUnread makes the answer close the connection, and the body's
-// drain fail at once, instead of waiting for bytes that may never come.
-func closeUnread(w http.ResponseWriter) {
-	w.Header()["Connection"] = connectionClose
-	_ = http.NewResponseController(w).SetReadDeadline(past)
+// closeUnread makes an answer written before the body is read close the
+// connection, so net/http does not read the body before sending it.
+func closeUnread(w http.ResponseWriter) { w.Header()["Connection"] = connectionClose }
+
+// linger bounds net/http's read of the unread body, which follows the
+// answer, to refusalLinger.
+func linger(w http.ResponseWriter) {
+	_ = http.NewResponseController(w).SetReadDeadline(time.Now().Add(refusalLinger))
 }
 
 // forwardBody undoes closeUnread for a request that is forwarded: its body

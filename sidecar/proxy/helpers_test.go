@@ -80,6 +80,14 @@ func (e *env) dial(t testing.TB, raw string) (net.Conn, *bufio.Reader) {
 // connection, all before deadline.
 func readClosed(t testing.TB, conn net.Conn, br *bufio.Reader, deadline time.Time) *http.Response {
 	t.Helper()
+	res := readClosing(t, conn, br, deadline)
+	expectEOF(t, br, res.StatusCode)
+	return res
+}
+
+// readClosing reads one response that announces Connection: close.
+func readClosing(t testing.TB, conn net.Conn, br *bufio.Reader, deadline time.Time) *http.Response {
+	t.Helper()
 	_ = conn.SetReadDeadline(deadline)
 	res, err := http.ReadResponse(br, nil)
 	if err != nil {
@@ -89,10 +97,15 @@ func readClosed(t testing.TB, conn net.Conn, br *bufio.Reader, deadline time.Tim
 	if !res.Close {
 		t.Fatalf("%d without Connection: close", res.StatusCode)
 	}
-	if _, err := br.ReadByte(); err != io.EOF {
-		t.Fatalf("after %d the connection stayed open: %v", res.StatusCode, err)
-	}
 	return res
+}
+
+// expectEOF expects the server to close the connection, cleanly.
+func expectEOF(t testing.TB, br *bufio.Reader, status int) {
+	t.Helper()
+	if _, err := br.ReadByte(); err != io.EOF {
+		t.Fatalf("after %d the connection was not closed cleanly: %v", status, err)
+	}
 }
 
 // newBodyApp reads the whole request body and says how much it got; an

@@ -210,6 +210,12 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request) (out outcome) {
 	// A panic while deciding answers 500 and the request is never
 	// forwarded. Once forwarding starts, panics (ReverseProxy's
 	// ErrAbortHandler) belong to net/http, which closes the connection.
+	// A body is read only if the request is forwarded: any other answer is
+	// sent at once and then closes the connection.
+	body := hasBody(r)
+	if body {
+		closeUnread(w)
+	}
 	forwarding := false
 	defer func() {
 		if forwarding {
@@ -220,13 +226,10 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request) (out outcome) {
 			reply(w, http.StatusInternalServerError, bodyInternal, "")
 			out = outcome{decision: DecisionError, reason: "internal error"}
 		}
+		if body {
+			linger(w)
+		}
 	}()
-	// A body is read only if the request is forwarded: until then any
-	// answer closes the connection rather than wait for the body.
-	body := hasBody(r)
-	if body {
-		closeUnread(w)
-	}
 	st := h.state.Load()
 	if st == nil {
 		reply(w, http.StatusServiceUnavailable, bodyUnavailable, "")
@@ -475,8 +478,9 @@ func (h *Handler) modifyResponse(resp *http.Response) error {
 }
 
 func (h *Handler) upstreamError(w http.ResponseWriter, r *http.Request, err error) {
-	if hasBody(r) {
-		closeUnread(w) // what is left of the body may never come
+	if hasBody(r) { // what is left of the body may never come
+		closeUnread(w)
+		linger(w)
 	}
 	if stalled(r) {
 		h.log.Info("request body stalled; answered 408", "path", r.URL.Path, "idle", h.opts.BodyIdleTimeout.String())
