@@ -22,9 +22,10 @@ type Observer interface {
 
 // Listener serves at most max connections at a time. A connection that
 // arrives at the cap takes the slot of a keep-alive connection sitting
-// between requests, which is closed (its client reconnects, as after an
-// idle timeout); if there is none, it waits for a slot, and the ones after
-// it queue in the kernel's backlog.
+// between requests, which is closed as an idle timeout would close it (its
+// client reconnects; a request it was just sending meets the usual
+// keep-alive race); if there is none, it waits for a slot, and the ones
+// after it queue in the kernel's backlog.
 type Listener struct {
 	net.Listener
 	obs   Observer
