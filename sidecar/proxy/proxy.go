@@ -207,15 +207,15 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 }
 
 func (h *Handler) serve(w http.ResponseWriter, r *http.Request) (out outcome) {
-	// A panic while deciding answers 500 and the request is never
-	// forwarded. Once forwarding starts, panics (ReverseProxy's
-	// ErrAbortHandler) belong to net/http, which closes the connection.
 	// A body is read only if the request is forwarded: any other answer is
 	// sent at once and then closes the connection.
 	body := hasBody(r)
 	if body {
 		closeUnread(w)
 	}
+	// A panic while deciding answers 500 and the request is never
+	// forwarded. Once forwarding starts, panics (ReverseProxy's
+	// ErrAbortHandler) belong to net/http, which closes the connection.
 	forwarding := false
 	defer func() {
 		if forwarding {
