@@ -68,6 +68,7 @@ envtest: ## Build the local control plane (first time only) and print its direct
 .PHONY: test
 test: build ## Run every test: unit, envtest, browser, end-to-end.
 	@hack/install-chromium.sh >/dev/null
+	@$(HELM) version >/dev/null # build the pinned helm here, not inside a test's timeout
 	assets=$$(hack/envtest-assets.sh); KUBEBUILDER_ASSETS="$$assets" go test $(GO_TEST_FLAGS) ./...
 
 .PHONY: bench

@@ -25,6 +25,10 @@ const (
 	ReasonIssuerMismatch  = "IssuerMismatch"
 	ReasonJWKSFetchFailed = "JWKSFetchFailed"
 	ReasonNoUsableKeys    = "NoUsableKeys"
+	// ReasonIssuerNotAllowed: the issuer or its key set is on, resolves to or
+	// redirects to a loopback, link-local or cloud metadata address, which
+	// the operator does not contact.
+	ReasonIssuerNotAllowed = "IssuerNotAllowed"
 )
 
 // Reasons for ProtectedRoute conditions.

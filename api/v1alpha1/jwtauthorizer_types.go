@@ -29,7 +29,7 @@ type ClaimToHeader struct {
 	// +required
 	// +kubebuilder:validation:MinLength=1
 	// +kubebuilder:validation:MaxLength=128
-	// +kubebuilder:validation:Pattern=`^[A-Za-z0-9!#$%&'*+.^_|~-]+$`
+	// +kubebuilder:validation:Pattern=`^[A-Za-z0-9_-]+$`
 	// +kubebuilder:validation:XValidation:rule="!(self.lowerAscii() in ['authorization','host','cookie','set-cookie','content-length','content-type','transfer-encoding','connection','keep-alive','proxy-authorization','proxy-authenticate','proxy-connection','te','trailer','upgrade','forwarded'])",message="header is reserved (Authorization, Host, Cookie, Content-*, Transfer-Encoding, Forwarded and hop-by-hop headers cannot carry claims); choose an application header such as X-User-Id"
 	// +kubebuilder:validation:XValidation:rule="!self.lowerAscii().startsWith('x-jwtgate-') && !self.lowerAscii().startsWith('x-forwarded-')",message="header may not start with X-Jwtgate- or X-Forwarded- (set by the sidecar itself); choose an application header such as X-User-Id"
 	Header string `json:"header"`
@@ -43,7 +43,9 @@ type JWTAuthorizerSpec struct {
 	// issuer is the token issuer, compared to the token's `iss` claim byte for
 	// byte (a trailing slash matters). It must be an absolute https URL; http is
 	// allowed only for loopback hosts (localhost, 127.0.0.1, [::1]) during
-	// development. When jwksURI is empty, keys are discovered from
+	// development, and the operator checks loopback issuers only when started
+	// with --allow-loopback-issuers. Link-local and cloud metadata addresses
+	// are never contacted. When jwksURI is empty, keys are discovered from
 	// {issuer}/.well-known/openid-configuration.
 	// +required
 	// +kubebuilder:validation:MinLength=1
@@ -71,6 +73,7 @@ type JWTAuthorizerSpec struct {
 	// +kubebuilder:default="$request.header.Authorization"
 	// +kubebuilder:validation:MaxLength=256
 	// +kubebuilder:validation:XValidation:rule="self.matches('^\\\\$request\\\\.(header|querystring|cookie)\\\\.[A-Za-z0-9!#$%&*+.^_|~-]+$')",message="identitySource must be $request.header.NAME, $request.querystring.NAME or $request.cookie.NAME, e.g. $request.header.Authorization"
+	// +kubebuilder:validation:XValidation:rule="!self.startsWith('$request.header.') || self.matches('^\\\\$request\\\\.header\\\\.[A-Za-z0-9_-]+$')",message="a header name in identitySource may hold only letters, digits, '-' and '_' (proxies drop or rewrite other characters), e.g. $request.header.X-Api-Token"
 	IdentitySource string `json:"identitySource,omitempty"`
 
 	// jwksURI is where the signing keys are published. When empty, it is read
@@ -135,7 +138,9 @@ type JWTAuthorizerStatus struct {
 
 	// conditions: Ready is True with reason KeysFetched once usable keys were
 	// fetched; otherwise False with DiscoveryFailed, IssuerMismatch,
-	// JWKSFetchFailed or NoUsableKeys and a message that says what to fix.
+	// JWKSFetchFailed, NoUsableKeys or IssuerNotAllowed (a loopback,
+	// link-local or cloud metadata host, which the operator does not contact)
+	// and a message that says what to fix.
 	// Ready is the operator's own periodic check: routes using a not-Ready
 	// authorizer keep their full configuration, since sidecars fetch the
 	// keys themselves. Transitions are also reported as Events (Normal when

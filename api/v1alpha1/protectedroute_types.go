@@ -59,7 +59,9 @@ type RouteRule struct {
 	Path string `json:"path"`
 
 	// methods the rule applies to. Omitted means any method; a rule that
-	// names the method beats one that allows any method.
+	// names the method beats one that allows any method. Naming GET covers
+	// HEAD too, as apps answer HEAD with their GET handler; HEAD may be named
+	// alone, but not in a rule of the same path shape as a GET rule.
 	// +optional
 	// +listType=set
 	// +kubebuilder:validation:MinItems=1
@@ -123,7 +125,7 @@ type CORSPolicy struct {
 	// +listType=set
 	// +kubebuilder:validation:MaxItems=64
 	// +kubebuilder:validation:items:MaxLength=128
-	// +kubebuilder:validation:items:Pattern=`^[A-Za-z0-9!#$%&'*+.^_|~-]+$`
+	// +kubebuilder:validation:items:Pattern=`^(\*|[A-Za-z0-9_-]+)$`
 	AllowHeaders []string `json:"allowHeaders,omitempty"`
 
 	// exposeHeaders are the response headers browsers may show to scripts.
@@ -131,7 +133,7 @@ type CORSPolicy struct {
 	// +listType=set
 	// +kubebuilder:validation:MaxItems=64
 	// +kubebuilder:validation:items:MaxLength=128
-	// +kubebuilder:validation:items:Pattern=`^[A-Za-z0-9!#$%&'*+.^_|~-]+$`
+	// +kubebuilder:validation:items:Pattern=`^[A-Za-z0-9_-]+$`
 	ExposeHeaders []string `json:"exposeHeaders,omitempty"`
 
 	// allowCredentials lets browsers send cookies and credentials; not allowed

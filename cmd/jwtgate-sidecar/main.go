@@ -159,7 +159,7 @@ func run(args []string) error {
 		}()
 	}
 
-	srvs, err := servers(f, listen, h, admin.Handler(h, reg), admin.DebugHandler(h), metrics, log)
+	srvs, err := servers(f, listen, h, admin.Handler(h, reg), admin.DebugHandler(debugStatus{h, reloader}), metrics, log)
 	if err != nil {
 		return err
 	}
@@ -185,4 +185,15 @@ func run(args []string) error {
 	}
 	log.Info("stopped")
 	return errors.Join(errs...)
+}
+
+// debugStatus is the proxy's status plus the reloader's refusals, for /configz.
+type debugStatus struct {
+	*proxy.Handler
+	reloader *reload.Reloader
+}
+
+func (s debugStatus) Refused() (hash, reason, message string) {
+	r := s.reloader.Refused()
+	return r.Hash, r.Result, r.Error
 }

@@ -162,6 +162,36 @@ func TestBinary(t *testing.T) {
 		t.Fatal("connection gauge missing: the client listener is not capped")
 	}
 
+	// A configuration from a newer operator: refused, the last good one
+	// stays, and /configz, metrics and the log say why.
+	var newer map[string]any
+	_ = json.Unmarshal(next, &newer)
+	newer["version"] = config.MaxVersion + 1
+	newerRaw, _ := json.Marshal(newer)
+	_ = os.WriteFile(tmp, newerRaw, 0o644)
+	_ = os.Rename(tmp, path)
+	var cz struct {
+		Hash    string
+		Refused map[string]string
+	}
+	for deadline := time.Now().Add(10 * time.Second); cz.Refused["hash"] != config.Hash(newerRaw); time.Sleep(50 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("newer configuration not reported as refused; log:\n%s", stdout.String())
+		}
+		res := waitHTTP(t, "http://"+debugAddr+"/configz", 200)
+		_ = json.NewDecoder(res.Body).Decode(&cz)
+		res.Body.Close()
+	}
+	if cz.Hash != config.Hash(next) || cz.Refused["reason"] != "refused_version" {
+		t.Fatalf("configz %+v", cz)
+	}
+	waitHTTP(t, "http://"+listen+"/health", 200)
+	metrics = waitHTTP(t, "http://"+adminAddr+"/metrics", 200)
+	mb, _ = io.ReadAll(metrics.Body)
+	if !strings.Contains(string(mb), `jwtgate_sidecar_config_reloads_total{result="refused_version",source="file"} 1`) {
+		t.Fatal("refused_version not counted")
+	}
+
 	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)
 	}
@@ -181,6 +211,10 @@ func TestBinary(t *testing.T) {
 	}
 	if !strings.Contains(log, `"msg":"request"`) || !strings.Contains(log, `"msg":"stopped"`) || !strings.Contains(log, `memory limit`) {
 		t.Fatalf("log lacks access lines, shutdown or the memory limit:\n%s", log)
+	}
+	if !strings.Contains(log, fmt.Sprintf(`"result":"refused_version","error":"version: is %d;`, config.MaxVersion+1)) ||
+		!strings.Contains(log, fmt.Sprintf(`"supported":"1..%d"`, config.MaxVersion)) {
+		t.Fatalf("log lacks the refusal with the versions:\n%s", log)
 	}
 }
 

@@ -35,6 +35,9 @@ type options struct {
 	injection       injectionFlags
 	refreshInterval time.Duration
 	fetchTimeout    time.Duration
+	// allowLoopbackIssuers lets key checks reach loopback issuers (the demo
+	// and tests run their issuer on this machine).
+	allowLoopbackIssuers bool
 }
 
 func main() {
@@ -50,6 +53,8 @@ func main() {
 	o.injection.bind(flag.CommandLine)
 	flag.DurationVar(&o.refreshInterval, "jwks-refresh-interval", controller.DefaultRefreshInterval, "How often a Ready JWTAuthorizer's keys are re-checked.")
 	flag.DurationVar(&o.fetchTimeout, "jwks-fetch-timeout", controller.DefaultFetchTimeout, "Timeout of one discovery + JWKS check.")
+	flag.BoolVar(&o.allowLoopbackIssuers, controller.AllowLoopbackIssuersFlag, false,
+		"Development only: let key checks contact issuers on loopback hosts (localhost, 127.0.0.0/8, ::1). Link-local and cloud metadata addresses stay refused.")
 	zapOpts := zap.Options{Development: false}
 	zapOpts.BindFlags(flag.CommandLine)
 	flag.Parse()
@@ -99,9 +104,10 @@ func run(ctx context.Context, o options) error {
 	}
 
 	if err := (&controller.JWTAuthorizerReconciler{
-		Client:          mgr.GetClient(),
-		RefreshInterval: o.refreshInterval,
-		FetchTimeout:    o.fetchTimeout,
+		Client:               mgr.GetClient(),
+		RefreshInterval:      o.refreshInterval,
+		FetchTimeout:         o.fetchTimeout,
+		AllowLoopbackIssuers: o.allowLoopbackIssuers,
 	}).SetupWithManager(ctx, mgr); err != nil {
 		return fmt.Errorf("setting up the JWTAuthorizer controller: %w", err)
 	}
@@ -123,6 +129,9 @@ func run(ctx context.Context, o options) error {
 		return fmt.Errorf("adding readiness check: %w", err)
 	}
 
+	if o.allowLoopbackIssuers {
+		log.Info("key checks may contact loopback issuers (--" + controller.AllowLoopbackIssuersFlag + "); do not use this in production")
+	}
 	log.Info("starting manager", "namespace", o.namespace, "leaderElection", o.leaderElect,
 		"sidecarImage", o.sidecarImage, "metrics", o.metricsAddr, "health", o.healthAddr)
 	return mgr.Start(ctx)

@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/intstr"
 	"k8s.io/client-go/kubernetes"
@@ -19,6 +20,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
 
 	"github.com/jwtgate/jwtgate/api/v1alpha1"
+	"github.com/jwtgate/jwtgate/internal/devissuer/devissuertest"
 )
 
 func freeAddr(t *testing.T) string {
@@ -104,6 +106,35 @@ func TestRunAgainstKubeconfig(t *testing.T) {
 			t.Fatal("the manager did not create the route's ConfigMap")
 		}
 		time.Sleep(100 * time.Millisecond)
+	}
+
+	// By default the key check refuses the loopback issuer without contacting it.
+	deadline = time.Now().Add(20 * time.Second)
+	iss := devissuertest.New(t)
+	authz := &v1alpha1.JWTAuthorizer{
+		ObjectMeta: metav1.ObjectMeta{Namespace: "default", Name: "a"},
+		Spec:       v1alpha1.JWTAuthorizerSpec{Issuer: iss.URL, Audiences: []string{"urn:a"}},
+	}
+	if err := c.Create(ctx, authz); err != nil {
+		t.Fatal(err)
+	}
+	for {
+		if err := c.Get(ctx, client.ObjectKeyFromObject(authz), authz); err != nil {
+			t.Fatal(err)
+		}
+		if cond := meta.FindStatusCondition(authz.Status.Conditions, v1alpha1.ConditionReady); cond != nil {
+			if cond.Reason != v1alpha1.ReasonIssuerNotAllowed || !strings.Contains(cond.Message, "--allow-loopback-issuers") {
+				t.Fatalf("Ready %s %s: %s; want IssuerNotAllowed naming the flag", cond.Status, cond.Reason, cond.Message)
+			}
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the JWTAuthorizer got no Ready condition")
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if n := iss.DiscoveryFetches.Load(); n != 0 {
+		t.Fatalf("the operator contacted the loopback issuer %d times", n)
 	}
 
 	cancel()

@@ -7,6 +7,7 @@ package compile
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"slices"
 	"strconv"
@@ -18,11 +19,16 @@ import (
 
 	"github.com/jwtgate/jwtgate/api/v1alpha1"
 	"github.com/jwtgate/jwtgate/sidecar/config"
+	"github.com/jwtgate/jwtgate/sidecar/routes"
 )
 
 // AllAlgorithms is the asymmetric allow-list used when an authorizer names
 // none: the sidecar's full list, in its fixed order so the output is canonical.
 var AllAlgorithms = config.Algorithms
+
+// format is the configuration format the compiler writes; tests put a future
+// one in its place to see the version follow the fields a route uses.
+var format = config.Current()
 
 // DefaultClockSkew applies when spec.clockSkew is unset.
 const DefaultClockSkew = 60 * time.Second
@@ -83,16 +89,13 @@ func Ready(a *v1alpha1.JWTAuthorizer) bool {
 // full whatever its Ready state: an operator check that failed once must not
 // take routes down, and the sidecar fetches and validates the keys itself,
 // failing closed (503) while it cannot obtain them. It returns an
-// *InvalidRulesError when the rules are ambiguous together.
+// *InvalidRulesError when the sidecar would refuse the rules (ambiguous
+// together, or differing only by letter case).
 func Compile(route *v1alpha1.ProtectedRoute, authorizers map[string]*v1alpha1.JWTAuthorizer) (*Result, error) {
-	if err := CheckPrecedence(route.Spec.Rules); err != nil {
-		return nil, err
-	}
 	cfg := config.Config{
-		Version: config.Version,
-		Source:  config.Source{Namespace: route.Namespace, Name: route.Name, Generation: route.Generation},
-		Listen:  ":" + strconv.Itoa(config.DefaultListenPort),
-		Rules:   make([]config.Rule, 0, len(route.Spec.Rules)),
+		Source: config.Source{Namespace: route.Namespace, Name: route.Name, Generation: route.Generation},
+		Listen: ":" + strconv.Itoa(config.DefaultListenPort),
+		Rules:  make([]config.Rule, 0, len(route.Spec.Rules)),
 	}
 	if route.Spec.Port.Type == intstr.Int {
 		cfg.Upstream = "http://127.0.0.1:" + strconv.Itoa(int(route.Spec.Port.IntVal))
@@ -104,6 +107,12 @@ func Compile(route *v1alpha1.ProtectedRoute, authorizers map[string]*v1alpha1.JW
 	res := &Result{}
 	cfg.Authorizers, res.Unresolved = compileAuthorizers(route, authorizers)
 	cfg.CORS = compileCORS(route.Spec.CORS)
+	// The lowest version that expresses the route, so sidecars older than
+	// this operator keep accepting every route that uses nothing newer.
+	cfg.Version = format.MinVersion(&cfg)
+	if err := validate(&cfg); err != nil {
+		return nil, err
+	}
 
 	data, err := Marshal(&cfg)
 	if err != nil {
@@ -111,6 +120,27 @@ func Compile(route *v1alpha1.ProtectedRoute, authorizers map[string]*v1alpha1.JW
 	}
 	res.Config, res.JSON, res.Hash = cfg, data, Hash(data)
 	return res, nil
+}
+
+// validate runs the sidecar's own validation, so the operator accepts
+// exactly the rules sidecars will load. Rules keep spec order, so the
+// sidecar's rules[i] in a message is spec.rules[i]. Any other problem is the
+// compiler's fault, not the user's: a plain error.
+func validate(cfg *config.Config) error {
+	err := format.Validate(cfg)
+	var verr *config.ValidationError
+	if err == nil || !errors.As(err, &verr) {
+		return err
+	}
+	msgs := make([]string, len(verr.Problems))
+	for i, p := range verr.Problems {
+		var re *routes.RuleError
+		if !errors.As(p, &re) {
+			return fmt.Errorf("compiled a configuration the sidecar refuses: %w", err)
+		}
+		msgs[i] = p.Error()
+	}
+	return &InvalidRulesError{Msg: strings.Join(msgs, "; ")}
 }
 
 // Marshal renders a configuration as config.json: indented for people reading

@@ -284,7 +284,7 @@ func TestRuleDetails(t *testing.T) {
 	if !got.Rules[1].Public || got.Rules[1].Authorizer != "" {
 		t.Errorf("public rule = %+v; want public and no authorizer", got.Rules[1])
 	}
-	if got.Source != (config.Source{Namespace: "colors", Name: "colors-api", Generation: 4}) || got.Version != config.Version {
+	if got.Source != (config.Source{Namespace: "colors", Name: "colors-api", Generation: 4}) || got.Version != 1 {
 		t.Errorf("source/version = %+v/%d", got.Source, got.Version)
 	}
 }
@@ -333,7 +333,9 @@ func TestParseIdentitySource(t *testing.T) {
 	}
 }
 
-func TestCheckPrecedence(t *testing.T) {
+// The sidecar's precedence rules, through Compile: rules it would refuse
+// make the route InvalidRules, with a message naming both rules and the fix.
+func TestPrecedence(t *testing.T) {
 	get := []v1alpha1.HTTPMethod{"GET"}
 	rule := func(path string, methods ...v1alpha1.HTTPMethod) v1alpha1.RouteRule {
 		return v1alpha1.RouteRule{Path: path, Methods: methods, Public: true}
@@ -363,10 +365,19 @@ func TestCheckPrecedence(t *testing.T) {
 		{"case twins under a parameter", []v1alpha1.RouteRule{rule("/Users/{id}"), rule("/users/{name}")}, "differ only by letter case"},
 		{"case twins with disjoint methods", []v1alpha1.RouteRule{rule("/Admin", "GET"), rule("/admin", "POST")}, ""},
 		{"different words", []v1alpha1.RouteRule{rule("/admin"), rule("/admins")}, ""},
+		// A rule naming GET covers HEAD, so a HEAD rule of its shape conflicts.
+		{"GET beside HEAD", []v1alpha1.RouteRule{rule("/users/{id}", "GET"), rule("/users/{name}", "HEAD", "POST")},
+			"rules[0] (GET /users/{id}) and rules[1] (HEAD,POST /users/{name}) have equal precedence and can match the same request; " +
+				"use one path template for both, give them disjoint methods, or make one more specific " +
+				"(a rule that names GET covers HEAD too, as apps answer HEAD with the GET handler: drop HEAD from rules[1])"},
+		{"GET and HEAD case twins", []v1alpha1.RouteRule{rule("/Admin", "HEAD"), rule("/admin", "GET")}, "drop HEAD from rules[0]"},
+		{"GET and HEAD named together", []v1alpha1.RouteRule{rule("/a", "HEAD", "GET"), rule("/{p+}", "HEAD")}, ""},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			err := CheckPrecedence(tc.rules)
+			r := colorsRoute(t)
+			r.Spec.Rules = tc.rules
+			_, err := Compile(r, nil)
 			if tc.wantErr == "" {
 				if err != nil {
 					t.Fatalf("unexpected error: %v", err)
@@ -375,16 +386,85 @@ func TestCheckPrecedence(t *testing.T) {
 			}
 			var inv *InvalidRulesError
 			fix := "disjoint methods"
-			if strings.Contains(tc.wantErr, "letter case") {
+			if strings.Contains(tc.wantErr, "letter case") || strings.HasPrefix(tc.wantErr, "drop HEAD") {
 				fix = "spell both paths the same way"
 			}
 			if !errors.As(err, &inv) || !strings.Contains(err.Error(), tc.wantErr) || !strings.Contains(err.Error(), fix) {
 				t.Fatalf("error = %v, want InvalidRulesError containing %q and a fix", err, tc.wantErr)
 			}
-			r := colorsRoute(t)
-			r.Spec.Rules = tc.rules
-			if _, cerr := Compile(r, nil); !errors.As(cerr, &inv) {
-				t.Fatalf("Compile accepted ambiguous rules: %v", cerr)
+			if !strings.HasPrefix(err.Error(), "rules[") {
+				t.Fatalf("error = %q, want it to start with the rule at fault", err)
+			}
+		})
+	}
+}
+
+// A configuration the sidecar refuses for any reason other than its rules
+// is the compiler's fault: a plain error, not the user's InvalidRules.
+func TestSidecarRefusalIsNotInvalidRules(t *testing.T) {
+	r := colorsRoute(t)
+	r.Spec.Rules = []v1alpha1.RouteRule{{Path: "/a", Public: true, Scopes: []string{"s"}}} // CEL refuses this
+	_, err := Compile(r, nil)
+	var inv *InvalidRulesError
+	if err == nil || errors.As(err, &inv) || !strings.Contains(err.Error(), "rules[0]: is public but has scopes") {
+		t.Fatalf("error = %v, want a plain error carrying the sidecar's reason", err)
+	}
+}
+
+// The compiler writes the lowest version that expresses the route. Every
+// field of this build is version 1; a future format (pretend the next version
+// added CORS maxAge and the AllOf scope match) shows the version following the
+// fields, and that a sidecar of this build keeps taking every route that
+// needs nothing newer.
+func TestCompileWritesLowestVersion(t *testing.T) {
+	next := config.MaxVersion + 1
+	future := config.Format{MaxVersion: next, Fields: []config.FieldVersion{
+		{Path: "cors.maxAgeSeconds", Version: next},
+		{Path: "rules[].scopeMatch", Value: config.ScopeMatchAllOf, Version: next},
+	}}
+	noMaxAge := colorsRoute(t)
+	noMaxAge.Spec.CORS.MaxAge = nil
+	allOf := colorsRoute(t)
+	allOf.Spec.CORS = nil
+	allOf.Spec.Rules[2].ScopeMatch = v1alpha1.ScopeMatchAllOf
+	noCORS := colorsRoute(t)
+	noCORS.Spec.CORS = nil
+	cases := []struct {
+		name   string
+		route  *v1alpha1.ProtectedRoute
+		future int
+	}{
+		{"colors sample: CORS maxAge", colorsRoute(t), next},
+		{"CORS without maxAge", noMaxAge, 1},
+		{"AllOf scope match", allOf, next},
+		{"nothing newer", noCORS, 1},
+	}
+	auths := map[string]*v1alpha1.JWTAuthorizer{"auth0": colorsAuthorizer(t)}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			res, err := Compile(tc.route, auths)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if res.Config.Version != 1 {
+				t.Fatalf("version %d; this build has only version 1 fields", res.Config.Version)
+			}
+			defer func(f config.Format) { format = f }(format)
+			format = future
+			res, err = Compile(tc.route, auths)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if res.Config.Version != tc.future || !bytes.Contains(res.JSON, fmt.Appendf(nil, `"version": %d,`, tc.future)) {
+				t.Fatalf("future format wrote version %d, want %d:\n%s", res.Config.Version, tc.future, res.JSON)
+			}
+			if _, err := future.Parse(res.JSON); err != nil {
+				t.Fatalf("a sidecar of the future format refuses it: %v", err)
+			}
+			_, err = config.Parse(res.JSON)
+			var ve *config.VersionError
+			if tc.future == 1 && err != nil || tc.future > 1 && !errors.As(err, &ve) {
+				t.Fatalf("a sidecar of this build: %v; want it accepted only when version 1 expresses the route", err)
 			}
 		})
 	}
@@ -400,8 +480,7 @@ func BenchmarkCompile(b *testing.B) {
 	}
 }
 
-// The API's maximum: 256 rules, which the pairwise precedence check visits
-// 32,640 times.
+// The API's maximum: 256 rules, all validated as the sidecar does.
 func BenchmarkCompileMaxRules(b *testing.B) {
 	r, a := colorsRoute(b), colorsAuthorizer(b)
 	r.Spec.Rules = nil

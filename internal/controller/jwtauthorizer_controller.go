@@ -31,14 +31,25 @@ const (
 	DefaultRetryBase       = 2 * time.Second
 )
 
+// AllowLoopbackIssuersFlag is the operator flag that sets
+// JWTAuthorizerReconciler.AllowLoopbackIssuers; refusals name it.
+const AllowLoopbackIssuersFlag = "allow-loopback-issuers"
+
 // JWTAuthorizerReconciler checks that each JWTAuthorizer's keys can be
 // obtained (OIDC discovery, then the JWKS) and reports it in status. It only
 // ever contacts spec.issuer's discovery URL and the JWKS URI that spec or the
-// issuer's own discovery document names.
+// issuer's own discovery document names, and never hosts on loopback,
+// link-local or cloud metadata addresses: whoever may write a JWTAuthorizer
+// must not be able to use the check to probe the operator's own machine or
+// read the metadata service, nor read remote answers back from status.
 type JWTAuthorizerReconciler struct {
 	client.Client
-	// HTTPClient talks to issuers; nil means keys.NewHTTPClient(FetchTimeout).
+	// HTTPClient talks to issuers; nil means the host policy's client (see
+	// AllowLoopbackIssuers). A client given here must enforce it itself.
 	HTTPClient *http.Client
+	// AllowLoopbackIssuers admits issuers on loopback hosts, for development
+	// and tests. Link-local and metadata addresses stay refused.
+	AllowLoopbackIssuers bool
 	// RefreshInterval re-checks a Ready authorizer; 0 means DefaultRefreshInterval.
 	RefreshInterval time.Duration
 	// FetchTimeout bounds each check; 0 means DefaultFetchTimeout.
@@ -89,7 +100,7 @@ func (r *JWTAuthorizerReconciler) Reconcile(ctx context.Context, req ctrl.Reques
 		if reason == v1alpha1.ReasonNoUsableKeys {
 			st.Keys = 0
 		}
-		setCondition(&st.Conditions, a.Generation, v1alpha1.ConditionReady, false, reason, err.Error())
+		setCondition(&st.Conditions, a.Generation, v1alpha1.ConditionReady, false, reason, failureMessage(err))
 	}
 	jwksChecks.WithLabelValues(reason).Inc()
 
@@ -104,7 +115,7 @@ func (r *JWTAuthorizerReconciler) Reconcile(ctx context.Context, req ctrl.Reques
 	}
 	if err != nil {
 		delay := min(r.backoff.When(req.NamespacedName), r.RefreshInterval)
-		logger.Info("key check failed; will retry", "reason", reason, "retryIn", delay.String(), "error", err.Error())
+		logger.Info("key check failed; will retry", "reason", reason, "retryIn", delay.String(), "error", keys.Detail(err))
 		return ctrl.Result{RequeueAfter: delay}, nil
 	}
 	r.backoff.Forget(req.NamespacedName)
@@ -119,6 +130,12 @@ func (r *JWTAuthorizerReconciler) check(ctx context.Context, a *v1alpha1.JWTAuth
 		var err error
 		if uri, err = keys.Discover(ctx, r.HTTPClient, a.Spec.Issuer); err != nil {
 			return "", 0, err
+		}
+		// status.jwksURI repeats the issuer's document only for a URI the
+		// check may use.
+		if err := r.hostPolicy().CheckURL(uri); err != nil {
+			return "", 0, fmt.Errorf("%w: the discovery document at %s names a jwks_uri on a refused host: %w",
+				keys.ErrDiscovery, keys.DiscoveryURL(a.Spec.Issuer), err)
 		}
 	}
 	res, err := keys.FetchJWKS(ctx, r.HTTPClient, uri)
@@ -148,9 +165,15 @@ func (r *JWTAuthorizerReconciler) check(ctx context.Context, a *v1alpha1.JWTAuth
 	return uri, n, nil
 }
 
+func (r *JWTAuthorizerReconciler) hostPolicy() keys.HostPolicy {
+	return keys.HostPolicy{AllowLoopback: r.AllowLoopbackIssuers}
+}
+
 // failureReason maps a keys error to the Ready condition's reason.
 func failureReason(err error) string {
 	switch {
+	case errors.Is(err, keys.ErrHostNotAllowed):
+		return v1alpha1.ReasonIssuerNotAllowed
 	case errors.Is(err, keys.ErrIssuerMismatch):
 		return v1alpha1.ReasonIssuerMismatch
 	case errors.Is(err, keys.ErrDiscovery):
@@ -159,6 +182,22 @@ func failureReason(err error) string {
 		return v1alpha1.ReasonNoUsableKeys
 	default:
 		return v1alpha1.ReasonJWKSFetchFailed
+	}
+}
+
+// failureMessage is err's message (which quotes nothing a remote server chose
+// beyond the HTTP status, a discovered issuer or jwks_uri, kids and short key
+// members; raw causes go to the log), plus, for a refused host, whether the
+// refusal can be lifted.
+func failureMessage(err error) string {
+	var host *keys.HostError
+	switch {
+	case !errors.As(err, &host):
+		return err.Error()
+	case host.Loopback:
+		return err.Error() + "; the operator refuses loopback hosts unless started with --" + AllowLoopbackIssuersFlag + " (development only)"
+	default:
+		return err.Error() + "; the operator never contacts link-local, unspecified or cloud metadata addresses; use the issuer's public https URL"
 	}
 }
 
@@ -177,7 +216,7 @@ func (r *JWTAuthorizerReconciler) SetupWithManager(_ context.Context, mgr ctrl.M
 		r.RetryBase = DefaultRetryBase
 	}
 	if r.HTTPClient == nil {
-		r.HTTPClient = keys.NewHTTPClient(r.FetchTimeout)
+		r.HTTPClient = r.hostPolicy().NewHTTPClient(r.FetchTimeout)
 	}
 	if r.Recorder == nil {
 		r.Recorder = mgr.GetEventRecorder(EventRecorderName)

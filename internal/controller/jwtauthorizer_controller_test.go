@@ -1,7 +1,9 @@
 package controller
 
 import (
+	"fmt"
 	"net/http"
+	"net/http/httptest"
 
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
@@ -88,10 +90,33 @@ var _ = Describe("JWTAuthorizer", func() {
 		Expect(a.Status.JWKSURI).To(Equal(a.Spec.JWKSURI))
 	})
 
-	It("reports JWKSFetchFailed when the JWKS is not a key set", func() {
-		iss.SetJWKSBody([]byte(`<html>login</html>`))
+	It("reports JWKSFetchFailed when the JWKS is not a key set, without quoting the body", func() {
+		iss.SetJWKSBody([]byte(`<html>login s3cr3t</html>`))
 		Expect(k8sClient.Create(bg, a)).To(Succeed())
 		Eventually(ready()).Should(haveReason(metav1.ConditionFalse, v1alpha1.ReasonJWKSFetchFailed))
+		Expect(message(ready()())).To(And(ContainSubstring("body is not a JSON JWK Set"),
+			Not(ContainSubstring("s3cr3t")), Not(ContainSubstring("invalid character"))))
+	})
+
+	It("refuses a link-local issuer, naming the fix, and reports no key set", func() {
+		a.Spec.Issuer = "https://169.254.169.254/"
+		Expect(k8sClient.Create(bg, a)).To(Succeed())
+		Eventually(ready()).Should(haveReason(metav1.ConditionFalse, v1alpha1.ReasonIssuerNotAllowed))
+		Expect(message(ready()())).To(And(ContainSubstring("the host is a link-local address"),
+			ContainSubstring("the operator never contacts link-local")))
+		Expect(a.Status.JWKSURI).To(BeEmpty())
+	})
+
+	It("refuses a discovered jwks_uri on a metadata address without reporting or fetching it", func() {
+		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			_, _ = fmt.Fprintf(w, `{"issuer":%q,"jwks_uri":"https://[fd00:ec2::254]/keys"}`, "http://"+r.Host)
+		}))
+		DeferCleanup(srv.Close)
+		a.Spec.Issuer = srv.URL
+		Expect(k8sClient.Create(bg, a)).To(Succeed())
+		Eventually(ready()).Should(haveReason(metav1.ConditionFalse, v1alpha1.ReasonIssuerNotAllowed))
+		Expect(message(ready()())).To(ContainSubstring("names a jwks_uri on a refused host: the host is a cloud metadata address"))
+		Expect(a.Status.JWKSURI).To(BeEmpty())
 	})
 
 	It("reports NoUsableKeys, saying why each key was refused", func() {

@@ -17,12 +17,14 @@ import (
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
 	corev1 "k8s.io/api/core/v1"
+	eventsv1 "k8s.io/api/events/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/intstr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/jwtgate/jwtgate/api/v1alpha1"
 	"github.com/jwtgate/jwtgate/sidecar/config"
+	"github.com/jwtgate/jwtgate/sidecar/reload"
 )
 
 const propagationUpdates = 20
@@ -167,6 +169,25 @@ var _ = Describe("Propagation to a running sidecar", Ordered, Label("propagation
 
 		By("still enforcing tokens after the updates")
 		Expect(status(base+"/my/profile", "")).To(Equal(http.StatusUnauthorized))
+		Expect(status(base+"/my/profile", token)).To(Equal(http.StatusOK))
+
+		By("refusing a configuration newer than it reads, keeping its own, and saying so on the route")
+		inForce := configzHash("http://" + debug + "/configz")
+		Expect(k8sClient.Get(bg, client.ObjectKey{Namespace: ns, Name: ObjectName(route.Name)}, cm)).To(Succeed())
+		cm.Data[config.ConfigMapKey] = fmt.Sprintf(`{"version": %d}`, config.MaxVersion+1) // the operator repairs it soon after
+		Expect(k8sClient.Update(bg, cm)).To(Succeed())
+		Eventually(func() []string {
+			var evs eventsv1.EventList
+			Expect(k8sClient.List(bg, &evs, client.InNamespace(ns))).To(Succeed())
+			var warnings []string
+			for _, e := range evs.Items {
+				if e.Reason == reload.EventReason && e.Regarding.UID == route.UID {
+					warnings = append(warnings, e.Type)
+				}
+			}
+			return warnings
+		}).Should(Equal([]string{corev1.EventTypeWarning}))
+		Expect(configzHash("http://" + debug + "/configz")).To(Equal(inForce))
 		Expect(status(base+"/my/profile", token)).To(Equal(http.StatusOK))
 	})
 })

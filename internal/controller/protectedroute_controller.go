@@ -267,7 +267,10 @@ func (r *ProtectedRouteReconciler) ensureConfigMap(ctx context.Context, route *v
 }
 
 // ensureRBAC lets the namespace's service accounts read exactly this route's
-// ConfigMap, so an injected sidecar can watch it by name for fast updates.
+// ConfigMap, so an injected sidecar can watch it by name for fast updates,
+// and create Events, so a sidecar that refuses a configuration (one newer
+// than it reads) says so on the route. Creating cannot be limited to names;
+// the operator may grant it because it holds it (RBAC escalation rules).
 func (r *ProtectedRouteReconciler) ensureRBAC(ctx context.Context, route *v1alpha1.ProtectedRoute) error {
 	name := ObjectName(route.Name)
 	role := &rbacv1.Role{ObjectMeta: metav1.ObjectMeta{Namespace: route.Namespace, Name: name}}
@@ -276,6 +279,8 @@ func (r *ProtectedRouteReconciler) ensureRBAC(ctx context.Context, route *v1alph
 		role.Rules = []rbacv1.PolicyRule{{
 			APIGroups: []string{""}, Resources: []string{"configmaps"}, ResourceNames: []string{name},
 			Verbs: []string{"get", "list", "watch"},
+		}, {
+			APIGroups: []string{"events.k8s.io"}, Resources: []string{"events"}, Verbs: []string{"create"},
 		}}
 	}); err != nil {
 		return err

@@ -79,13 +79,15 @@ var _ = Describe("ProtectedRoute", func() {
 		Expect(cfg.Authorizers[0].Issuer).To(Equal(auth.Spec.Issuer))
 	})
 
-	It("grants the namespace's service accounts read access to exactly its ConfigMap", func() {
+	It("grants the namespace's service accounts read access to exactly its ConfigMap, and Events to report refusals", func() {
 		createReady()
 		name := ObjectName(route.Name)
 		role := &rbacv1.Role{}
 		Expect(k8sClient.Get(bg, client.ObjectKey{Namespace: ns, Name: name}, role)).To(Succeed())
 		Expect(role.Rules).To(Equal([]rbacv1.PolicyRule{{
 			APIGroups: []string{""}, Resources: []string{"configmaps"}, ResourceNames: []string{name}, Verbs: []string{"get", "list", "watch"},
+		}, {
+			APIGroups: []string{"events.k8s.io"}, Resources: []string{"events"}, Verbs: []string{"create"},
 		}}))
 		Expect(metav1.IsControlledBy(role, route)).To(BeTrue())
 		rb := &rbacv1.RoleBinding{}

@@ -30,7 +30,7 @@ var (
 		Message: "JWTAuthorizer colors/other is being deleted"}
 	notReady = compile.Unresolved{Name: "query", Reason: compile.UnresolvedNotReady,
 		Message: "JWTAuthorizer colors/query is not Ready (reason JWKSFetchFailed)"}
-	refusedErr = errors.New(`ConfigMap "jwtgate-rrr" is invalid: metadata.labels: must be no more than 63 characters`)
+	errRefused = errors.New(`ConfigMap "jwtgate-rrr" is invalid: metadata.labels: must be no more than 63 characters`)
 )
 
 const (
@@ -51,8 +51,8 @@ type readyBranch struct {
 var readyBranches = []readyBranch{
 	{"object not owned", func(in *routeInput) { in.notOwned = &notOwnedError{kind: "ConfigMap", name: "jwtgate-colors"} },
 		ReasonConfigMapNotOwned, "ConfigMap jwtgate-colors exists and is not owned by this ProtectedRoute; rename or delete it so jwtgate can manage it"},
-	{"object refused", func(in *routeInput) { in.refused = refusedErr },
-		ReasonObjectRefused, "the API server refused what jwtgate writes for this route: " + refusedErr.Error() +
+	{"object refused", func(in *routeInput) { in.refused = errRefused },
+		ReasonObjectRefused, "the API server refused what jwtgate writes for this route: " + errRefused.Error() +
 			"; the route's name labels those objects, so it may have at most 63 characters: recreate the route with a shorter name"},
 	{"invalid rules", func(in *routeInput) { in.invalid = &compile.InvalidRulesError{Msg: "rules[0] and rules[1] overlap"} },
 		v1alpha1.ReasonNotAccepted, "see the Accepted condition"},

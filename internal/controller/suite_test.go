@@ -68,9 +68,10 @@ var _ = BeforeSuite(func() {
 	var ctx context.Context
 	ctx, cancel = context.WithCancel(context.Background())
 	Expect((&JWTAuthorizerReconciler{
-		Client:       mgr.GetClient(),
-		FetchTimeout: 2 * time.Second,
-		RetryBase:    200 * time.Millisecond,
+		Client:               mgr.GetClient(),
+		FetchTimeout:         2 * time.Second,
+		RetryBase:            200 * time.Millisecond,
+		AllowLoopbackIssuers: true, // the test issuers listen on loopback
 	}).SetupWithManager(ctx, mgr)).To(Succeed())
 	Expect((&ProtectedRouteReconciler{Client: mgr.GetClient()}).SetupWithManager(ctx, mgr)).To(Succeed())
 	go func() {

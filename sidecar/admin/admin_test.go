@@ -93,3 +93,30 @@ func TestAdminEndpoints(t *testing.T) {
 		t.Error("old config hash still reported")
 	}
 }
+
+type refusingStatus struct {
+	status
+	hash, reason, message string
+}
+
+func (s *refusingStatus) Refused() (string, string, string) { return s.hash, s.reason, s.message }
+
+// /configz shows the hash in force and, beside it, what was refused and why.
+func TestConfigzReportsRefusal(t *testing.T) {
+	st := &refusingStatus{status: status{ready: true, hash: "sha256:aa"}}
+	h := admin.DebugHandler(st)
+	var cz map[string]any
+	if _, body := get(t, h, "/configz"); json.Unmarshal([]byte(body), &cz) != nil || cz["refused"] != nil {
+		t.Fatalf("configz without a refusal: %s", body)
+	}
+	st.hash, st.reason, st.message = "sha256:bb", "refused_version", "version: is 2; ..."
+	_, body := get(t, h, "/configz")
+	var got struct {
+		Hash    string
+		Refused map[string]string
+	}
+	if json.Unmarshal([]byte(body), &got) != nil || got.Hash != "sha256:aa" ||
+		got.Refused["hash"] != "sha256:bb" || got.Refused["reason"] != "refused_version" || got.Refused["message"] != "version: is 2; ..." {
+		t.Fatalf("configz %s", body)
+	}
+}

@@ -34,7 +34,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		fetches: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "jwtgate_sidecar_jwks_fetches_total",
 			Help: "Key set fetches by authorizer and result."}, []string{"authorizer", "result"}),
 		reloads: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "jwtgate_sidecar_config_reloads_total",
-			Help: "Configuration offers by source (file, api) and result (applied, invalid, unchanged, deferred)."}, []string{"source", "result"}),
+			Help: "Configuration offers by source (file, api) and result (applied, unchanged, deferred, invalid, refused_version, refused_field)."}, []string{"source", "result"}),
 		keyCount: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "jwtgate_sidecar_keys",
 			Help: "Usable signing keys held per authorizer."}, []string{"authorizer"}),
 		lastFetch: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "jwtgate_sidecar_jwks_last_success_timestamp_seconds",

@@ -17,6 +17,13 @@ type Status interface {
 	Hash() string
 }
 
+// RefusalReporter is implemented by a Status that can also tell the newest
+// configuration refused while the one in force stayed (hash "" when none);
+// /configz then reports it under "refused".
+type RefusalReporter interface {
+	Refused() (hash, reason, message string)
+}
+
 // Handler serves the admin port, which the kubelet's probes and Prometheus
 // reach: /healthz (process alive), /readyz (configuration and keys loaded)
 // and /metrics.
@@ -44,8 +51,14 @@ func DebugHandler(s Status) http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /configz", func(w http.ResponseWriter, _ *http.Request) {
 		ok, msg := s.Ready()
+		body := map[string]any{"hash": s.Hash(), "ready": ok, "status": msg}
+		if rr, isRR := s.(RefusalReporter); isRR {
+			if hash, reason, message := rr.Refused(); hash != "" {
+				body["refused"] = map[string]string{"hash": hash, "reason": reason, "message": message}
+			}
+		}
 		w.Header().Set("Content-Type", "application/json")
-		_ = json.NewEncoder(w).Encode(map[string]any{"hash": s.Hash(), "ready": ok, "status": msg})
+		_ = json.NewEncoder(w).Encode(body)
 	})
 	return withHash(s, mux)
 }

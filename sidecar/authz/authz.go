@@ -4,6 +4,7 @@
 package authz
 
 import (
+	"reflect"
 	"slices"
 	"strings"
 
@@ -158,12 +159,18 @@ func HeaderValue(raw string) (string, bool) {
 // Covers reports whether every request rule a admits is admitted by rule b
 // as well: b is public, or both use the same authorizer and a's scope and
 // claim requirements imply b's. The proxy uses it to tell whether serving a
-// request under a instead of b would skip a check (a near-miss path).
+// request under a instead of b would skip a check (a near-miss path), so
+// it fails closed: a rule with a field or value it does not weigh (a
+// requirement added later) is covered by nothing and covers nothing but a
+// public rule.
 func Covers(a, b *config.Rule) bool {
+	if !weighed(b) {
+		return false
+	}
 	if b.Public {
 		return true
 	}
-	if a.Public || a.Authorizer != b.Authorizer {
+	if !weighed(a) || a.Public || a.Authorizer != b.Authorizer {
 		return false
 	}
 	if !scopesImply(a, b) {
@@ -174,6 +181,57 @@ func Covers(a, b *config.Rule) bool {
 			// A token holding one of have.Values holds one of need.Values.
 			return have.Claim == need.Claim && subset(have.Values, need.Values)
 		}) {
+			return false
+		}
+	}
+	return true
+}
+
+// Fields of config.Rule and config.ClaimRequirement that Covers does not
+// weigh; empty unless one was added without teaching Covers about it.
+var (
+	unweighedRule  = unknownFields(config.Rule{}, "Path", "Methods", "Public", "Authorizer", "Scopes", "ScopeMatch", "Claims")
+	unweighedClaim = unknownFields(config.ClaimRequirement{}, "Claim", "Values")
+)
+
+// unknownFields returns the indices of v's fields not named in known.
+func unknownFields(v any, known ...string) []int {
+	var out []int
+	t := reflect.TypeOf(v)
+	for i := range t.NumField() {
+		if !slices.Contains(known, t.Field(i).Name) {
+			out = append(out, i)
+		}
+	}
+	return out
+}
+
+// allZero reports whether the fields at indices of the struct *p are zero.
+func allZero(p any, indices []int) bool {
+	if len(indices) == 0 {
+		return true
+	}
+	v := reflect.ValueOf(p).Elem()
+	for _, i := range indices {
+		if !v.Field(i).IsZero() {
+			return false
+		}
+	}
+	return true
+}
+
+// weighed reports whether Covers knows every requirement r makes.
+func weighed(r *config.Rule) bool {
+	switch r.ScopeMatch {
+	case "", config.ScopeMatchAnyOf, config.ScopeMatchAllOf:
+	default:
+		return false
+	}
+	if !allZero(r, unweighedRule) {
+		return false
+	}
+	for i := range r.Claims {
+		if !allZero(&r.Claims[i], unweighedClaim) {
 			return false
 		}
 	}

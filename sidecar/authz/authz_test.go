@@ -184,11 +184,7 @@ func TestCovers(t *testing.T) {
 	}
 	admin := claimed("roles", "admin")
 	admin.Claims = append(admin.Claims, config.ClaimRequirement{Claim: "tenant", Values: []string{"t1"}})
-	cases := []struct {
-		name string
-		a, b config.Rule
-		want bool
-	}{
+	checkCovers(t, []coversCase{
 		{"public covers public", public, public, true},
 		{"anything covers public", admin, public, true},
 		{"public does not cover a token rule", public, auth, false},
@@ -211,10 +207,64 @@ func TestCovers(t *testing.T) {
 		{"no claim vs claim", auth, claimed("roles", "admin"), false},
 		{"two claims cover one", admin, claimed("roles", "admin"), true},
 		{"one claim does not cover two", claimed("roles", "admin"), admin, false},
-	}
+		// A value Covers does not know is a requirement it cannot weigh.
+		{"unknown scopeMatch is covered by nothing", scoped("AllOf", "a"), scoped("NoneOf", "a"), false},
+		{"unknown scopeMatch covers nothing", scoped("NoneOf", "a"), scoped("AnyOf", "a"), false},
+		{"unknown scopeMatch, same rule", scoped("NoneOf", "a"), scoped("NoneOf", "a"), false},
+		{"unknown scopeMatch covers public", scoped("NoneOf", "a"), public, true},
+	})
+}
+
+type coversCase struct {
+	name string
+	a, b config.Rule
+	want bool
+}
+
+func checkCovers(t *testing.T, cases []coversCase) {
+	t.Helper()
 	for _, tc := range cases {
 		if got := authz.Covers(&tc.a, &tc.b); got != tc.want {
 			t.Errorf("%s: Covers = %v, want %v", tc.name, got, tc.want)
 		}
 	}
+}
+
+// TestCoversFailsClosed: a field added to config.Rule or ClaimRequirement
+// without teaching Covers about it makes any rule that sets it covered by
+// nothing, and cover nothing but a public rule.
+func TestCoversFailsClosed(t *testing.T) {
+	if len(*authz.UnweighedRule) != 0 || len(*authz.UnweighedClaim) != 0 {
+		t.Fatalf("Covers does not weigh config.Rule fields %v, ClaimRequirement fields %v: teach it (and these lists) the new requirement",
+			*authz.UnweighedRule, *authz.UnweighedClaim)
+	}
+	type future struct {
+		Path   string
+		MTLS   bool
+		Claims []string
+	}
+	unknown := authz.UnknownFields(future{}, "Path", "Claims")
+	if !slices.Equal(unknown, []int{1}) {
+		t.Fatalf("unknown fields %v, want [1]", unknown)
+	}
+	if authz.AllZero(&future{MTLS: true}, unknown) || !authz.AllZero(&future{Path: "/a", Claims: []string{"x"}}, unknown) {
+		t.Fatal("AllZero must look at the unknown fields only")
+	}
+
+	// Through Covers, with a stand-in unweighed field of today's types.
+	defer func(r, c []int) { *authz.UnweighedRule, *authz.UnweighedClaim = r, c }(*authz.UnweighedRule, *authz.UnweighedClaim)
+	*authz.UnweighedRule = authz.UnknownFields(config.Rule{}, "Path", "Methods", "Public", "Authorizer", "Claims") // Scopes, ScopeMatch
+	*authz.UnweighedClaim = authz.UnknownFields(config.ClaimRequirement{}, "Claim")                                // Values
+	public := config.Rule{Public: true}
+	plain := config.Rule{Authorizer: "auth0"}
+	scoped := config.Rule{Authorizer: "auth0", Scopes: []string{"a"}}
+	claimed := config.Rule{Authorizer: "auth0", Claims: []config.ClaimRequirement{{Claim: "roles", Values: []string{"admin"}}}}
+	checkCovers(t, []coversCase{
+		{"unweighed rule field covers public", scoped, public, true},
+		{"unweighed rule field is covered by nothing", plain, scoped, false},
+		{"unweighed rule field covers nothing", scoped, plain, false},
+		{"unweighed claim field is covered by nothing", claimed, claimed, false},
+		{"public with an unweighed field is covered by nothing", plain, config.Rule{Public: true, Scopes: []string{"a"}}, false},
+		{"rules without it are weighed as before", plain, plain, true},
+	})
 }

@@ -11,6 +11,7 @@ import (
 	"net/url"
 	"os"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -54,31 +55,60 @@ func LoadFile(path string) (*Snapshot, error) {
 	return Parse(raw)
 }
 
-// Parse decodes and validates raw config.json bytes. Unknown fields are
-// refused (a typo must not silently drop a requirement); every problem is
-// reported at once.
-func Parse(raw []byte) (*Snapshot, error) {
+// Parse decodes and validates raw config.json bytes in the current format.
+// Unknown fields are refused (a typo or a newer field must not silently drop
+// a requirement); every problem is reported at once.
+func Parse(raw []byte) (*Snapshot, error) { return current.Parse(raw) }
+
+// Parse decodes and validates raw config.json bytes in format f.
+func (f Format) Parse(raw []byte) (*Snapshot, error) {
+	// The version first: a newer configuration's fields are unknown here,
+	// and its version is the reason to give.
+	var head struct {
+		Version int `json:"version"`
+	}
+	if json.Unmarshal(raw, &head) == nil && head.Version > f.MaxVersion {
+		return nil, &VersionError{Version: head.Version, Max: f.MaxVersion}
+	}
 	dec := json.NewDecoder(bytes.NewReader(raw))
 	dec.DisallowUnknownFields()
 	var c Config
 	if err := dec.Decode(&c); err != nil {
-		return nil, fmt.Errorf("configuration is not valid JSON for version %d: %w", Version, err)
+		if name, ok := unknownField(err); ok {
+			return nil, &FieldError{Path: name, Declared: head.Version}
+		}
+		return nil, fmt.Errorf("configuration is not valid JSON for format versions 1..%d: %w", f.MaxVersion, err)
 	}
 	if dec.More() {
 		return nil, errors.New("configuration has data after the JSON object")
 	}
-	if err := Validate(&c); err != nil {
+	if err := f.Validate(&c); err != nil {
 		return nil, err
 	}
 	return &Snapshot{Config: &c, Hash: Hash(raw), Raw: raw}, nil
 }
 
-// Validate checks c and returns every problem, each naming its field path.
-func Validate(c *Config) error {
-	v := &validator{}
-	if c.Version != Version {
-		v.add("version", "is %d; this sidecar understands only version %d", c.Version, Version)
+// unknownField extracts the name from encoding/json's untyped unknown-field
+// error.
+func unknownField(err error) (string, bool) {
+	rest, ok := strings.CutPrefix(err.Error(), "json: unknown field ")
+	if !ok {
+		return "", false
 	}
+	name, err := strconv.Unquote(rest)
+	return name, err == nil
+}
+
+// Validate checks c against the current format and returns every problem,
+// each naming its field path. The operator runs it too, so both sides accept
+// the same configurations; problems with the rules themselves (bad templates,
+// rules the matcher cannot tell apart) are *routes.RuleError.
+func Validate(c *Config) error { return current.Validate(c) }
+
+// Validate checks c against format f.
+func (f Format) Validate(c *Config) error {
+	v := &validator{}
+	f.checkVersion(v, c)
 	if c.Listen != "" {
 		if _, port, err := net.SplitHostPort(c.Listen); err != nil || port == "" {
 			v.add("listen", "%q is not a host:port address (e.g. \":15080\")", c.Listen)

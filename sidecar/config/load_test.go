@@ -55,7 +55,7 @@ func TestValidateReportsEveryProblem(t *testing.T) {
 		f    func(m map[string]any)
 		want []string
 	}{
-		{"version", func(m map[string]any) { m["version"] = 2 }, []string{"version: is 2; this sidecar understands only version 1"}},
+		{"no version", func(m map[string]any) { delete(m, "version") }, []string{"version: is 0; configuration versions start at 1"}},
 		{"unknown authorizer", func(m map[string]any) { rule(m, 2)["authorizer"] = "x" }, []string{`rules[2].authorizer: "x" is not in authorizers`}},
 		{"both public and authorizer", func(m map[string]any) { rule(m, 0)["authorizer"] = "auth0" }, []string{"rules[0]: sets both public and authorizer"}},
 		{"neither", func(m map[string]any) { delete(rule(m, 1), "authorizer") }, []string{"rules[1]: sets neither public nor authorizer"}},
@@ -65,8 +65,9 @@ func TestValidateReportsEveryProblem(t *testing.T) {
 		{"claim without values", func(m map[string]any) {
 			rule(m, 2)["claims"] = []any{map[string]any{"claim": "x", "values": []string{}}}
 		}, []string{"rules[2].claims[0].values: is empty"}},
-		{"ambiguous rules", func(m map[string]any) { rule(m, 2)["path"] = "/my/profile" }, []string{`rules[2]: path "/my/profile" [GET] is exactly as specific as rules[1]`}},
+		{"ambiguous rules", func(m map[string]any) { rule(m, 2)["path"] = "/my/profile" }, []string{`rules[1] (GET /my/profile) and rules[2] (GET /my/profile) have equal precedence`}},
 		{"bad path", func(m map[string]any) { rule(m, 0)["path"] = "/a/../b" }, []string{`rules[0].path:`}},
+		{"case twins", func(m map[string]any) { rule(m, 2)["path"] = "/My/Profile" }, []string{`rules[1] (GET /my/profile) and rules[2] (GET /My/Profile) differ only by letter case`}},
 		{"issuer http", func(m map[string]any) { auth(m)["issuer"] = "http://evil.example/" }, []string{`authorizers[0].issuer: "http://evil.example/": http is allowed only for loopback hosts`}},
 		{"no audiences", func(m map[string]any) { delete(auth(m), "audiences") }, []string{"authorizers[0].audiences: is empty"}},
 		{"HS256", func(m map[string]any) { auth(m)["algorithms"] = []string{"RS256", "HS256"} }, []string{`authorizers[0].algorithms[1]: "HS256" is not one of`}},

@@ -1,10 +1,25 @@
 // Package config defines the compiled sidecar configuration: the contract
 // between the operator (which writes it into a ConfigMap, key config.json)
 // and the sidecar (which enforces it). One definition, imported by both.
+//
+// # Format versions
+//
+// The format version is an integer and each version is a superset of the one
+// before, so a sidecar reads every version from 1 up to its MaxVersion and a
+// configuration keeps working on newer sidecars. Every field, or value of a
+// field, added after version 1 is listed in one table with the version that
+// introduced it; such a field must be optional and mean, when unset, what
+// older versions did. From that table the operator writes MinVersion, the
+// lowest version that expresses the route, so a route that uses nothing new
+// still reaches older sidecars. A sidecar refuses a configuration that
+// declares a version it does not read, has a field it does not know, or uses
+// a field newer than the version it declares, and keeps enforcing its last
+// good one: it never ignores a requirement it cannot enforce.
+//
+// Adding to the format is: the field in these types (omitempty), an entry in
+// the table, and MaxVersion raised to the entry's version when it is new.
+// testdata/v1-colors.json is frozen: every sidecar must accept it as is.
 package config
-
-// Version is the only configuration format version this build understands.
-const Version = 1
 
 // ConfigMapKey is the ConfigMap key that holds the JSON configuration.
 const ConfigMapKey = "config.json"
@@ -37,7 +52,8 @@ const (
 // Config is the whole sidecar configuration (config.json). It is
 // self-contained: the sidecar needs nothing else to enforce it.
 type Config struct {
-	// Version is the format version; must equal Version.
+	// Version is the format version, 1..MaxVersion; fields newer than it are
+	// refused.
 	Version int `json:"version"`
 	// Source names the ProtectedRoute this was compiled from ("namespace/name")
 	// and its generation, for logs and metrics only.

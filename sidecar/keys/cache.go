@@ -13,10 +13,11 @@ import (
 
 // Lookup errors.
 var (
-	// ErrKeysUnavailable: no keys, or the last good keys are older than
-	// MaxStale. Requests must fail closed (503).
+	// ErrKeysUnavailable: the key set was never fetched, or the last one is
+	// older than MaxStale. Requests must fail closed (503).
 	ErrKeysUnavailable = errors.New("signing keys unavailable")
-	// ErrUnknownKID: the kid is not in the key set, even after a refetch.
+	// ErrUnknownKID: the kid is not in the key set, even after a refetch;
+	// every kid, when the issuer publishes no usable key.
 	ErrUnknownKID = errors.New("unknown kid")
 )
 
@@ -67,7 +68,8 @@ type Source struct {
 }
 
 // Observer receives fetch outcomes (metrics). Result is "success",
-// "discovery_error", "fetch_error" or "no_usable_keys".
+// "discovery_error", "fetch_error" or "no_usable_keys"; at is zero when the
+// keys in force did not change (the fetch failed).
 type Observer interface {
 	Fetched(authorizer, result string, keys int, at time.Time)
 }
@@ -142,7 +144,9 @@ func (c *Cache) Run(ctx context.Context) {
 	}
 }
 
-// Ready reports whether keys are loaded and not older than MaxStale.
+// Ready reports whether the issuer's key set was fetched and is not older
+// than MaxStale: the sidecar can decide. A set the issuer emptied counts, since
+// every token is then refused (unknown kid).
 func (c *Cache) Ready() bool {
 	s := c.snap.Load()
 	return s != nil && c.now().Sub(s.fetchedAt) <= c.opts.MaxStale
@@ -257,17 +261,17 @@ func (c *Cache) fetch() error {
 		}
 	}
 	res, err := FetchJWKS(ctx, c.client, uri)
-	if err != nil {
-		result := "fetch_error"
-		if errors.Is(err, ErrNoUsableKeys) {
-			result = "no_usable_keys"
-		}
+	// A well-formed set without a usable key is the issuer's answer, not an
+	// outage: it replaces the keys we hold, so tokens signed with the
+	// withdrawn ones fail. Only failures to get an answer serve stale keys.
+	emptied := errors.Is(err, ErrNoUsableKeys)
+	if err != nil && !emptied {
 		c.mu.Lock()
 		if c.src.JWKSURI == "" {
 			c.jwksURI = "" // the issuer may have moved its keys: rediscover
 		}
 		c.mu.Unlock()
-		c.observe(result, err)
+		c.observe("fetch_error", err)
 		return err
 	}
 	byKID := make(map[string]Key, len(res.Keys))
@@ -282,15 +286,25 @@ func (c *Cache) fetch() error {
 	}
 	c.mu.Lock()
 	c.jwksURI = uri
+	if emptied && c.src.JWKSURI == "" {
+		c.jwksURI = "" // the keys may have moved: rediscover next time
+	}
 	c.nextRefresh = next
 	clear(c.missing)
 	c.mu.Unlock()
 	for _, s := range res.Skipped {
 		c.log.Debug("skipped unusable key", "jwksURI", uri, "key", s.String())
 	}
-	c.log.Info("keys fetched", "jwksURI", uri, "keys", len(byKID), "skipped", len(res.Skipped), "nextRefresh", next.String())
+	result := "success"
+	if emptied {
+		result = "no_usable_keys"
+		c.log.Warn("the issuer's key set holds no usable key; every token is refused until it publishes one",
+			"jwksURI", uri, "skipped", len(res.Skipped), "error", err.Error(), "nextRefresh", next.String())
+	} else {
+		c.log.Info("keys fetched", "jwksURI", uri, "keys", len(byKID), "skipped", len(res.Skipped), "nextRefresh", next.String())
+	}
 	if c.obs != nil {
-		c.obs.Fetched(c.src.Name, "success", len(byKID), now)
+		c.obs.Fetched(c.src.Name, result, len(byKID), now)
 	}
 	return nil
 }
@@ -300,7 +314,7 @@ func (c *Cache) observe(result string, err error) {
 	if s := c.snap.Load(); s != nil {
 		age = fmt.Sprintf("last good keys are %s old", c.now().Sub(s.fetchedAt).Round(time.Second))
 	}
-	c.log.Warn("key fetch failed", "result", result, "error", err.Error(), "state", age)
+	c.log.Warn("key fetch failed", "result", result, "error", Detail(err), "state", age)
 	if c.obs != nil {
 		c.obs.Fetched(c.src.Name, result, c.KeyCount(), time.Time{})
 	}

@@ -185,3 +185,92 @@ func TestRegistryKeepsCachesAcrossSync(t *testing.T) {
 	}
 	waitFor(t, m2[a].Ready)
 }
+
+// lastResult is the newest fetch outcome the cache reported.
+func (r *recorder) lastResult() string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if len(r.results) == 0 {
+		return ""
+	}
+	return r.results[len(r.results)-1]
+}
+
+// A well-formed key set without a usable key is the issuer's answer, not an
+// outage: the keys it replaces are gone, so tokens signed with them fail.
+func TestEmptiedKeySetRevokes(t *testing.T) {
+	weak := jwkJSON(t, devissuertest.NewKey("rsa-1", "RS256-1024", 0), nil, false)
+	for name, body := range map[string][]byte{
+		"empty set":         []byte(`{"keys":[]}`),
+		"only a secret":     []byte(`{"keys":[{"kty":"oct","kid":"rsa-1","k":"c2VjcmV0"}]}`),
+		"only a weak key":   []byte(`{"keys":[` + string(weak) + `]}`),
+		"only garbage keys": []byte(`{"keys":["rsa-1",42,{}]}`),
+	} {
+		t.Run(name, func(t *testing.T) {
+			iss := devissuertest.New(t)
+			iss.SetCacheControl("max-age=0")
+			c, rec := newCache(t, iss, keys.Options{MinRefresh: 10 * time.Millisecond})
+			if _, err := c.Lookup(context.Background(), "rsa-1"); err != nil {
+				t.Fatal(err)
+			}
+			iss.SetJWKSBody(body)
+			waitFor(t, func() bool { return c.KeyCount() == 0 })
+			if _, err := c.Lookup(context.Background(), "rsa-1"); !errors.Is(err, keys.ErrUnknownKID) {
+				t.Fatalf("a key the issuer withdrew still verifies: %v", err)
+			}
+			// The sidecar can still decide (it refuses), so it stays ready.
+			if !c.Ready() {
+				t.Fatal("not ready after the issuer answered")
+			}
+			if got := rec.lastResult(); got != "no_usable_keys" {
+				t.Fatalf("last result %q, want no_usable_keys", got)
+			}
+			// Publishing keys again restores them.
+			iss.SetJWKSBody(nil)
+			waitFor(t, func() bool { return c.KeyCount() == 2 })
+		})
+	}
+}
+
+// Transport errors, non-200 answers and bodies that are not a key set are
+// outages: the last good keys keep serving.
+func TestOutageKeepsLastGoodKeys(t *testing.T) {
+	for name, fail := range map[string]func(*devissuertest.Issuer){
+		"HTTP 500":          func(i *devissuertest.Issuer) { i.SetJWKSStatus(http.StatusInternalServerError) },
+		"timeout":           func(i *devissuertest.Issuer) { i.SetDelay(time.Second) },
+		"not JSON":          func(i *devissuertest.Issuer) { i.SetJWKSBody([]byte(`<html>maintenance</html>`)) },
+		"no keys array":     func(i *devissuertest.Issuer) { i.SetJWKSBody([]byte(`{"nokeys":[]}`)) },
+		"keys is null":      func(i *devissuertest.Issuer) { i.SetJWKSBody([]byte(`{"keys":null}`)) },
+		"keys not an array": func(i *devissuertest.Issuer) { i.SetJWKSBody([]byte(`{"keys":{}}`)) },
+		"truncated":         func(i *devissuertest.Issuer) { i.SetJWKSBody(i.PublicJWKS()[:40]) },
+	} {
+		t.Run(name, func(t *testing.T) {
+			iss := devissuertest.New(t)
+			iss.SetCacheControl("max-age=0")
+			c, rec := newCache(t, iss, keys.Options{MinRefresh: 10 * time.Millisecond, RetryMin: 10 * time.Millisecond,
+				RetryMax: 10 * time.Millisecond, FetchTimeout: 200 * time.Millisecond})
+			fail(iss)
+			waitFor(t, func() bool { return rec.lastResult() == "fetch_error" })
+			if _, err := c.Lookup(context.Background(), "rsa-1"); err != nil {
+				t.Fatalf("last good key not served: %v", err)
+			}
+			if c.KeyCount() != 2 {
+				t.Fatalf("keys = %d, want the last good 2", c.KeyCount())
+			}
+		})
+	}
+}
+
+// An issuer whose first answer holds no usable key has been heard: its
+// tokens are refused as unknown (401), not treated as keys to come (503).
+func TestEmptySetFromTheStartRefuses(t *testing.T) {
+	iss := devissuertest.New(t)
+	iss.SetJWKSBody([]byte(`{"keys":[]}`))
+	c, rec := newCache(t, iss, keys.Options{})
+	if _, err := c.Lookup(context.Background(), "rsa-1"); !errors.Is(err, keys.ErrUnknownKID) {
+		t.Fatalf("got %v, want ErrUnknownKID", err)
+	}
+	if c.KeyCount() != 0 || rec.lastResult() != "no_usable_keys" {
+		t.Fatalf("keys=%d result=%q", c.KeyCount(), rec.lastResult())
+	}
+}

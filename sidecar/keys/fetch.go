@@ -5,6 +5,8 @@ package keys
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -15,6 +17,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode"
 )
 
 // MaxBodyBytes caps discovery documents and key sets: a hostile or broken
@@ -38,30 +41,125 @@ var (
 // NewHTTPClient returns a client for issuer endpoints: a clone of the default
 // transport with bounded dial/TLS/header times, an overall timeout, and no
 // redirects to another host or from https to http (a redirect that leaves the
-// issuer's host could hand key selection to someone else).
+// issuer's host could hand key selection to someone else). It contacts any
+// host: the sidecar uses it from inside the workload's own pod; the operator
+// uses a HostPolicy's client.
 func NewHTTPClient(timeout time.Duration) *http.Client {
+	return newHTTPClient(timeout, nil, nil)
+}
+
+// newHTTPClient enforces policy when it is non-nil; resolver nil means the
+// system's.
+func newHTTPClient(timeout time.Duration, policy *HostPolicy, resolver *net.Resolver) *http.Client {
 	t := http.DefaultTransport.(*http.Transport).Clone()
-	t.DialContext = (&net.Dialer{Timeout: timeout, KeepAlive: 30 * time.Second}).DialContext
+	d := &net.Dialer{Timeout: timeout, KeepAlive: 30 * time.Second, Resolver: resolver}
+	if policy != nil {
+		d.Control = policy.control
+	}
+	t.DialContext = d.DialContext
 	t.TLSHandshakeTimeout = timeout
 	t.ResponseHeaderTimeout = timeout
 	t.MaxIdleConnsPerHost = 2
+	var rt http.RoundTripper = t
+	if policy != nil {
+		rt = hostCheck{policy: *policy, next: t}
+	}
 	return &http.Client{
-		Transport: t,
+		Transport: rt,
 		Timeout:   timeout,
 		CheckRedirect: func(req *http.Request, via []*http.Request) error {
+			// Messages never quote the Location header: it is the server's text.
 			first := via[0].URL
+			if policy != nil {
+				var he *HostError
+				if errors.As(policy.CheckHost(req.URL.Hostname()), &he) {
+					he.Via = "redirect"
+					return he
+				}
+			}
 			if len(via) >= 3 {
-				return fmt.Errorf("stopped after %d redirects from %s", len(via), first)
+				return &redirectError{fmt.Sprintf("stopped after %d redirects", len(via))}
 			}
 			if req.URL.Host != first.Host {
-				return fmt.Errorf("refusing redirect from %s to another host (%s); configure the final URL instead", first, req.URL.Host)
+				return &redirectError{"the server redirects to another host; configure the final URL instead"}
 			}
 			if first.Scheme == "https" && req.URL.Scheme != "https" {
-				return fmt.Errorf("refusing redirect from https to %s (%s)", req.URL.Scheme, req.URL)
+				return &redirectError{"the server redirects away from https; configure the final https URL instead"}
 			}
 			return nil
 		},
 	}
+}
+
+type redirectError struct{ msg string }
+
+func (e *redirectError) Error() string { return e.msg }
+
+// redacted is an error whose message is fit for a status condition, saying
+// what failed in our words, while its cause, which may quote the remote
+// server (body bytes in JSON syntax errors, TLS alerts), stays for logs.
+type redacted struct {
+	msg   string
+	cause error
+}
+
+func (e *redacted) Error() string { return e.msg }
+func (e *redacted) Unwrap() error { return e.cause }
+
+// Detail is err's message followed by the raw cause the message leaves out.
+// For logs only: it may quote what a remote server sent.
+func Detail(err error) string {
+	var r *redacted
+	if errors.As(err, &r) && r.cause != nil {
+		return err.Error() + " (cause: " + r.cause.Error() + ")"
+	}
+	return err.Error()
+}
+
+// transportFailure names the class of a failed request in our words.
+func transportFailure(err error) string {
+	var (
+		host      *HostError
+		redirect  *redirectError
+		dns       *net.DNSError
+		unknownCA x509.UnknownAuthorityError
+		wrongName x509.HostnameError
+		badCert   x509.CertificateInvalidError
+		notTLS    tls.RecordHeaderError
+		netErr    net.Error
+	)
+	switch {
+	case errors.As(err, &host):
+		return host.Error()
+	case errors.As(err, &redirect):
+		return redirect.Error()
+	case errors.As(err, &dns):
+		return "the host name could not be resolved"
+	case errors.As(err, &unknownCA):
+		return "the server's TLS certificate is not signed by a trusted authority"
+	case errors.As(err, &wrongName):
+		return "the server's TLS certificate is not valid for the host name"
+	case errors.As(err, &badCert):
+		return "the server's TLS certificate is expired or otherwise invalid"
+	case errors.As(err, &notTLS),
+		// net/http's own text when the answer looks like plain HTTP; not a wrapped error.
+		strings.Contains(err.Error(), "server gave HTTP response to HTTPS client"):
+		return "the server does not speak TLS on that port"
+	case errors.Is(err, context.DeadlineExceeded), errors.As(err, &netErr) && netErr.Timeout():
+		return "timed out"
+	case errors.Is(err, context.Canceled):
+		return "cancelled"
+	}
+	return "could not connect (connection refused or reset, or no route to the host)"
+}
+
+// wrapGet says what to fix after a failed GET. A refused host gets no hint:
+// only the caller knows how its policy is lifted.
+func wrapGet(kind, err error, hint string) error {
+	if errors.Is(err, ErrHostNotAllowed) {
+		return fmt.Errorf("%w: %w", kind, err)
+	}
+	return fmt.Errorf("%w: %w; %s", kind, err, hint)
 }
 
 // DiscoveryURL is where the discovery document of issuer lives.
@@ -76,17 +174,22 @@ func Discover(ctx context.Context, c *http.Client, issuer string) (string, error
 	u := DiscoveryURL(issuer)
 	body, _, err := get(ctx, c, u)
 	if err != nil {
-		return "", fmt.Errorf("%w: %v; check that spec.issuer is the issuer's exact URL and that it is reachable from the cluster", ErrDiscovery, err)
+		return "", wrapGet(ErrDiscovery, err, "check that spec.issuer is the issuer's exact URL and that it is reachable from the cluster")
 	}
 	var doc struct {
 		Issuer  *string `json:"issuer"`
 		JWKSURI string  `json:"jwks_uri"`
 	}
 	if err := json.Unmarshal(body, &doc); err != nil {
-		return "", fmt.Errorf("%w: GET %s returned a body that is not a JSON discovery document: %v", ErrDiscovery, u, err)
+		return "", fmt.Errorf("%w: %w", ErrDiscovery,
+			&redacted{msg: fmt.Sprintf("GET %s returned a body that is not a JSON discovery document", u), cause: err})
 	}
 	if doc.Issuer == nil {
 		return "", fmt.Errorf("%w: the discovery document at %s has no issuer field", ErrDiscovery, u)
+	}
+	if *doc.Issuer != issuer && !isIssuerURL(*doc.Issuer) {
+		return "", fmt.Errorf("%w: %w: the discovery document at %s names another issuer, and not as an https URL; check that spec.issuer is the issuer's exact URL",
+			ErrDiscovery, ErrIssuerMismatch, u)
 	}
 	if *doc.Issuer != issuer {
 		return "", fmt.Errorf("%w: %w: the discovery document's issuer is %q but spec.issuer is %q; set spec.issuer to exactly %q (a trailing slash matters)",
@@ -95,10 +198,27 @@ func Discover(ctx context.Context, c *http.Client, issuer string) (string, error
 	if doc.JWKSURI == "" {
 		return "", fmt.Errorf("%w: the discovery document at %s has no jwks_uri; set spec.jwksURI", ErrDiscovery, u)
 	}
-	if err := CheckURL(doc.JWKSURI); err != nil {
-		return "", fmt.Errorf("%w: the discovery document at %s has jwks_uri %q: %v", ErrDiscovery, u, doc.JWKSURI, err)
+	if len(doc.JWKSURI) > maxURLLength || CheckURL(doc.JWKSURI) != nil {
+		return "", fmt.Errorf("%w: the discovery document at %s has a jwks_uri that is not an https URL of at most %d bytes; set spec.jwksURI",
+			ErrDiscovery, u, maxURLLength)
 	}
 	return doc.JWKSURI, nil
+}
+
+// maxURLLength bounds URLs taken from a discovery document, as the API
+// bounds spec.jwksURI.
+const maxURLLength = 1024
+
+// isIssuerURL reports whether s, the issuer a discovery document advertises,
+// is shaped like one (as spec.issuer must be), so that a message may quote it
+// as the value to use: anything else the document says is not repeated.
+func isIssuerURL(s string) bool {
+	if len(s) > 512 {
+		return false
+	}
+	u, err := url.Parse(s)
+	return err == nil && (u.Scheme == "https" || u.Scheme == "http") && u.Host != "" && u.User == nil &&
+		u.RawQuery == "" && u.Fragment == "" && !strings.ContainsFunc(s, func(r rune) bool { return !unicode.IsPrint(r) })
 }
 
 // CheckURL accepts https URLs, and http only for loopback hosts (tests and
@@ -154,11 +274,11 @@ func FetchJWKS(ctx context.Context, c *http.Client, uri string) (*FetchResult, e
 	}
 	body, hdr, err := get(ctx, c, uri)
 	if err != nil {
-		return nil, fmt.Errorf("%w: %v; check spec.jwksURI (or the issuer's jwks_uri) and that it is reachable from the cluster", ErrFetch, err)
+		return nil, wrapGet(ErrFetch, err, "check spec.jwksURI (or the issuer's jwks_uri) and that it is reachable from the cluster")
 	}
 	res, err := ParseJWKS(body)
 	if err != nil {
-		return nil, fmt.Errorf("%w: GET %s: %v", ErrFetch, uri, err)
+		return nil, fmt.Errorf("%w: GET %s: %w", ErrFetch, uri, err)
 	}
 	res.MaxAge, res.HasMaxAge = CacheMaxAge(hdr.Get("Cache-Control"))
 	if len(res.Keys) == 0 {
@@ -183,7 +303,8 @@ func summarize(s []Skipped) string {
 	return strings.Join(parts, "; ")
 }
 
-// get performs a capped GET that requires status 200.
+// get performs a capped GET that requires status 200. Its errors say what
+// failed without quoting the server (see redacted).
 func get(ctx context.Context, c *http.Client, u string) ([]byte, http.Header, error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
 	if err != nil {
@@ -192,7 +313,7 @@ func get(ctx context.Context, c *http.Client, u string) ([]byte, http.Header, er
 	req.Header.Set("Accept", "application/json")
 	resp, err := c.Do(req)
 	if err != nil {
-		return nil, nil, fmt.Errorf("GET %s: %v", u, err)
+		return nil, nil, &redacted{msg: fmt.Sprintf("GET %s: %s", u, transportFailure(err)), cause: err}
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
@@ -201,7 +322,7 @@ func get(ctx context.Context, c *http.Client, u string) ([]byte, http.Header, er
 	}
 	body, err := io.ReadAll(io.LimitReader(resp.Body, MaxBodyBytes+1))
 	if err != nil {
-		return nil, nil, fmt.Errorf("GET %s: reading body: %v", u, err)
+		return nil, nil, &redacted{msg: fmt.Sprintf("GET %s: reading the body failed", u), cause: err}
 	}
 	if len(body) > MaxBodyBytes {
 		return nil, nil, fmt.Errorf("GET %s: body exceeds %d bytes", u, MaxBodyBytes)

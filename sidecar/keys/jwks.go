@@ -8,6 +8,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"slices"
+	"strconv"
+	"strings"
 
 	"github.com/lestrrat-go/jwx/v2/jwk"
 )
@@ -68,7 +70,25 @@ func (s Skipped) String() string {
 	if s.KID == "" {
 		return fmt.Sprintf("keys[%d]: %s", s.Index, s.Reason)
 	}
-	return fmt.Sprintf("keys[%d] (kid %q): %s", s.Index, s.KID, s.Reason)
+	kid := s.KID
+	if len(kid) > maxKIDShown {
+		kid = strings.ToValidUTF8(kid[:maxKIDShown], "") + "..."
+	}
+	return fmt.Sprintf("keys[%d] (kid %q): %s", s.Index, kid, s.Reason)
+}
+
+// maxKIDShown bounds a kid quoted in messages: enough to find the key.
+const maxKIDShown = 64
+
+// shown quotes a member of the key set for a message when it is a short
+// token such as "enc" or "ES256": enough to name the fix, too little to
+// carry whatever else a remote document says.
+func shown(v string) string {
+	const token = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+-._"
+	if v == "" || len(v) > 16 || strings.Trim(v, token) != "" {
+		return "(not shown)"
+	}
+	return strconv.Quote(v)
 }
 
 // ParseJWKS parses a JWK Set document and sorts its keys into usable and
@@ -78,7 +98,7 @@ func ParseJWKS(body []byte) (*FetchResult, error) {
 		Keys *[]json.RawMessage `json:"keys"`
 	}
 	if err := json.Unmarshal(body, &doc); err != nil {
-		return nil, fmt.Errorf("body is not a JSON JWK Set: %v", err)
+		return nil, &redacted{msg: "body is not a JSON JWK Set", cause: err}
 	}
 	if doc.Keys == nil {
 		return nil, fmt.Errorf(`body is not a JWK Set: no "keys" array`)
@@ -128,20 +148,22 @@ func parseOne(raw json.RawMessage) (Key, string, string) {
 	case "oct":
 		return Key{}, kid, "symmetric key (kty oct) is never used to verify tokens"
 	default:
-		return Key{}, kid, fmt.Sprintf("unsupported kty %q", hdr.Kty)
+		return Key{}, kid, fmt.Sprintf("unsupported kty %s (want RSA, EC or OKP)", shown(hdr.Kty))
 	}
 	if kid == "" {
 		return Key{}, kid, "no kid; tokens could not select it"
 	}
 	if hdr.Use != nil && *hdr.Use != "sig" {
-		return Key{}, kid, fmt.Sprintf("use is %q, not \"sig\"", *hdr.Use)
+		return Key{}, kid, fmt.Sprintf(`use is %s, not "sig"`, shown(*hdr.Use))
 	}
 	if hdr.KeyOps != nil && !slices.Contains(hdr.KeyOps, "verify") {
 		return Key{}, kid, "key_ops does not include \"verify\""
 	}
+	// Reasons name the problem, not the parser's error: status messages
+	// quote them, and parser errors can repeat the remote document.
 	jk, err := jwk.ParseKey(raw)
 	if err != nil {
-		return Key{}, kid, fmt.Sprintf("invalid %s key: %v", hdr.Kty, err)
+		return Key{}, kid, fmt.Sprintf("invalid %s key (its parameters do not parse)", hdr.Kty)
 	}
 	if priv, _ := jwk.IsPrivateKey(jk); priv {
 		return Key{}, kid, "the set publishes private key material; refusing it"
@@ -149,7 +171,7 @@ func parseOne(raw json.RawMessage) (Key, string, string) {
 	k := Key{KID: kid, Type: hdr.Kty, Alg: hdr.Alg}
 	var rawKey any
 	if err := jk.Raw(&rawKey); err != nil {
-		return Key{}, kid, fmt.Sprintf("invalid %s key: %v", hdr.Kty, err)
+		return Key{}, kid, fmt.Sprintf("invalid %s key (its parameters do not parse)", hdr.Kty)
 	}
 	switch pub := rawKey.(type) {
 	case *rsa.PublicKey:
@@ -169,7 +191,7 @@ func parseOne(raw json.RawMessage) (Key, string, string) {
 			return Key{}, kid, fmt.Sprintf("EC curve %q is not supported (P-256, P-384, P-521)", k.Curve)
 		}
 		if _, err := pub.ECDH(); err != nil {
-			return Key{}, kid, fmt.Sprintf("EC point is invalid: %v", err)
+			return Key{}, kid, "EC point is invalid (not on the curve)"
 		}
 		k.Public = pub
 	case ed25519.PublicKey:
@@ -182,7 +204,7 @@ func parseOne(raw json.RawMessage) (Key, string, string) {
 		return Key{}, kid, fmt.Sprintf("unsupported %s key (%T); only Ed25519 is accepted for OKP", hdr.Kty, rawKey)
 	}
 	if k.Alg != "" && !k.Allows(k.Alg) {
-		return Key{}, kid, fmt.Sprintf("alg %q does not fit a %s %s key", k.Alg, k.Type, k.Curve)
+		return Key{}, kid, fmt.Sprintf("alg %s does not fit a %s key", shown(k.Alg), strings.TrimSpace(k.Type+" "+k.Curve))
 	}
 	return k, kid, ""
 }

@@ -5,15 +5,18 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"io"
+	"maps"
 	"net"
 	"net/http"
 	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/jwtgate/jwtgate/internal/devissuer/devissuertest"
+	"github.com/jwtgate/jwtgate/sidecar/config"
 	"github.com/jwtgate/jwtgate/sidecar/proxy"
 )
 
@@ -288,7 +291,7 @@ func TestAttackMethodOverrideHeaders(t *testing.T) {
 func TestAttackH2CUpgrade(t *testing.T) {
 	e := newEnv(t, nil)
 	e.do(t, "GET", "/colors", http.Header{"Upgrade": {"h2c"}, "Connection": {"Upgrade, HTTP2-Settings"}, "Http2-Settings": {"AAMAAABkAARAAAAAAAIAAAAA"}}).
-		expect(t, 400, `Bearer error="invalid_request", error_description="Upgrade: h2c is not supported"`, "")
+		expect(t, 400, `Bearer error="invalid_request", error_description="upgrade to h2c is not supported"`, "")
 }
 
 // TestWebSocketUpgrade checks that an allowed upgrade reaches the app and
@@ -564,37 +567,50 @@ func TestAttackTokenInTwoPlacesOtherSpelling(t *testing.T) {
 	}
 }
 
-// TestAttackCaseAndTrailingSlashNearMiss: routing is exact and
-// case-sensitive, so behind a public catch-all /ADMIN and /admin/ are public
-// paths; an app that folds case or ignores a trailing slash (Express by
-// default, older Spring) would serve its /admin for them without a token.
-func TestAttackCaseAndTrailingSlashNearMiss(t *testing.T) {
-	const nearMiss = `Bearer error="invalid_request", error_description="path differs from a protected route only by case or a trailing slash"`
-	withCatchAll := func(cfg map[string]any) {
-		cfg["rules"] = append(cfg["rules"].([]any), map[string]any{"path": "/{proxy+}", "public": true})
-	}
-	e := newEnv(t, withCatchAll)
-	admin := e.token("rsa-1", func(m map[string]any) { m["http://sandrino/roles"] = []string{"admin"} })
-	for _, p := range []string{"/admin/", "/ADMIN", "/Admin", "/Admin/", "/my/PROFILE", "/My/Profile/", "/my/profile/", "/WS", "/my/COLORS"} {
+// nearMiss is the challenge of a request refused as a near miss.
+const nearMiss = `Bearer error="invalid_request", error_description="` + proxy.ReasonNearMiss + `"`
+
+// expectNearMiss checks that each path is refused as a near miss, with or
+// without a valid token, and counted under a rule other than the public
+// catch-all it was routed to.
+func expectNearMiss(t *testing.T, e *env, method string, paths []string, tok string) {
+	t.Helper()
+	for _, p := range paths {
 		e.observed = nil
-		e.do(t, "GET", p, nil).expect(t, 400, nearMiss, `{"message":"Bad Request"}`)
+		e.do(t, method, p, nil).expect(t, 400, nearMiss, "")
 		// A valid token does not help: the request is ambiguous, not unauthenticated.
-		e.do(t, "GET", p, bearer(admin)).expect(t, 400, nearMiss, `{"message":"Bad Request"}`)
+		e.do(t, method, p, bearer(tok)).expect(t, 400, nearMiss, "")
 		if len(e.observed) == 0 || !strings.HasSuffix(e.observed[0], "|bad_request|"+proxy.ReasonNearMiss) || strings.HasPrefix(e.observed[0], "/{proxy+}|") {
-			t.Errorf("%s counted as %v, want the protected rule's route and the near-miss reason", p, e.observed)
+			t.Errorf("%s %s counted as %v, want the protected rule's route and the near-miss reason", method, p, e.observed)
 		}
 	}
-	// Percent-encoded upper case is the same path once decoded.
-	e.do(t, "GET", "/%41dmin", nil).expect(t, 400, nearMiss, "")
-	// Controls: distinct public paths, and folded paths that land on a rule
-	// no more protected than the one matched, are still served.
-	for _, p := range []string{"/administrator", "/admins", "/admin/x", "/Colors", "/colors/", "/COLORS", "/my/profiles", "/my"} {
+}
+
+// expectServed checks that each path reaches the app as it was sent.
+func expectServed(t *testing.T, e *env, paths []string) {
+	t.Helper()
+	for _, p := range paths {
 		r := e.do(t, "GET", p, nil)
 		r.expect(t, 200, "", "")
 		if r.echo.Path != p {
 			t.Errorf("%s reached the app as %s", p, r.echo.Path)
 		}
 	}
+}
+
+// TestAttackCaseAndTrailingSlashNearMiss: routing is exact and
+// case-sensitive, so behind a public catch-all /ADMIN and /admin/ are public
+// paths; an app that folds case or ignores a trailing slash (Express by
+// default, older Spring) would serve its /admin for them without a token.
+func TestAttackCaseAndTrailingSlashNearMiss(t *testing.T) {
+	e := newEnv(t, withCatchAll)
+	admin := e.token("rsa-1", func(m map[string]any) { m["http://sandrino/roles"] = []string{"admin"} })
+	e.do(t, "GET", "/ADMIN", nil).expect(t, 400, nearMiss, `{"message":"Bad Request"}`)
+	// /%41dmin: percent-encoded upper case is the same path once decoded.
+	expectNearMiss(t, e, "GET", []string{"/admin/", "/ADMIN", "/Admin", "/Admin/", "/my/PROFILE", "/My/Profile/", "/my/profile/", "/WS", "/my/COLORS", "/%41dmin"}, admin)
+	// Controls: distinct public paths, and folded paths that land on a rule
+	// no more protected than the one matched, are still served.
+	expectServed(t, e, []string{"/administrator", "/admins", "/admin/x", "/Colors", "/colors/", "/COLORS", "/my/profiles", "/my"})
 	// /admin allows GET only, so POST /ADMIN folds to the catch-all as POST
 	// /admin itself does: no rule is skipped.
 	e.do(t, "POST", "/ADMIN", nil).expect(t, 200, "", "")
@@ -616,22 +632,107 @@ func TestAttackCaseAndTrailingSlashNearMiss(t *testing.T) {
 	e.do(t, "GET", "/my/PROFILE", nil).expect(t, 401, `Bearer realm="jwtgate"`, "")
 
 	// A public literal rule that differs from a protected one only by case
-	// is a near miss of it, whatever the rules' order.
+	// and shares a method is refused with the configuration, whatever the
+	// rules' order: a request could mean either. With disjoint methods each
+	// twin serves its own method.
+	twin := map[string]any{"path": "/Admin", "methods": []string{"GET"}, "public": true}
 	for _, first := range []bool{true, false} {
-		e = newEnv(t, func(cfg map[string]any) {
-			twin := map[string]any{"path": "/Admin", "methods": []string{"GET"}, "public": true}
-			if first {
-				cfg["rules"] = append([]any{twin}, cfg["rules"].([]any)...)
-			} else {
-				cfg["rules"] = append(cfg["rules"].([]any), twin)
-			}
-		})
-		e.do(t, "GET", "/Admin", nil).expect(t, 400, nearMiss, "")
-		e.do(t, "GET", "/admin", nil).expect(t, 401, `Bearer realm="jwtgate"`, "")
+		cfg := maps.Clone(e.cfg)
+		if first {
+			cfg["rules"] = append([]any{twin}, e.cfg["rules"].([]any)...)
+		} else {
+			cfg["rules"] = append(slices.Clone(e.cfg["rules"].([]any)), twin)
+		}
+		raw, _ := json.Marshal(cfg)
+		if _, err := config.Parse(raw); err == nil || !strings.Contains(err.Error(), "differ only by letter case") {
+			t.Errorf("case twin first=%v: error = %v, want the configuration refused", first, err)
+		}
 	}
+	twin["methods"] = []string{"POST"}
+	e = newEnv(t, func(cfg map[string]any) { cfg["rules"] = append(cfg["rules"].([]any), twin) })
+	e.do(t, "POST", "/Admin", nil).expect(t, 200, "", "")
+	e.do(t, "GET", "/admin", nil).expect(t, 401, `Bearer realm="jwtgate"`, "")
 
 	// Without a catch-all the near miss matches nothing: 404, as before.
 	e = newEnv(t, nil)
 	e.do(t, "GET", "/ADMIN", nil).expect(t, 404, "", `{"message":"Not Found"}`)
 	e.do(t, "GET", "/admin/", nil).expect(t, 404, "", `{"message":"Not Found"}`)
+}
+
+// TestAttackHeadOnGetRoute: apps answer HEAD with their GET handler
+// (net/http's ServeMux, Express, Flask, Rails, Spring), so HEAD on a
+// GET-only protected route must not reach it through a public catch-all:
+// the handler runs, its side effects happen and its headers leak.
+func TestAttackHeadOnGetRoute(t *testing.T) {
+	e := newEnv(t, func(cfg map[string]any) {
+		cfg["rules"] = append(cfg["rules"].([]any),
+			map[string]any{"path": "/users/{id}", "methods": []string{"GET"}, "authorizer": "auth0"},
+			map[string]any{"path": "/files/{path+}", "methods": []string{"GET", "PUT"}, "authorizer": "auth0"},
+			map[string]any{"path": "/{proxy+}", "public": true})
+	})
+	for _, p := range []string{"/my/profile", "/users/42", "/files/a/b.txt", "/admin"} {
+		e.observed = nil
+		e.do(t, "HEAD", p, nil).expect(t, 401, `Bearer realm="jwtgate"`, "")
+		if len(e.observed) != 1 || strings.HasPrefix(e.observed[0], "/{proxy+}|") {
+			t.Errorf("HEAD %s counted as %v, want the GET rule's route", p, e.observed)
+		}
+	}
+	// With a token HEAD passes the GET rule's checks, scopes included.
+	e.do(t, "HEAD", "/users/42", bearer(e.token("rsa-1", nil))).expect(t, 200, "", "")
+	noScope := e.token("rsa-1", func(m map[string]any) { m["scope"] = "openid" })
+	e.do(t, "HEAD", "/my/colors", bearer(noScope)).expect(t, 403, `Bearer error="insufficient_scope", scope="read:colors"`, "")
+	// Near misses are HEAD's as they are GET's.
+	expectNearMiss(t, e, "HEAD", []string{"/MY/PROFILE", "/Users/42/", "/FILES/a/b.txt", "/my/profile/"}, noScope)
+	// Methods the GET rules do not name still fall to the catch-all.
+	e.do(t, "POST", "/users/42", nil).expect(t, 200, "", "")
+
+	// A rule may name HEAD alone; it does not cover GET.
+	e = newEnv(t, func(cfg map[string]any) {
+		cfg["rules"] = append(cfg["rules"].([]any),
+			map[string]any{"path": "/{page}", "methods": []string{"GET"}, "authorizer": "auth0"},
+			map[string]any{"path": "/status", "methods": []string{"HEAD"}, "public": true})
+	})
+	e.do(t, "HEAD", "/status", nil).expect(t, 200, "", "")
+	e.do(t, "GET", "/status", nil).expect(t, 401, `Bearer realm="jwtgate"`, "")
+	e.do(t, "HEAD", "/other", nil).expect(t, 401, `Bearer realm="jwtgate"`, "")
+
+	// A HEAD rule of the GET rule's shape is refused with the configuration:
+	// it would decide HEAD requests the GET handler answers.
+	cfg := maps.Clone(e.cfg)
+	cfg["rules"] = append(slices.Clone(e.cfg["rules"].([]any)), map[string]any{"path": "/{name}", "methods": []string{"HEAD", "POST"}, "public": true})
+	raw, _ := json.Marshal(cfg)
+	if _, err := config.Parse(raw); err == nil || !strings.Contains(err.Error(), "a rule that names GET covers HEAD too") {
+		t.Errorf("GET and HEAD rules of one shape: error = %v, want the configuration refused", err)
+	}
+}
+
+// TestAttackNearMissUnicodeFoldAndFormatSuffix: Java's equalsIgnoreCase (and
+// so Spring's case-insensitive matching) takes dotless ı and dotted İ for i,
+// the long s ſ for s and the Kelvin sign for k; Rails serves /admin.json
+// with /admin(.:format), Spring's suffix patterns /admin.* with /admin.
+// Behind a public catch-all those paths would reach the protected action.
+func TestAttackNearMissUnicodeFoldAndFormatSuffix(t *testing.T) {
+	e := newEnv(t, func(cfg map[string]any) {
+		cfg["rules"] = append(cfg["rules"].([]any),
+			map[string]any{"path": "/keys", "methods": []string{"GET"}, "authorizer": "auth0"},
+			map[string]any{"path": "/admin.rss", "methods": []string{"GET"}, "public": true},
+			map[string]any{"path": "/{proxy+}", "public": true})
+	})
+	admin := e.token("rsa-1", func(m map[string]any) { m["http://sandrino/roles"] = []string{"admin"} })
+	expectNearMiss(t, e, "GET", []string{
+		"/adm%C4%B1n", "/adm%C4%B0n", "/ADM%C4%B0N/", "/my/color%C5%BF", "/%E2%84%AAeys",
+		"/admin.json", "/ADMIN.JSON", "/admin.tar.gz", "/admin.json/", "/my/profile.xml", "/adm%C4%B1n.json", "/keys.json",
+	}, admin)
+	// Controls: a rule that names the dotted path serves it; a stem that is
+	// public or no rule's, and a leading dot (a name, not a suffix), pass.
+	expectServed(t, e, []string{"/admin.rss", "/colors.json", "/administrator.json", "/admin/x.json", "/.admin", "/.well-known/keys", "/static/app.js"})
+
+	// A parameter does not name the path: /my/{item} asks for any token,
+	// /my/colors also for read:colors.
+	e = newEnv(t, func(cfg map[string]any) {
+		cfg["rules"] = append(cfg["rules"].([]any), map[string]any{"path": "/my/{item}", "methods": []string{"GET"}, "authorizer": "auth0"})
+	})
+	noScope := e.token("rsa-1", func(m map[string]any) { m["scope"] = "openid" })
+	e.do(t, "GET", "/my/colors.json", bearer(noScope)).expect(t, 400, nearMiss, "")
+	e.do(t, "GET", "/my/profile.json", bearer(noScope)).expect(t, 200, "", "")
 }

@@ -38,9 +38,9 @@ const (
 )
 
 // ReasonNearMiss is the 400's description and reason label for a path that
-// differs from a more protected rule's only by case or a trailing slash; the
-// route label is that protected rule's.
-const ReasonNearMiss = "path differs from a protected route only by case or a trailing slash"
+// differs from a more protected rule's only by case, a trailing slash or a
+// format suffix; the route label is that protected rule's.
+const ReasonNearMiss = "path differs from a protected route only by case, a trailing slash or a format suffix"
 
 // Observer records one request (metrics).
 type Observer interface {
@@ -270,12 +270,13 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request) (out outcome) {
 		return outcome{decision: DecisionNotFound, reason: "no rule matches"}
 	}
 	rl := &st.rules[idx]
-	// Routing is exact and case-sensitive, but many apps fold case or drop
-	// a trailing slash: /ADMIN or /admin/ matched by a public catch-all
-	// would reach the app's /admin without its checks. Refuse a request
-	// whose folded path matches a rule its exact rule does not cover.
+	// Routing is exact and case-sensitive, but many apps fold case, drop
+	// a trailing slash or a format suffix: /ADMIN, /admin/ or /admin.json
+	// matched by a public catch-all would reach the app's /admin without
+	// its checks. Refuse a request whose folded path matches a rule its
+	// exact rule does not cover.
 	if rl.exposes != nil {
-		if f := st.matcher.MatchFolded(r.Method, path, func(j int) bool { return rl.exposes[j] }); f >= 0 {
+		if f := st.matcher.NearMiss(r.Method, path, rl.formats, func(j int) bool { return rl.exposes[j] }); f >= 0 {
 			reply(w, http.StatusBadRequest, bodyBadRequest, `Bearer error="invalid_request", error_description="`+ReasonNearMiss+`"`)
 			return outcome{st.rules[f].label, DecisionBadRequest, ReasonNearMiss}
 		}
@@ -336,7 +337,7 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request) (out outcome) {
 func sanityHeaders(r *http.Request) error {
 	for _, up := range r.Header.Values("Upgrade") {
 		if strings.Contains(strings.ToLower(up), "h2c") {
-			return errors.New("Upgrade: h2c is not supported")
+			return errors.New("upgrade to h2c is not supported")
 		}
 	}
 	for name := range r.Header {

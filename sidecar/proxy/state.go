@@ -42,6 +42,9 @@ type rule struct {
 	// a check rule j makes (authz.Covers is false). Nil when no request
 	// this rule matches can be a near miss, so the check costs it nothing.
 	exposes []bool
+	// formats: the last segment is a parameter, so the rule does not name
+	// the path a format suffix may be on.
+	formats bool
 }
 
 type authorizer struct {
@@ -123,7 +126,8 @@ func compile(snap *config.Snapshot, upstream *url.URL, reg *keys.Registry) (*sta
 	rs := make([]routes.Route, len(c.Rules))
 	for i, r := range c.Rules {
 		rs[i] = routes.Route{Path: r.Path, Methods: r.Methods, Index: i}
-		cr := rule{label: r.Path, public: r.Public, scopes: r.Scopes, allOf: r.ScopeMatch == config.ScopeMatchAllOf, claims: r.Claims}
+		cr := rule{label: r.Path, public: r.Public, scopes: r.Scopes, allOf: r.ScopeMatch == config.ScopeMatchAllOf, claims: r.Claims,
+			formats: strings.HasPrefix(r.Path[strings.LastIndexByte(r.Path, '/')+1:], "{")}
 		if !r.Public {
 			cr.auth = auths[r.Authorizer]
 			for _, c := range r.Claims {
@@ -151,11 +155,12 @@ func compile(snap *config.Snapshot, upstream *url.URL, reg *keys.Registry) (*sta
 // nearMisses sets each rule's exposes. A rule without parameters is matched
 // by its own template only, so whether its folded form lands on a rule it
 // does not cover is decided here, once, for every method that could reach
-// it; when none can be, the rule skips the check at request time.
+// it; when none can be, the rule skips the check at request time. It names
+// its whole path, so a format suffix is not a near miss for it.
 func (st *state) nearMisses(rules []config.Rule) {
-	var named []string // every method a rule names, and "" for all others
+	var named []string // every method a rule applies to by name, and "" for all others
 	for _, r := range rules {
-		for _, m := range r.Methods {
+		for _, m := range routes.Methods(r.Methods) {
 			if !slices.Contains(named, m) {
 				named = append(named, m)
 			}
@@ -166,14 +171,15 @@ func (st *state) nearMisses(rules []config.Rule) {
 		exposes := make([]bool, len(rules))
 		some := false
 		for j := range rules {
-			exposes[j] = !authz.Covers(&rules[i], &rules[j])
+			// Serving under itself skips nothing, whatever Covers knows.
+			exposes[j] = j != i && !authz.Covers(&rules[i], &rules[j])
 			some = some || exposes[j]
 		}
 		if !some {
 			continue
 		}
 		if !strings.Contains(rules[i].Path, "{") {
-			methods := rules[i].Methods
+			methods := routes.Methods(rules[i].Methods)
 			if len(methods) == 0 {
 				methods = named
 			}

@@ -2,14 +2,17 @@ package reload_test
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	eventsv1 "k8s.io/api/events/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
@@ -33,8 +36,9 @@ func assets(t *testing.T) string {
 }
 
 // TestWatchConfigMapAgainstAPIServer runs the API source against a real
-// kube-apiserver: create, update (swap seen), invalid update (refused),
-// other ConfigMaps ignored.
+// kube-apiserver: create, update (swap seen), update to a newer format
+// version (refused, reported as an Event on the route), other ConfigMaps
+// ignored.
 func TestWatchConfigMapAgainstAPIServer(t *testing.T) {
 	te := &envtest.Environment{BinaryAssetsDirectory: assets(t)}
 	cfg, err := te.Start()
@@ -49,14 +53,20 @@ func TestWatchConfigMapAgainstAPIServer(t *testing.T) {
 		t.Fatal(err)
 	}
 	first := colorsRaw(t)
-	cm := &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: "colors-api-jwtgate", Namespace: "colors"}, Data: map[string]string{config.ConfigMapKey: string(first)}}
+	route := metav1.OwnerReference{APIVersion: "auth.jwtgate.io/v1alpha1", Kind: "ProtectedRoute", Name: "colors-api", UID: "route-uid", Controller: new(true)}
+	cm := &corev1.ConfigMap{
+		ObjectMeta: metav1.ObjectMeta{Name: "colors-api-jwtgate", Namespace: "colors", OwnerReferences: []metav1.OwnerReference{route}},
+		Data:       map[string]string{config.ConfigMapKey: string(first)},
+	}
 	if cm, err = cs.CoreV1().ConfigMaps("colors").Create(ctx, cm, metav1.CreateOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	var held atomic.Pointer[config.Snapshot]
 	cnt := &counter{}
 	r := newReloader(&held, cnt)
-	go func() { _ = reload.WatchConfigMap(ctx, cfg, "colors", "colors-api-jwtgate", r, slog.New(slog.DiscardHandler)) }() // returns when ctx ends
+	go func() {
+		_ = reload.WatchConfigMap(ctx, cfg, "colors", "colors-api-jwtgate", r, slog.New(slog.DiscardHandler))
+	}() // returns when ctx ends
 	waitUntil(t, func() bool { s := held.Load(); return s != nil && s.Hash == config.Hash(first) })
 
 	// A stale mounted file must not override the live API source.
@@ -73,13 +83,29 @@ func TestWatchConfigMapAgainstAPIServer(t *testing.T) {
 	waitUntil(t, func() bool { return held.Load().Hash == config.Hash(next) })
 	t.Logf("ConfigMap update enforced after %v", time.Since(start))
 
-	cm.Data[config.ConfigMapKey] = `{"version": 2}`
+	newer := fmt.Sprintf(`{"version": %d, "rules": [{"path": "/", "public": true, "mtls": {}}]}`, config.MaxVersion+1)
+	cm.Data[config.ConfigMapKey] = newer
 	if _, err = cs.CoreV1().ConfigMaps("colors").Update(ctx, cm, metav1.UpdateOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	waitUntil(t, func() bool { return cnt.get("api/invalid") == 1 })
+	waitUntil(t, func() bool { return cnt.get("api/refused_version") == 1 })
 	if held.Load().Hash != config.Hash(next) {
-		t.Fatal("invalid ConfigMap replaced the configuration")
+		t.Fatal("a newer configuration replaced the one in force")
+	}
+	var ev eventsv1.Event
+	waitUntil(t, func() bool {
+		l, err := cs.EventsV1().Events("colors").List(ctx, metav1.ListOptions{})
+		if err != nil || len(l.Items) == 0 {
+			return false
+		}
+		ev = l.Items[0]
+		return len(l.Items) == 1
+	})
+	if ev.Reason != reload.EventReason || ev.Type != corev1.EventTypeWarning || ev.ReportingController != reload.ReportingController ||
+		ev.Regarding.Kind != "ProtectedRoute" || ev.Regarding.Name != "colors-api" || ev.Regarding.UID != route.UID ||
+		ev.Related == nil || ev.Related.Name != cm.Name ||
+		!strings.Contains(ev.Note, config.Hash([]byte(newer))+" (refused_version)") || !strings.Contains(ev.Note, "understands configuration versions 1..") {
+		t.Fatalf("event %+v", ev)
 	}
 	other := &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: "other", Namespace: "colors"}, Data: map[string]string{config.ConfigMapKey: string(first)}}
 	if _, err := cs.CoreV1().ConfigMaps("colors").Create(ctx, other, metav1.CreateOptions{}); err != nil {

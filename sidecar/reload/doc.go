@@ -17,7 +17,12 @@
 //
 // Every offer goes through config.Parse and the Reloader's Apply. Anything
 // invalid, or refused by Apply, is logged and counted and the last good
-// configuration stays in force. Apply swaps the new configuration in
-// atomically: requests already in flight finish with the one they started
-// with.
+// configuration stays in force. A format version newer than this sidecar
+// reads, or a field it does not know, is refused the same way, counted under
+// its own result (refused_version, refused_field) because it means the pod is
+// older than the operator: the fix is to recreate it, not to edit the route.
+// Refused() tells /configz what was refused and why, and a refusal that came
+// through the API is also recorded as a Warning Event on the route. Apply
+// swaps the new configuration in atomically: requests already in flight
+// finish with the one they started with.
 package reload

@@ -2,6 +2,7 @@ package reload
 
 import (
 	"errors"
+	"fmt"
 	"log/slog"
 	"sync"
 
@@ -20,7 +21,37 @@ const (
 	ResultInvalid   = "invalid"
 	ResultUnchanged = "unchanged"
 	ResultDeferred  = "deferred" // file change while the API source is authoritative
+	// ResultRefusedVersion: a format version newer than this sidecar reads,
+	// usually a pod older than the operator.
+	ResultRefusedVersion = "refused_version"
+	// ResultRefusedField: a field this sidecar does not know, or one newer
+	// than the version the configuration declares.
+	ResultRefusedField = "refused_field"
 )
+
+// RefusalResult says why err refused a configuration: ResultRefusedVersion,
+// ResultRefusedField or ResultInvalid.
+func RefusalResult(err error) string {
+	var ve *config.VersionError
+	var fe *config.FieldError
+	switch {
+	case errors.As(err, &ve):
+		return ResultRefusedVersion
+	case errors.As(err, &fe):
+		return ResultRefusedField
+	}
+	return ResultInvalid
+}
+
+// Refusal is the newest configuration refused since the one in force was
+// applied.
+type Refusal struct {
+	Hash   string
+	Source string
+	// Result is what RefusalResult says of Error.
+	Result string
+	Error  string
+}
 
 // ErrDeferred is returned by Offer for a file change ignored because the API
 // source is live (the file lags behind it by up to a kubelet sync period).
@@ -41,6 +72,7 @@ type Reloader struct {
 	// lastFile is the newest file content, applied when the API source
 	// goes away.
 	lastFile []byte
+	refused  Refusal
 }
 
 // Current returns the hash in force ("" before the first config).
@@ -48,6 +80,14 @@ func (r *Reloader) Current() string {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	return r.current
+}
+
+// Refused returns the newest configuration refused since the one in force
+// was applied; its Hash is empty when there is none.
+func (r *Reloader) Refused() Refusal {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.refused
 }
 
 // Offer validates raw from source and, if valid and new, applies it.
@@ -74,16 +114,34 @@ func (r *Reloader) offerLocked(source string, raw []byte) error {
 		err = r.Apply(snap)
 	}
 	if err != nil {
-		r.observe(source, ResultInvalid)
-		r.log().Error("configuration refused; the previous one stays in force", "source", source, "hash", config.Hash(raw), "inForce", r.current, "error", err.Error())
+		r.refuse(source, config.Hash(raw), err)
 		return err
 	}
 	prev := r.current
 	r.current = snap.Hash
+	r.refused = Refusal{}
 	r.observe(source, ResultApplied)
 	r.log().Info("configuration applied", "source", source, "hash", snap.Hash, "previous", prev,
 		"route", snap.Config.Source.Namespace+"/"+snap.Config.Source.Name, "generation", snap.Config.Source.Generation)
 	return nil
+}
+
+// refuse counts and logs a refusal. The same bytes offered again (the file
+// poll) count again but log only at debug level.
+func (r *Reloader) refuse(source, hash string, err error) {
+	result := RefusalResult(err)
+	r.observe(source, result)
+	attrs := []any{"source", source, "hash", hash, "inForce", r.current, "result", result, "error", err.Error()}
+	var ve *config.VersionError
+	if errors.As(err, &ve) {
+		attrs = append(attrs, "version", ve.Version, "supported", fmt.Sprintf("1..%d", ve.Max))
+	}
+	if hash == r.refused.Hash {
+		r.log().Debug("configuration still refused; the previous one stays in force", attrs...)
+	} else {
+		r.log().Error("configuration refused; the previous one stays in force", attrs...)
+	}
+	r.refused = Refusal{Hash: hash, Source: source, Result: result, Error: err.Error()}
 }
 
 // SetAPILive records whether the API source is connected and synced. When it

@@ -1,9 +1,11 @@
 package reload_test
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -80,7 +82,7 @@ func TestReloaderRefusesInvalidAndKeepsLastGood(t *testing.T) {
 	if err := r.Offer(reload.SourceFile, good); err != nil {
 		t.Fatal(err)
 	}
-	bad := variant(t, func(c *config.Config) { c.Version = 9 })
+	bad := variant(t, func(c *config.Config) { c.Rules[2].Authorizer = "nobody" })
 	if err := r.Offer(reload.SourceFile, bad); err == nil {
 		t.Fatal("invalid config applied")
 	}
@@ -90,6 +92,72 @@ func TestReloaderRefusesInvalidAndKeepsLastGood(t *testing.T) {
 	_ = r.Offer(reload.SourceFile, good)
 	if cnt.get("file/applied") != 1 || cnt.get("file/invalid") != 1 || cnt.get("file/unchanged") != 1 {
 		t.Fatalf("counts %v", cnt.n)
+	}
+}
+
+// A configuration newer than this sidecar reads (an operator upgraded before
+// its pods) is refused, counted by reason and logged with the versions; the
+// last good one stays in force and /configz can tell what was refused.
+func TestReloaderRefusesNewerVersion(t *testing.T) {
+	var held atomic.Pointer[config.Snapshot]
+	cnt := &counter{}
+	var logs bytes.Buffer
+	r := newReloader(&held, cnt)
+	r.Log = slog.New(slog.NewJSONHandler(&logs, nil))
+	good := colorsRaw(t)
+	if err := r.Offer(reload.SourceFile, good); err != nil {
+		t.Fatal(err)
+	}
+	newer := variant(t, func(c *config.Config) { c.Version = config.MaxVersion + 1 })
+	logs.Reset()
+	err := r.Offer(reload.SourceFile, newer)
+	var ve *config.VersionError
+	if !errors.As(err, &ve) {
+		t.Fatalf("got %v, want a *config.VersionError", err)
+	}
+	if held.Load().Hash != config.Hash(good) || r.Current() != config.Hash(good) {
+		t.Fatal("last good configuration was replaced")
+	}
+	want := reload.Refusal{Hash: config.Hash(newer), Source: reload.SourceFile, Result: reload.ResultRefusedVersion, Error: err.Error()}
+	if got := r.Refused(); got != want {
+		t.Fatalf("Refused() = %+v, want %+v", got, want)
+	}
+	var line map[string]any
+	if err := json.Unmarshal(logs.Bytes(), &line); err != nil {
+		t.Fatalf("want one log line, got %q", logs.String())
+	}
+	for k, v := range map[string]any{"level": "ERROR", "result": "refused_version", "version": float64(config.MaxVersion + 1),
+		"supported": fmt.Sprintf("1..%d", config.MaxVersion), "hash": config.Hash(newer), "inForce": config.Hash(good)} {
+		if line[k] != v {
+			t.Errorf("log %s = %v, want %v", k, line[k], v)
+		}
+	}
+	// The file poll offers the same bytes again: counted, not logged again.
+	logs.Reset()
+	_ = r.Offer(reload.SourceFile, newer)
+	if cnt.get("file/refused_version") != 2 || logs.Len() != 0 {
+		t.Fatalf("counts %v, log %q", cnt.n, logs.String())
+	}
+	// A configuration this sidecar reads clears the refusal.
+	if err := r.Offer(reload.SourceFile, generation(t, 5)); err != nil || r.Refused() != (reload.Refusal{}) {
+		t.Fatalf("offer %v, refused %+v", err, r.Refused())
+	}
+}
+
+func TestRefusalResult(t *testing.T) {
+	for _, tc := range []struct {
+		raw  []byte
+		want string
+	}{
+		{variant(t, func(c *config.Config) { c.Version = config.MaxVersion + 1 }), reload.ResultRefusedVersion},
+		{bytes.Replace(colorsRaw(t), []byte(`"public": true`), []byte(`"public": true, "mtls": true`), 1), reload.ResultRefusedField},
+		{variant(t, func(c *config.Config) { c.Rules = nil }), reload.ResultInvalid},
+		{[]byte("{"), reload.ResultInvalid},
+	} {
+		_, err := config.Parse(tc.raw)
+		if got := reload.RefusalResult(err); got != tc.want {
+			t.Errorf("%v: %s, want %s", err, got, tc.want)
+		}
 	}
 }
 

@@ -98,34 +98,72 @@ type node struct {
 }
 
 type entry struct {
-	methods []string
+	methods []string // Methods(named): what it matches
+	named   []string // as written, for messages
 	index   int
 	path    string
+	exact   *[]entry // its slot in the exact tree: tells case twins from equals
 }
 
-// Compile builds a matcher. Routes of equal specificity (same shape) whose
-// methods overlap are ambiguous and reported, all at once.
+// RuleError is a problem with the rules themselves (a bad template, or two
+// rules that cannot be told apart) rather than with the rest of a
+// configuration. Its message names the rules and the fix.
+type RuleError struct{ Msg string }
+
+func (e *RuleError) Error() string { return e.Msg }
+
+func ruleError(format string, args ...any) error {
+	return &RuleError{Msg: fmt.Sprintf(format, args...)}
+}
+
+// Methods returns the methods a rule naming named applies to: those, and
+// HEAD when it names GET, since HEAD is GET without the body (RFC 9110
+// §9.3.2) and apps answer it with their GET handler. Empty means any method.
+func Methods(named []string) []string {
+	if !slices.Contains(named, "GET") || slices.Contains(named, "HEAD") {
+		return named
+	}
+	return append(slices.Clip(named), "HEAD")
+}
+
+// Compile builds a matcher. It refuses, all at once, bad templates and pairs
+// of routes it cannot tell apart: equal specificity (same shape) with
+// overlapping methods, and case twins, whose templates differ only by letter
+// case in literals and allow a method in common. Many apps fold case, so a
+// request could mean either twin. Methods are compared as Methods gives
+// them, so a GET rule and a HEAD rule of one shape are refused too: letting
+// either decide HEAD would leave the other's checks off a request the GET
+// handler answers.
 func Compile(routes []Route) (*Matcher, error) {
 	m := &Matcher{}
 	var errs []error
 	for _, r := range routes {
 		segs, err := ParseTemplate(r.Path)
 		if err != nil {
-			errs = append(errs, fmt.Errorf("rules[%d].path: %w", r.Index, err))
+			errs = append(errs, ruleError("rules[%d].path: %v", r.Index, err))
 			continue
 		}
-		e := entry{methods: r.Methods, index: r.Index, path: r.Path}
 		list := m.root.slot(segs, false)
+		e := entry{methods: Methods(r.Methods), named: r.Methods, index: r.Index, path: r.Path, exact: list}
 		for _, o := range *list {
 			if overlap(o.methods, e.methods) {
-				errs = append(errs, fmt.Errorf("rules[%d]: path %q %s is exactly as specific as rules[%d] (%q %s) and both match the same requests; remove one or give them distinct methods",
-					r.Index, r.Path, methodsText(r.Methods), o.index, o.path, methodsText(o.methods)))
+				errs = append(errs, ruleError("rules[%d] (%s) and rules[%d] (%s) have equal precedence and can match the same request; "+
+					"use one path template for both, give them disjoint methods, or make one more specific%s",
+					o.index, o.describe(), e.index, e.describe(), headHint(o, e)))
 			}
 		}
 		*list = append(*list, e)
-		// Templates that differ only by case share a folded slot; all stay,
-		// so MatchFolded can find the most protected of them.
+		// Templates that differ only by case share a folded slot, so
+		// MatchFolded can find the most protected of them; only twins with
+		// disjoint methods get this far.
 		fl := m.folded.slot(segs, true)
+		for _, o := range *fl {
+			if o.exact != list && share(o.methods, e.methods) {
+				errs = append(errs, ruleError("rules[%d] (%s) and rules[%d] (%s) differ only by letter case; "+
+					"many apps ignore case, so a request could mean either: spell both paths the same way%s",
+					o.index, o.describe(), e.index, e.describe(), headHint(o, e)))
+			}
+		}
 		*fl = append(*fl, e)
 	}
 	if len(errs) > 0 {
@@ -166,11 +204,25 @@ func (n *node) slot(segs []Segment, fold bool) *[]entry {
 	return list
 }
 
-func methodsText(ms []string) string {
-	if len(ms) == 0 {
-		return "(any method)"
+// describe names a route in errors as its author would: "GET,PUT /a/{id}".
+func (e entry) describe() string {
+	if len(e.named) == 0 {
+		return "any method " + e.path
 	}
-	return "[" + strings.Join(ms, " ") + "]"
+	return strings.Join(e.named, ",") + " " + e.path
+}
+
+// headHint explains a conflict that exists only because a GET rule covers
+// HEAD: the methods as written look disjoint.
+func headHint(a, b entry) string {
+	if share(a.named, b.named) {
+		return ""
+	}
+	h := a
+	if slices.Contains(b.named, "HEAD") {
+		h = b
+	}
+	return fmt.Sprintf(" (a rule that names GET covers HEAD too, as apps answer HEAD with the GET handler: drop HEAD from rules[%d])", h.index)
 }
 
 // overlap reports equal specificity: both allow any method, or both name a
@@ -185,6 +237,12 @@ func overlap(a, b []string) bool {
 		}
 	}
 	return false
+}
+
+// share reports that some method is allowed by both: any method shares
+// every method.
+func share(a, b []string) bool {
+	return len(a) == 0 || len(b) == 0 || overlap(a, b)
 }
 
 // Match returns the Index of the most specific route for method and a
@@ -244,9 +302,9 @@ func pick(es []entry, method string) int {
 
 // MatchFolded matches the path an app that folds case and ignores a
 // trailing slash would see: both the request path (a canonical one, from
-// Canonical) and the rule literals are case-folded (ASCII to lower case;
-// other letters by Unicode simple folding, so the Kelvin sign matches k), and
-// one trailing "/" is dropped (except from "/"). Precedence is Match's. Rules whose templates
+// Canonical) and the rule literals are case-folded (see foldRune: the
+// Kelvin sign, ſ, ı and İ match k, s, i and i), and one trailing "/" is
+// dropped (except from "/"). Precedence is Match's. Rules whose templates
 // differ only by case are matched together, so the result does not depend
 // on their order: it is the first of them for which want holds, or -1 (also
 // when the folded path matches no rule). It allocates nothing unless a
@@ -264,6 +322,31 @@ func (m *Matcher) MatchFolded(method, path string, want func(index int) bool) in
 	}
 	i, _ := m.folded.matchFolded(method, path[1:], want)
 	return i
+}
+
+// NearMiss is MatchFolded, and, when formats is true and that finds
+// nothing, MatchFolded again for the path without a format suffix on its
+// last segment, as Rails serves /admin.json with /admin(.:format) and
+// Spring's suffix patterns serve /admin.* with /admin. Every dot is a
+// possible suffix start (/a.tar.gz is tried as /a.tar and /a) except a
+// leading one: /.well-known is a name.
+func (m *Matcher) NearMiss(method, path string, formats bool, want func(index int) bool) int {
+	if i := m.MatchFolded(method, path, want); i >= 0 || !formats {
+		return i
+	}
+	if len(path) > 1 && path[len(path)-1] == '/' {
+		path = path[:len(path)-1]
+	}
+	seg := strings.LastIndexByte(path, '/') + 1
+	for i := len(path) - 1; i > seg; i-- {
+		if path[i] != '.' {
+			continue
+		}
+		if f := m.MatchFolded(method, path[:i], want); f >= 0 {
+			return f
+		}
+	}
+	return -1
 }
 
 // foldBuf bounds the stack buffer a segment is lower-cased into.
@@ -363,10 +446,8 @@ func isASCII(s string) bool {
 	return true
 }
 
-// fold maps every rune to one representative of its simple case-folding
-// orbit: the ASCII lower-case letter when the orbit has one (so the Kelvin
-// sign K folds to k, as Java's equalsIgnoreCase and Go's EqualFold see it),
-// else the orbit's smallest rune.
+// foldCase maps every rune to one representative of its simple
+// case-folding orbit (see foldRune).
 func foldCase(s string) string {
 	if plain(s) {
 		return s
@@ -379,9 +460,20 @@ func foldCase(s string) string {
 	return b.String()
 }
 
+// foldRune is the ASCII lower-case letter when r's simple case-folding
+// orbit has one (the Kelvin sign K folds to k and ſ to s, as Go's EqualFold
+// sees them), or when upper- or lower-casing r gives one (dotless ı and
+// dotted İ are i to Java's equalsIgnoreCase, and so to Spring), else the
+// orbit's smallest rune.
 func foldRune(r rune) rune {
 	if r < utf8.RuneSelf {
 		return rune(lower(byte(r)))
+	}
+	if u := unicode.ToUpper(r); u < utf8.RuneSelf {
+		return rune(lower(byte(u)))
+	}
+	if l := unicode.ToLower(r); l < utf8.RuneSelf {
+		return l
 	}
 	rep := r
 	for f := unicode.SimpleFold(r); f != r; f = unicode.SimpleFold(f) {

@@ -21,7 +21,7 @@ import (
 // (config/samples) for an issuer, an app and the page's origin.
 func colorsConfig(issuerURL, jwksURL, upstream, allowedOrigin string) config.Config {
 	return config.Config{
-		Version:  config.Version,
+		Version:  1,
 		Source:   config.Source{Namespace: "colors", Name: "colors-api", Generation: 1},
 		Listen:   "127.0.0.1:0",
 		Upstream: upstream,

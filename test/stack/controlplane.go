@@ -106,6 +106,7 @@ func (s *Stack) startOperator(ctx context.Context, bin string) error {
 		"--webhook-cert-dir", filepath.Join(s.dir, "webhook-certs"),
 		"--webhook-cert-ips", host,
 		"--sidecar-image", SidecarImage,
+		"--allow-loopback-issuers", // the development issuer listens on loopback
 	)
 	if err != nil {
 		return err
