@@ -8,7 +8,7 @@ import (
 	"flag"
 	"fmt"
 	"log/slog"
-	"net/http"
+	"net"
 	"net/url"
 	"os"
 	"os/signal"
@@ -22,6 +22,7 @@ import (
 	"github.com/jwtgate/jwtgate/sidecar/admin"
 	"github.com/jwtgate/jwtgate/sidecar/config"
 	"github.com/jwtgate/jwtgate/sidecar/keys"
+	"github.com/jwtgate/jwtgate/sidecar/memlimit"
 	"github.com/jwtgate/jwtgate/sidecar/proxy"
 	"github.com/jwtgate/jwtgate/sidecar/reload"
 )
@@ -34,7 +35,10 @@ func main() {
 }
 
 type flags struct {
-	config, listen, upstream, adminListen, kubeconfig, configMap, logLevel string
+	config, listen, upstream, adminListen, debugListen, kubeconfig, configMap, logLevel string
+
+	maxConns int
+	bodyIdle time.Duration
 }
 
 func parseFlags(args []string) (*flags, error) {
@@ -43,11 +47,33 @@ func parseFlags(args []string) (*flags, error) {
 	fs.StringVar(&f.config, "config", "/etc/jwtgate/config.json", "compiled configuration file (the ConfigMap's config.json); re-read when it changes")
 	fs.StringVar(&f.listen, "listen", "", "client-facing address (default: the configuration's listen, else :"+strconv.Itoa(config.DefaultListenPort)+")")
 	fs.StringVar(&f.upstream, "upstream", "", "the app's URL (default: the configuration's upstream)")
-	fs.StringVar(&f.adminListen, "admin-listen", ":"+strconv.Itoa(config.DefaultAdminPort), "address for /healthz, /readyz, /configz and /metrics")
+	fs.StringVar(&f.adminListen, "admin-listen", ":"+strconv.Itoa(config.DefaultAdminPort), "address for /healthz, /readyz and /metrics")
+	fs.StringVar(&f.debugListen, "debug-listen", "127.0.0.1:"+strconv.Itoa(config.DefaultDebugPort), "loopback address for /configz; empty disables it")
+	fs.IntVar(&f.maxConns, "max-connections", 1024, "client connections served at once; beyond it idle keep-alives are closed, then new connections wait")
+	fs.DurationVar(&f.bodyIdle, "body-idle-timeout", proxy.DefaultBodyIdleTimeout, "longest a forwarded request body may go without sending more bytes (408)")
 	fs.StringVar(&f.kubeconfig, "kubeconfig", "", "kubeconfig for the ConfigMap watch (default: in-cluster service account)")
 	fs.StringVar(&f.configMap, "configmap", "", "NAMESPACE/NAME of the ConfigMap to watch through the API for fast updates (optional)")
 	fs.StringVar(&f.logLevel, "log-level", "info", "debug, info, warn or error")
-	return f, fs.Parse(args)
+	if err := fs.Parse(args); err != nil {
+		return nil, err
+	}
+	if f.maxConns < 1 {
+		return nil, fmt.Errorf("--max-connections must be at least 1")
+	}
+	if f.bodyIdle <= 0 {
+		return nil, fmt.Errorf("--body-idle-timeout must be positive")
+	}
+	if f.debugListen != "" {
+		if host, _, err := net.SplitHostPort(f.debugListen); err != nil || !isLoopback(host) {
+			return nil, fmt.Errorf("--debug-listen %q must be a loopback address such as 127.0.0.1:%d: /configz is not for the network", f.debugListen, config.DefaultDebugPort)
+		}
+	}
+	return f, nil
+}
+
+func isLoopback(host string) bool {
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
 }
 
 func run(args []string) error {
@@ -61,6 +87,7 @@ func run(args []string) error {
 	}
 	log := slog.New(slog.NewJSONHandler(os.Stdout, &slog.HandlerOptions{Level: level}))
 	slog.SetDefault(log)
+	memlimit.Apply("/", log)
 
 	var upstream *url.URL
 	if f.upstream != "" {
@@ -82,7 +109,7 @@ func run(args []string) error {
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	metrics := admin.NewMetrics(reg)
 	keyReg := keys.NewRegistry(ctx, keys.NewHTTPClient(10*time.Second), keys.Options{}, metrics, log)
-	h := proxy.New(proxy.Options{Upstream: upstream, Keys: keyReg, Observer: metrics, Log: log.With("log", "access")})
+	h := proxy.New(proxy.Options{Upstream: upstream, Keys: keyReg, Observer: metrics, Log: log.With("log", "access"), BodyIdleTimeout: f.bodyIdle})
 	reloader := &reload.Reloader{
 		Apply: func(s *config.Snapshot) error {
 			if err := h.Apply(s); err != nil {
@@ -132,27 +159,16 @@ func run(args []string) error {
 		}()
 	}
 
-	srv := &http.Server{
-		Addr:              listen,
-		Handler:           h,
-		ReadHeaderTimeout: 10 * time.Second,
-		IdleTimeout:       120 * time.Second,
-		MaxHeaderBytes:    64 << 10, // tokens are capped at 8 KiB; a huge header is an attack
-		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	srvs, err := servers(f, listen, h, admin.Handler(h, reg), admin.DebugHandler(debugStatus{h, reloader}), metrics, log)
+	if err != nil {
+		return err
 	}
-	adminSrv := &http.Server{
-		Addr:              f.adminListen,
-		Handler:           admin.Handler(adminStatus{h, reloader}, reg),
-		ReadHeaderTimeout: 5 * time.Second,
-		ReadTimeout:       10 * time.Second,
-		WriteTimeout:      30 * time.Second,
-		IdleTimeout:       60 * time.Second,
-		MaxHeaderBytes:    16 << 10,
+	errc := make(chan error, len(srvs))
+	for _, s := range srvs {
+		go func() { errc <- s.serve() }()
 	}
-	errc := make(chan error, 2)
-	go func() { errc <- serve(srv) }()
-	go func() { errc <- serve(adminSrv) }()
-	log.Info("jwtgate sidecar started", "listen", listen, "admin", f.adminListen, "config", f.config, "configmap", f.configMap, "hash", h.Hash())
+	log.Info("jwtgate sidecar started", "listen", listen, "admin", f.adminListen, "debug", f.debugListen, "maxConnections", f.maxConns,
+		"config", f.config, "configmap", f.configMap, "hash", h.Hash())
 
 	select {
 	case <-ctx.Done():
@@ -163,25 +179,21 @@ func run(args []string) error {
 	log.Info("shutting down")
 	sctx, cancel := context.WithTimeout(context.Background(), 25*time.Second)
 	defer cancel()
-	err = errors.Join(srv.Shutdown(sctx), adminSrv.Shutdown(sctx))
+	var errs []error
+	for _, s := range srvs {
+		errs = append(errs, s.Shutdown(sctx))
+	}
 	log.Info("stopped")
-	return err
+	return errors.Join(errs...)
 }
 
-// adminStatus is the proxy's status plus the reloader's refusals, for /configz.
-type adminStatus struct {
+// debugStatus is the proxy's status plus the reloader's refusals, for /configz.
+type debugStatus struct {
 	*proxy.Handler
 	reloader *reload.Reloader
 }
 
-func (s adminStatus) Refused() (hash, reason, message string) {
+func (s debugStatus) Refused() (hash, reason, message string) {
 	r := s.reloader.Refused()
 	return r.Hash, r.Result, r.Error
-}
-
-func serve(s *http.Server) error {
-	if err := s.ListenAndServe(); err != nil && !errors.Is(err, http.ErrServerClosed) {
-		return fmt.Errorf("listening on %s: %w", s.Addr, err)
-	}
-	return nil
 }

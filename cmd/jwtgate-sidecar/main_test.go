@@ -64,7 +64,7 @@ func TestBinary(t *testing.T) {
 		fmt.Fprintf(w, "app saw %s as %s", r.URL.Path, r.Header.Get("X-User-Id"))
 	}))
 	defer app.Close()
-	listen, adminAddr := freePort(t), freePort(t)
+	listen, adminAddr, debugAddr := freePort(t), freePort(t), freePort(t)
 	cfg := func(extraPublic string) []byte {
 		rules := []any{
 			map[string]any{"path": "/colors", "methods": []string{"GET"}, "public": true},
@@ -88,7 +88,7 @@ func TestBinary(t *testing.T) {
 		t.Fatal(err)
 	}
 	var stdout strings.Builder
-	cmd := exec.Command(bin, "--config", path, "--admin-listen", adminAddr, "--log-level", "info")
+	cmd := exec.Command(bin, "--config", path, "--admin-listen", adminAddr, "--debug-listen", debugAddr, "--max-connections", "8", "--log-level", "info")
 	cmd.Stdout, cmd.Stderr = &stdout, &stdout
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -96,6 +96,8 @@ func TestBinary(t *testing.T) {
 	defer func() { _ = cmd.Process.Kill() }()
 
 	waitHTTP(t, "http://"+adminAddr+"/readyz", 200)
+	// /configz is on the loopback debug listener only.
+	waitHTTP(t, "http://"+adminAddr+"/configz", 404).Body.Close()
 	tok := iss.Sign("ec-1", iss.Claims("api"))
 	req, _ := http.NewRequest("GET", "http://"+listen+"/my/profile", nil)
 	req.Header.Set("Authorization", "Bearer "+tok)
@@ -109,6 +111,31 @@ func TestBinary(t *testing.T) {
 		t.Fatalf("%d %s", res.StatusCode, body)
 	}
 
+	// Connections that never finish their headers fill the cap of 8, and
+	// no more are served; the admin port still answers.
+	var stalled []net.Conn
+	for range 12 {
+		c, err := net.Dial("tcp", listen)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		_, _ = c.Write([]byte("GET /colors HTTP/1.1\r\n"))
+		stalled = append(stalled, c)
+	}
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+		mb, _ := io.ReadAll(waitHTTP(t, "http://"+adminAddr+"/metrics", 200).Body)
+		if strings.Contains(string(mb), "jwtgate_sidecar_open_connections 8\n") && !strings.Contains(string(mb), "jwtgate_sidecar_connection_waits_total 0\n") {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the cap of 8 connections is not enforced:\n%s", mb)
+		}
+	}
+	for _, c := range stalled {
+		_ = c.Close()
+	}
+
 	// Swap in a new file (atomic rename, as an editor or kubelet would).
 	next := cfg("/health")
 	tmp := filepath.Join(dir, "config.json.tmp")
@@ -116,7 +143,7 @@ func TestBinary(t *testing.T) {
 	_ = os.Rename(tmp, path)
 	deadline := time.Now().Add(10 * time.Second)
 	for {
-		res := waitHTTP(t, "http://"+adminAddr+"/configz", 200)
+		res := waitHTTP(t, "http://"+debugAddr+"/configz", 200)
 		if res.Header.Get("X-Jwtgate-Config-Hash") == config.Hash(next) {
 			break
 		}
@@ -130,6 +157,9 @@ func TestBinary(t *testing.T) {
 	mb, _ := io.ReadAll(metrics.Body)
 	if !strings.Contains(string(mb), `jwtgate_sidecar_config_info{hash="`+config.Hash(next)+`"} 1`) {
 		t.Fatal("config hash metric missing")
+	}
+	if !strings.Contains(string(mb), "jwtgate_sidecar_open_connections ") {
+		t.Fatal("connection gauge missing: the client listener is not capped")
 	}
 
 	// A configuration from a newer operator: refused, the last good one
@@ -148,7 +178,7 @@ func TestBinary(t *testing.T) {
 		if time.Now().After(deadline) {
 			t.Fatalf("newer configuration not reported as refused; log:\n%s", stdout.String())
 		}
-		res := waitHTTP(t, "http://"+adminAddr+"/configz", 200)
+		res := waitHTTP(t, "http://"+debugAddr+"/configz", 200)
 		_ = json.NewDecoder(res.Body).Decode(&cz)
 		res.Body.Close()
 	}
@@ -179,11 +209,34 @@ func TestBinary(t *testing.T) {
 	if strings.Contains(log, tok) || strings.Contains(log, strings.Split(tok, ".")[2]) {
 		t.Fatal("the access log contains the token")
 	}
-	if !strings.Contains(log, `"msg":"request"`) || !strings.Contains(log, `"msg":"stopped"`) {
-		t.Fatalf("log lacks access lines or shutdown:\n%s", log)
+	if !strings.Contains(log, `"msg":"request"`) || !strings.Contains(log, `"msg":"stopped"`) || !strings.Contains(log, `memory limit`) {
+		t.Fatalf("log lacks access lines, shutdown or the memory limit:\n%s", log)
 	}
 	if !strings.Contains(log, fmt.Sprintf(`"result":"refused_version","error":"version: is %d;`, config.MaxVersion+1)) ||
 		!strings.Contains(log, fmt.Sprintf(`"supported":"1..%d"`, config.MaxVersion)) {
 		t.Fatalf("log lacks the refusal with the versions:\n%s", log)
+	}
+}
+
+// TestFlags: /configz is never served beyond the pod's loopback, and the
+// connection cap and body timeout cannot be switched off by accident.
+func TestFlags(t *testing.T) {
+	f, err := parseFlags(nil)
+	if err != nil || f.debugListen != "127.0.0.1:15082" || f.maxConns != 1024 || f.bodyIdle != 30*time.Second {
+		t.Fatalf("defaults %+v %v", f, err)
+	}
+	for _, ok := range [][]string{{"--debug-listen", "127.0.0.1:9"}, {"--debug-listen", "[::1]:9"}, {"--debug-listen", ""}} {
+		if _, err := parseFlags(ok); err != nil {
+			t.Errorf("%v: %v", ok, err)
+		}
+	}
+	for _, bad := range [][]string{
+		{"--debug-listen", ":15082"}, {"--debug-listen", "0.0.0.0:15082"}, {"--debug-listen", "10.1.2.3:15082"},
+		{"--debug-listen", "localhost:15082"}, {"--debug-listen", "127.0.0.1"},
+		{"--max-connections", "0"}, {"--body-idle-timeout", "0s"},
+	} {
+		if _, err := parseFlags(bad); err == nil {
+			t.Errorf("%v accepted", bad)
+		}
 	}
 }

@@ -187,13 +187,14 @@ func printHowTo(out io.Writer, s *stack.Stack) {
     dev OIDC issuer         %s
     colors app              http://%s
     sidecar (the API)       %s
-    sidecar admin           %s/readyz  /configz  /metrics
+    sidecar admin           %s/readyz  /metrics
+    sidecar debug           %s/configz
 
 ==> try it by hand (with DEMO_KEEP=1)
-    kubectl --kubeconfig %[1]s get jwta,proute -n %[8]s
+    kubectl --kubeconfig %[1]s get jwta,proute -n %[9]s
     TOKEN=$(curl -s '%[4]smint?sub=alice&scope=read:colors')
     curl -i -H "Authorization: Bearer $TOKEN" %[6]s/my/colors
-`, s.Kubeconfig, s.OperatorHealth, s.WebhookAddr, s.Issuer.URL(), s.AppAddr, s.Sidecar.URL, s.Sidecar.AdminURL, stack.AppNamespace)
+`, s.Kubeconfig, s.OperatorHealth, s.WebhookAddr, s.Issuer.URL(), s.AppAddr, s.Sidecar.URL, s.Sidecar.AdminURL, s.Sidecar.DebugURL, stack.AppNamespace)
 }
 
 func truncate(s string, n int) string {

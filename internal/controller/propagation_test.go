@@ -109,13 +109,14 @@ var _ = Describe("Propagation to a running sidecar", Ordered, Label("propagation
 		kubeconfig := filepath.Join(dir, "kubeconfig")
 		writeKubeconfig(serviceAccountConfig(ns, "colors-api"), kubeconfig)
 
-		listen, admin := freeAddr(), freeAddr()
+		listen, admin, debug := freeAddr(), freeAddr(), freeAddr()
 		cmd := exec.Command(sidecarBin,
 			"--config", cfgFile,
 			"--kubeconfig", kubeconfig,
 			"--configmap", ns+"/"+ObjectName(route.Name),
 			"--listen", listen,
 			"--admin-listen", admin,
+			"--debug-listen", debug,
 			"--upstream", upstream.URL,
 		)
 		cmd.Stdout, cmd.Stderr = GinkgoWriter, GinkgoWriter
@@ -164,14 +165,14 @@ var _ = Describe("Propagation to a running sidecar", Ordered, Label("propagation
 		Eventually(func() string {
 			Expect(k8sClient.Get(bg, key(route), route)).To(Succeed())
 			return route.Status.ConfigHash
-		}).Should(Equal(configzHash("http://" + admin + "/configz")))
+		}).Should(Equal(configzHash("http://" + debug + "/configz")))
 
 		By("still enforcing tokens after the updates")
 		Expect(status(base+"/my/profile", "")).To(Equal(http.StatusUnauthorized))
 		Expect(status(base+"/my/profile", token)).To(Equal(http.StatusOK))
 
 		By("refusing a configuration newer than it reads, keeping its own, and saying so on the route")
-		inForce := configzHash("http://" + admin + "/configz")
+		inForce := configzHash("http://" + debug + "/configz")
 		Expect(k8sClient.Get(bg, client.ObjectKey{Namespace: ns, Name: ObjectName(route.Name)}, cm)).To(Succeed())
 		cm.Data[config.ConfigMapKey] = fmt.Sprintf(`{"version": %d}`, config.MaxVersion+1) // the operator repairs it soon after
 		Expect(k8sClient.Update(bg, cm)).To(Succeed())
@@ -186,7 +187,7 @@ var _ = Describe("Propagation to a running sidecar", Ordered, Label("propagation
 			}
 			return warnings
 		}).Should(Equal([]string{corev1.EventTypeWarning}))
-		Expect(configzHash("http://" + admin + "/configz")).To(Equal(inForce))
+		Expect(configzHash("http://" + debug + "/configz")).To(Equal(inForce))
 		Expect(status(base+"/my/profile", token)).To(Equal(http.StatusOK))
 	})
 })

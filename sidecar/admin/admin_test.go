@@ -50,16 +50,28 @@ func TestAdminEndpoints(t *testing.T) {
 	if res, _ := get(t, h, "/readyz"); res.StatusCode != 200 || res.Header.Get(admin.HashHeader) != "sha256:aa" {
 		t.Fatal("readyz when ready")
 	}
-	_, body = get(t, h, "/configz")
+	// /configz is the debug handler's alone, which main serves on loopback.
+	if res, _ := get(t, h, "/configz"); res.StatusCode != 404 {
+		t.Fatalf("admin port serves /configz: %d", res.StatusCode)
+	}
+	res, body = get(t, admin.DebugHandler(st), "/configz")
 	var cz map[string]any
-	if json.Unmarshal([]byte(body), &cz) != nil || cz["hash"] != "sha256:aa" {
+	if json.Unmarshal([]byte(body), &cz) != nil || cz["hash"] != "sha256:aa" || res.Header.Get(admin.HashHeader) != "sha256:aa" {
 		t.Fatalf("configz %s", body)
+	}
+	for _, p := range []string{"/healthz", "/readyz", "/metrics"} {
+		if res, _ := get(t, admin.DebugHandler(st), p); res.StatusCode != 404 {
+			t.Errorf("debug listener serves %s", p)
+		}
 	}
 	m.Request("/my/colors", "unauthorized", "token expired", 0.001)
 	m.Fetched("auth0", "success", 2, time.Unix(1700000000, 0))
 	m.Reload("file", "applied")
 	m.SetConfigHash("sha256:aa")
 	m.SetConfigHash("sha256:bb")
+	m.Connections(3)
+	m.Waited()
+	m.ClosedIdle()
 	_, body = get(t, h, "/metrics")
 	for _, want := range []string{
 		`jwtgate_sidecar_requests_total{decision="unauthorized",reason="token expired",route="/my/colors"} 1`,
@@ -69,6 +81,9 @@ func TestAdminEndpoints(t *testing.T) {
 		`jwtgate_sidecar_config_reloads_total{result="applied",source="file"} 1`,
 		`jwtgate_sidecar_config_info{hash="sha256:bb"} 1`,
 		`jwtgate_sidecar_request_duration_seconds_bucket`,
+		`jwtgate_sidecar_open_connections 3`,
+		`jwtgate_sidecar_connection_waits_total 1`,
+		`jwtgate_sidecar_idle_connections_closed_total 1`,
 	} {
 		if !strings.Contains(body, want) {
 			t.Errorf("missing %s", want)
@@ -89,7 +104,7 @@ func (s *refusingStatus) Refused() (string, string, string) { return s.hash, s.r
 // /configz shows the hash in force and, beside it, what was refused and why.
 func TestConfigzReportsRefusal(t *testing.T) {
 	st := &refusingStatus{status: status{ready: true, hash: "sha256:aa"}}
-	h := admin.Handler(st, prometheus.NewRegistry())
+	h := admin.DebugHandler(st)
 	var cz map[string]any
 	if _, body := get(t, h, "/configz"); json.Unmarshal([]byte(body), &cz) != nil || cz["refused"] != nil {
 		t.Fatalf("configz without a refusal: %s", body)

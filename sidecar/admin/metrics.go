@@ -1,5 +1,6 @@
 // Package admin serves the sidecar's operational endpoints (/healthz,
-// /readyz, /configz, /metrics) and owns its Prometheus metrics.
+// /readyz and /metrics on the admin port, /configz on loopback) and owns
+// its Prometheus metrics.
 package admin
 
 import (
@@ -17,6 +18,9 @@ type Metrics struct {
 	keyCount    *prometheus.GaugeVec
 	lastFetch   *prometheus.GaugeVec
 	configInfo  *prometheus.GaugeVec
+	conns       prometheus.Gauge
+	connWaits   prometheus.Counter
+	connIdle    prometheus.Counter
 	currentHash string
 }
 
@@ -37,8 +41,14 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Help: "Unix time of the last successful key fetch per authorizer."}, []string{"authorizer"}),
 		configInfo: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "jwtgate_sidecar_config_info",
 			Help: "1 for the configuration hash in force (sha256 of config.json)."}, []string{"hash"}),
+		conns: prometheus.NewGauge(prometheus.GaugeOpts{Name: "jwtgate_sidecar_open_connections",
+			Help: "Client connections open (at most --max-connections)."}),
+		connWaits: prometheus.NewCounter(prometheus.CounterOpts{Name: "jwtgate_sidecar_connection_waits_total",
+			Help: "New client connections that found --max-connections reached."}),
+		connIdle: prometheus.NewCounter(prometheus.CounterOpts{Name: "jwtgate_sidecar_idle_connections_closed_total",
+			Help: "Keep-alive connections closed between requests to make room for a new one at --max-connections."}),
 	}
-	reg.MustRegister(m.requests, m.latency, m.fetches, m.reloads, m.keyCount, m.lastFetch, m.configInfo)
+	reg.MustRegister(m.requests, m.latency, m.fetches, m.reloads, m.keyCount, m.lastFetch, m.configInfo, m.conns, m.connWaits, m.connIdle)
 	return m
 }
 
@@ -56,6 +66,15 @@ func (m *Metrics) Fetched(authorizer, result string, keys int, at time.Time) {
 		m.lastFetch.WithLabelValues(authorizer).Set(float64(at.Unix()))
 	}
 }
+
+// Connections implements conns.Observer.
+func (m *Metrics) Connections(open int) { m.conns.Set(float64(open)) }
+
+// Waited implements conns.Observer.
+func (m *Metrics) Waited() { m.connWaits.Inc() }
+
+// ClosedIdle implements conns.Observer.
+func (m *Metrics) ClosedIdle() { m.connIdle.Inc() }
 
 // Reload counts a configuration offer (reload.Reloader.Observe).
 func (m *Metrics) Reload(source, result string) {

@@ -24,9 +24,9 @@ type RefusalReporter interface {
 	Refused() (hash, reason, message string)
 }
 
-// Handler serves /healthz (process alive), /readyz (configuration and keys
-// loaded), /configz (the hash in force, for the operator's propagation
-// checks) and /metrics.
+// Handler serves the admin port, which the kubelet's probes and Prometheus
+// reach: /healthz (process alive), /readyz (configuration and keys loaded)
+// and /metrics.
 func Handler(s Status, gatherer prometheus.Gatherer) http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
@@ -40,6 +40,15 @@ func Handler(s Status, gatherer prometheus.Gatherer) http.Handler {
 		}
 		_, _ = w.Write([]byte("ok\n"))
 	})
+	mux.Handle("GET /metrics", promhttp.HandlerFor(gatherer, promhttp.HandlerOpts{}))
+	return withHash(s, mux)
+}
+
+// DebugHandler serves /configz (the hash in force and readiness, for the
+// operator's propagation checks and kubectl port-forward). It belongs on a
+// loopback listener: nothing outside the pod needs it.
+func DebugHandler(s Status) http.Handler {
+	mux := http.NewServeMux()
 	mux.HandleFunc("GET /configz", func(w http.ResponseWriter, _ *http.Request) {
 		ok, msg := s.Ready()
 		body := map[string]any{"hash": s.Hash(), "ready": ok, "status": msg}
@@ -51,11 +60,14 @@ func Handler(s Status, gatherer prometheus.Gatherer) http.Handler {
 		w.Header().Set("Content-Type", "application/json")
 		_ = json.NewEncoder(w).Encode(body)
 	})
-	mux.Handle("GET /metrics", promhttp.HandlerFor(gatherer, promhttp.HandlerOpts{}))
+	return withHash(s, mux)
+}
+
+func withHash(s Status, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if h := s.Hash(); h != "" {
 			w.Header().Set(HashHeader, h)
 		}
-		mux.ServeHTTP(w, r)
+		next.ServeHTTP(w, r)
 	})
 }

@@ -32,6 +32,8 @@ const (
 	DefaultListenPort = 15080
 	// DefaultAdminPort serves /healthz, /readyz and /metrics.
 	DefaultAdminPort = 15081
+	// DefaultDebugPort serves /configz on the pod's loopback only.
+	DefaultDebugPort = 15082
 )
 
 // Identity source locations.

@@ -4,10 +4,13 @@ import (
 	"bufio"
 	"encoding/base64"
 	"encoding/json"
+	"io"
 	"maps"
 	"net"
 	"net/http"
+	"runtime"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -336,16 +339,210 @@ func TestAttackForwardedHeaderSpellings(t *testing.T) {
 }
 
 // TestAttackPathOverrideHeaders: frameworks that honour X-Original-URL or
-// X-Rewrite-URL would serve /admin on a request authorised as /colors.
+// X-Rewrite-URL (or a forward-auth setup's X-Original-URI) would serve
+// /admin on a request authorised as /colors.
 func TestAttackPathOverrideHeaders(t *testing.T) {
-	e := newEnv(t, nil)
-	r := e.do(t, "GET", "/colors", http.Header{"X-Original-Url": {"/admin"}, "X-Rewrite-Url": {"/admin"}, "x_original_url": {"/admin"}})
-	r.expect(t, 200, "", "")
-	for name, vals := range r.echo.Header {
-		if strings.Contains(strings.Join(vals, ","), "/admin") {
-			t.Errorf("path override header reached the app: %s: %v", name, vals)
+	expectStripped(t, newEnv(t, nil), http.Header{"X-Original-Url": {"/admin"}, "X-Rewrite-Url": {"/admin"}, "x_original_url": {"/admin"},
+		"X-Original-Uri": {"/admin"}, "X_FORWARDED_URI": {"/admin"}}, "/admin")
+}
+
+// TestAttackClientAddressHeaders: apps behind a proxy take the client's
+// address from these headers for allow-lists, rate limits and audit logs;
+// sent by a client they are forged.
+func TestAttackClientAddressHeaders(t *testing.T) {
+	const ip = "6.6.6.6"
+	echo := expectStripped(t, newEnv(t, nil), http.Header{
+		"X-Real-Ip": {ip}, "x_real_ip": {ip}, "X-REAL-IP": {ip},
+		"True-Client-Ip": {ip}, "true_client_ip": {ip},
+		"X-Client-Ip": {ip}, "X_Client_IP": {ip}, "Client-Ip": {ip}, "client_ip": {ip}, "X-Cluster-Client-Ip": {ip},
+		"X-Forwarded": {"for=" + ip}, "Forwarded-For": {ip}, "forwarded_for": {ip}, "Forwarded": {"for=" + ip},
+	}, ip)
+	// The address the sidecar saw is what the app gets, in X-Forwarded-For.
+	if got := echo.Header.Get("X-Forwarded-For"); got != "127.0.0.1" {
+		t.Fatalf("X-Forwarded-For %q", got)
+	}
+}
+
+// TestAttackForwardedLocationHeaders: the scheme, port, server and prefix
+// a proxy reports decide an app's redirects, generated links and secure
+// cookies, and with Spring's ForwardedHeaderFilter the request path.
+func TestAttackForwardedLocationHeaders(t *testing.T) {
+	echo := expectStripped(t, newEnv(t, nil), http.Header{
+		"X-Forwarded-Prefix": {"/evil"}, "x_forwarded_prefix": {"/evil"},
+		"X-Forwarded-Port": {"6evil"}, "X_FORWARDED_PORT": {"6evil"},
+		"X-Forwarded-Server": {"evil.example"}, "x-forwarded_server": {"evil.example"},
+		"X-Forwarded-Scheme": {"evil"}, "X_Forwarded_Scheme": {"evil"}, "X-Forwarded-Protocol": {"evil"},
+		"X-Forwarded-Ssl": {"evil"}, "Front-End-Https": {"evil"}, "X-Url-Scheme": {"evil"},
+	}, "evil")
+	if got := echo.Header.Get("X-Forwarded-Proto"); got != "http" {
+		t.Fatalf("X-Forwarded-Proto %q", got)
+	}
+}
+
+// TestAttackTrace: TRACE makes an echoing app send the request back, token
+// and claim headers included, where a script could read them.
+func TestAttackTrace(t *testing.T) {
+	e := newEnv(t, withCatchAll)
+	tok := e.token("rsa-1", nil)
+	for _, m := range []string{"TRACE", "TRACK"} {
+		for _, p := range []string{"/ws", "/my/profile", "/anything"} { // a rule for all methods, one for GET, a public catch-all
+			e.do(t, m, p, bearer(tok)).expect(t, 405, "", `{"message":"Method Not Allowed"}`)
 		}
 	}
+}
+
+// TestAttackConnect: CONNECT asks for a tunnel, in authority form or, to a
+// rule that allows every method, in origin form.
+func TestAttackConnect(t *testing.T) {
+	e := newEnv(t, nil)
+	tok := e.token("rsa-1", nil)
+	for _, target := range []string{"/ws", "app.internal:443"} {
+		conn, br := e.dial(t, "CONNECT "+target+" HTTP/1.1\r\nHost: app.internal:443\r\nAuthorization: Bearer "+tok+"\r\n\r\n")
+		_ = conn.SetReadDeadline(time.Now().Add(5 * time.Second))
+		res, err := http.ReadResponse(br, nil)
+		if err != nil || res.StatusCode != 405 {
+			t.Fatalf("CONNECT %s: %v %v", target, res, err)
+		}
+	}
+}
+
+// TestAttackStalledBodyOnRefusal: a request that announces a body and never
+// sends it gets its refusal at once, and its connection is closed (after
+// the short linger for clients still sending) rather than held waiting for
+// the body. Each held connection costs a goroutine, its buffers and a
+// socket; hundreds must leave nothing behind.
+func TestAttackStalledBodyOnRefusal(t *testing.T) {
+	e := newEnv(t, nil)
+	stalls := []struct {
+		raw  string
+		want int
+	}{
+		{"POST /ws HTTP/1.1\r\nHost: x\r\nContent-Length: 1\r\n\r\n", 401},
+		{"POST /ws HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nab", 401},
+		{"PUT /nothing HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n", 404},
+		{"POST /my/../colors HTTP/1.1\r\nHost: x\r\nContent-Length: 1\r\nExpect: 100-continue\r\n\r\n", 400},
+		{"TRACE /ws HTTP/1.1\r\nHost: x\r\nContent-Length: 1\r\n\r\n", 405},
+	}
+	const n = 300
+	goroutines, mem := runtime.NumGoroutine(), memInUse()
+	start := time.Now()
+	deadline := start.Add(3 * time.Second)
+	conns := make([]net.Conn, n)
+	readers := make([]*bufio.Reader, n)
+	for i := range conns {
+		conns[i], readers[i] = e.dial(t, stalls[i%len(stalls)].raw)
+	}
+	for i := range conns {
+		if res := readClosing(t, conns[i], readers[i], deadline); res.StatusCode != stalls[i%len(stalls)].want {
+			t.Fatalf("%q: %d", stalls[i%len(stalls)].raw, res.StatusCode)
+		}
+	}
+	answered := time.Since(start)
+	for i := range conns {
+		expectEOF(t, readers[i], stalls[i%len(stalls)].want)
+	}
+	closed := time.Since(start)
+	for runtime.NumGoroutine() > goroutines+10 {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d goroutines left behind by %d answered connections", runtime.NumGoroutine()-goroutines, n)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	grown := memInUse() - mem
+	t.Logf("%d connections with a pending body: all answered in %s, closed in %s; goroutines back to %d; heap+stacks %+d KiB (the client's own buffers included)",
+		n, answered.Round(time.Millisecond), closed.Round(time.Millisecond), runtime.NumGoroutine(), grown>>10)
+	if grown > n*8<<10 {
+		t.Fatalf("heap+stacks grew by %d KiB for %d closed connections", grown>>10, n)
+	}
+
+	// Without a body there is nothing to wait for: the refusal keeps the
+	// connection for the next request.
+	conn, br := e.dial(t, "GET /my/profile HTTP/1.1\r\nHost: x\r\n\r\n")
+	_ = conn.SetReadDeadline(time.Now().Add(5 * time.Second))
+	for _, want := range []int{401, 200} {
+		res, err := http.ReadResponse(br, nil)
+		if err != nil || res.StatusCode != want || res.Close {
+			t.Fatalf("want %d on a kept connection: %v %v", want, res, err)
+		}
+		_, _ = io.Copy(io.Discard, res.Body)
+		_, _ = conn.Write([]byte("GET /colors HTTP/1.1\r\nHost: x\r\n\r\n"))
+	}
+}
+
+// TestRefusalWhileBodyArrives: a client still sending its body when the
+// refusal comes reads the refusal, not a connection reset (which closing
+// with unread data would send it).
+func TestRefusalWhileBodyArrives(t *testing.T) {
+	e := newEnv(t, nil)
+	for _, size := range []int{64 << 10, 200 << 10, 1 << 20} {
+		conn, br := e.dial(t, "POST /ws HTTP/1.1\r\nHost: x\r\nContent-Length: "+strconv.Itoa(size)+"\r\n\r\n")
+		go func() {
+			chunk := make([]byte, 4<<10)
+			for sent := 0; sent < size; sent += len(chunk) {
+				if _, err := conn.Write(chunk); err != nil {
+					return
+				}
+			}
+		}()
+		if res := readClosed(t, conn, br, time.Now().Add(5*time.Second)); res.StatusCode != 401 {
+			t.Fatalf("%d-byte body: %d", size, res.StatusCode)
+		}
+	}
+}
+
+// memInUse is the heap and goroutine stacks in use after collections (two:
+// sync.Pool contents, such as net/http's buffers, survive the first).
+func memInUse() int64 {
+	runtime.GC()
+	runtime.GC()
+	var m runtime.MemStats
+	runtime.ReadMemStats(&m)
+	return int64(m.HeapInuse + m.StackInuse)
+}
+
+// TestAttackStalledForwardedBody: a forwarded body that stops arriving is
+// cut off after the idle timeout (408, connection closed), while a slow but
+// live client, and a slow app once the body is in, are waited for.
+func TestAttackStalledForwardedBody(t *testing.T) {
+	const idle = 200 * time.Millisecond
+	e := newEnvWith(t, func(cfg map[string]any) {
+		cfg["upstream"] = newBodyApp(t)
+		cfg["rules"] = append(cfg["rules"].([]any), map[string]any{"path": "/upload", "methods": []string{"POST"}, "public": true})
+	}, func(o *proxy.Options) { o.BodyIdleTimeout = idle })
+	const post = "POST /upload HTTP/1.1\r\nHost: x\r\n"
+	for _, raw := range []string{post + "Content-Length: 10\r\n\r\nhello", post + "Transfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n"} {
+		start := time.Now()
+		conn, br := e.dial(t, raw)
+		if res := readClosed(t, conn, br, start.Add(idle+2*time.Second)); res.StatusCode != http.StatusRequestTimeout {
+			t.Fatalf("stalled body: %d", res.StatusCode)
+		}
+		if d := time.Since(start); d < idle {
+			t.Fatalf("cut off after %s, before the idle timeout", d)
+		}
+	}
+
+	readOK := func(conn net.Conn, br *bufio.Reader, want string) {
+		t.Helper()
+		_ = conn.SetReadDeadline(time.Now().Add(3 * time.Second))
+		res, err := http.ReadResponse(br, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(res.Body)
+		if res.StatusCode != 200 || string(b) != want || res.Close {
+			t.Fatalf("%d %q close=%v, want 200 %q on a kept connection", res.StatusCode, b, res.Close, want)
+		}
+	}
+	// A byte every idle/2: five idle timeouts in all, never idle for one.
+	conn, br := e.dial(t, post+"Content-Length: 10\r\n\r\n")
+	for _, c := range []byte("0123456789") {
+		time.Sleep(idle / 2)
+		_, _ = conn.Write([]byte{c})
+	}
+	readOK(conn, br, `app read "0123456789"`)
+	// The app may take longer than idle once it has the body.
+	conn, br = e.dial(t, post+"X-Think: 500ms\r\nContent-Length: 2\r\n\r\nok")
+	readOK(conn, br, `app read "ok"`)
 }
 
 // TestAttackTokenInTwoPlacesOtherSpelling: a second token the app may read

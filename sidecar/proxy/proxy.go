@@ -28,6 +28,7 @@ import (
 const (
 	DecisionAllowed      = "allowed"
 	DecisionBadRequest   = "bad_request"
+	DecisionMethod       = "method_not_allowed"
 	DecisionUnauthorized = "unauthorized"
 	DecisionForbidden    = "forbidden"
 	DecisionNotFound     = "not_found"
@@ -56,6 +57,9 @@ type Options struct {
 	Log      *slog.Logger
 	// Transport to the app; nil means a tuned clone of the default.
 	Transport http.RoundTripper
+	// BodyIdleTimeout is the longest a forwarded request body may go
+	// without sending more bytes; 0 means DefaultBodyIdleTimeout.
+	BodyIdleTimeout time.Duration
 }
 
 // Handler is the authorizing reverse proxy.
@@ -75,6 +79,9 @@ func New(opts Options) *Handler {
 	h := &Handler{opts: opts, log: opts.Log, now: time.Now}
 	if h.log == nil {
 		h.log = slog.Default()
+	}
+	if h.opts.BodyIdleTimeout <= 0 {
+		h.opts.BodyIdleTimeout = DefaultBodyIdleTimeout
 	}
 	tr := opts.Transport
 	if tr == nil {
@@ -145,6 +152,8 @@ var (
 	bodyNotFound     = []byte(`{"message":"Not Found"}` + "\n")
 	bodyUnavailable  = []byte(`{"message":"Service Unavailable"}` + "\n")
 	bodyBadRequest   = []byte(`{"message":"Bad Request"}` + "\n")
+	bodyMethod       = []byte(`{"message":"Method Not Allowed"}` + "\n")
+	bodyTimeout      = []byte(`{"message":"Request Timeout"}` + "\n")
 	bodyBadGateway   = []byte(`{"message":"Bad Gateway"}` + "\n")
 	bodyInternal     = []byte(`{"message":"Internal Server Error"}` + "\n")
 )
@@ -170,6 +179,13 @@ func quote(s string) string {
 // are refused in any spelling.
 var methodOverrideHeaders = []string{"x-http-method-override", "x-http-method", "x-method-override"}
 
+// refusedMethod reports the methods never forwarded, whatever the rules
+// say: TRACE (and IIS's TRACK) would have an echoing app send the token
+// and claim headers back to the caller, and CONNECT asks for a tunnel.
+func refusedMethod(m string) bool {
+	return m == http.MethodTrace || m == "TRACK" || m == http.MethodConnect
+}
+
 // outcome is what the access log and metrics record.
 type outcome struct {
 	route, decision, reason string
@@ -191,6 +207,12 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 }
 
 func (h *Handler) serve(w http.ResponseWriter, r *http.Request) (out outcome) {
+	// A body is read only if the request is forwarded: any other answer is
+	// sent at once and then closes the connection.
+	body := hasBody(r)
+	if body {
+		closeUnread(w)
+	}
 	// A panic while deciding answers 500 and the request is never
 	// forwarded. Once forwarding starts, panics (ReverseProxy's
 	// ErrAbortHandler) belong to net/http, which closes the connection.
@@ -204,6 +226,9 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request) (out outcome) {
 			reply(w, http.StatusInternalServerError, bodyInternal, "")
 			out = outcome{decision: DecisionError, reason: "internal error"}
 		}
+		if body {
+			linger(w)
+		}
 	}()
 	st := h.state.Load()
 	if st == nil {
@@ -211,6 +236,10 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request) (out outcome) {
 		return outcome{decision: DecisionUnavailable, reason: "no configuration"}
 	}
 	// 1. Sanity.
+	if refusedMethod(r.Method) {
+		reply(w, http.StatusMethodNotAllowed, bodyMethod, "")
+		return outcome{decision: DecisionMethod, reason: r.Method + " is never forwarded"}
+	}
 	path, rawQuery, err := routes.Canonical(r.RequestURI)
 	if err == nil {
 		err = routes.CheckMethod(r.Method)
@@ -296,6 +325,9 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request) (out outcome) {
 	}
 	// 7. Forward.
 	h.prepare(r, st, rl, tok, path)
+	if body {
+		r = forwardBody(w, r, h.opts.BodyIdleTimeout)
+	}
 	forwarding = true
 	h.proxy.ServeHTTP(w, r)
 	return outcome{rl.label, DecisionAllowed, ""}
@@ -447,6 +479,15 @@ func (h *Handler) modifyResponse(resp *http.Response) error {
 }
 
 func (h *Handler) upstreamError(w http.ResponseWriter, r *http.Request, err error) {
+	if hasBody(r) { // what is left of the body may never come
+		closeUnread(w)
+		linger(w)
+	}
+	if stalled(r) {
+		h.log.Info("request body stalled; answered 408", "path", r.URL.Path, "idle", h.opts.BodyIdleTimeout.String())
+		reply(w, http.StatusRequestTimeout, bodyTimeout, "")
+		return
+	}
 	h.log.Warn("upstream request failed", "path", r.URL.Path, "error", err.Error())
 	reply(w, http.StatusBadGateway, bodyBadGateway, "")
 }

@@ -10,6 +10,7 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -43,10 +44,13 @@ type env struct {
 	h        *proxy.Handler
 	srv      *httptest.Server
 	cfg      map[string]any
+	mu       sync.Mutex // requests on many connections at once
 	observed []string
 }
 
 func (e *env) Request(route, decision, reason string, _ float64) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
 	e.observed = append(e.observed, route+"|"+decision+"|"+reason)
 }
 
@@ -79,7 +83,10 @@ func colorsConfig(iss *devissuertest.Issuer) map[string]any {
 	}
 }
 
-func newEnv(t testing.TB, mod func(cfg map[string]any)) *env {
+func newEnv(t testing.TB, mod func(cfg map[string]any)) *env { return newEnvWith(t, mod, nil) }
+
+// newEnvWith also edits the handler's options.
+func newEnvWith(t testing.TB, mod func(cfg map[string]any), opt func(o *proxy.Options)) *env {
 	e := &env{iss: devissuertest.New(t), app: nil}
 	e.app = newEcho(t)
 	e.cfg = colorsConfig(e.iss)
@@ -91,7 +98,11 @@ func newEnv(t testing.TB, mod func(cfg map[string]any)) *env {
 	t.Cleanup(cancel)
 	log := slog.New(slog.DiscardHandler)
 	reg := keys.NewRegistry(ctx, keys.NewHTTPClient(2*time.Second), keys.Options{UnknownKIDCooldown: 10 * time.Millisecond}, nil, log)
-	e.h = proxy.New(proxy.Options{Keys: reg, Observer: e, Log: log})
+	o := proxy.Options{Keys: reg, Observer: e, Log: log}
+	if opt != nil {
+		opt(&o)
+	}
+	e.h = proxy.New(o)
 	e.apply(t)
 	e.srv = httptest.NewServer(e.h)
 	t.Cleanup(e.srv.Close)
@@ -258,6 +269,10 @@ func TestResponseTable(t *testing.T) {
 		e.do(t, "GET", "/nothing", nil).expect(t, 404, "", `{"message":"Not Found"}`)
 		e.do(t, "POST", "/colors", nil).expect(t, 404, "", `{"message":"Not Found"}`)
 	})
+	t.Run("405 TRACE", func(t *testing.T) {
+		e.do(t, "TRACE", "/ws", bearer(tok)).expect(t, 405, "", `{"message":"Method Not Allowed"}`)
+	})
+	// 408 (a forwarded body that stalls): TestAttackStalledForwardedBody.
 	t.Run("503 keys not obtainable", func(t *testing.T) {
 		e2 := newEnv(t, nil)
 		e2.cfg["authorizers"].([]any)[0].(map[string]any)["jwksURI"] = "http://127.0.0.1:1/jwks.json"

@@ -193,14 +193,27 @@ func (st *state) nearMisses(rules []config.Rule) {
 }
 
 // alwaysStripped are the normalised names removed from every forwarded
-// request in any spelling, besides the configured claim headers: the claims
-// header and the X-Forwarded-* the sidecar sets (an app may read
-// X_Forwarded_Host as X-Forwarded-Host), and the path override headers some
-// frameworks (Symfony, IIS) route on instead of the authorised path.
+// request in any spelling (an app may read X_Forwarded_Host as
+// X-Forwarded-Host), besides the configured claim headers. They are the
+// headers an app believes because its proxy sets them: from a client they
+// are forged.
 var alwaysStripped = []string{
 	config.NormalizeHeader(config.ClaimsHeader),
+	// The X-Forwarded-* the sidecar sets.
 	"x-forwarded-for", "x-forwarded-host", "x-forwarded-proto",
-	"x-original-url", "x-rewrite-url",
+	// The client's address: IP allow-lists, rate limits and audit logs
+	// keyed on it (the usual PHP, Rails and CDN names). The app has
+	// X-Forwarded-For, to which the sidecar appends the address it saw.
+	"x-real-ip", "true-client-ip", "x-client-ip", "client-ip", "x-cluster-client-ip",
+	"x-forwarded", "forwarded-for", "forwarded",
+	// Where the client connected: scheme, port and prefix decide redirects,
+	// generated links, secure cookies, and for Spring's
+	// ForwardedHeaderFilter the request path itself.
+	"x-forwarded-prefix", "x-forwarded-port", "x-forwarded-server", "x-forwarded-scheme",
+	"x-forwarded-protocol", "x-forwarded-ssl", "front-end-https", "x-url-scheme",
+	// Path overrides some frameworks (Symfony, IIS, forward-auth setups)
+	// route on instead of the authorised path.
+	"x-original-url", "x-rewrite-url", "x-original-uri", "x-forwarded-uri",
 }
 
 // wantClaim makes Verify pick out claim in its single pass over the claims.

@@ -96,7 +96,7 @@ func startSidecarBinary(t *testing.T, cfg config.Config) string {
 		t.Fatal(err)
 	}
 	var logs bytes.Buffer
-	cmd := exec.Command(sidecarBin, "--config", cfgFile, "--listen", listen, "--upstream", cfg.Upstream, "--admin-listen", admin)
+	cmd := exec.Command(sidecarBin, "--config", cfgFile, "--listen", listen, "--upstream", cfg.Upstream, "--admin-listen", admin, "--debug-listen=")
 	cmd.Stdout, cmd.Stderr = &logs, &logs
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)

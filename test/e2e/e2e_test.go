@@ -79,7 +79,7 @@ func TestEndToEnd(t *testing.T) {
 
 	t.Run("the operator's configuration is the one enforced", func(t *testing.T) {
 		var route struct{ Hash string }
-		resp, err := http.Get(s.Sidecar.AdminURL + "/configz")
+		resp, err := http.Get(s.Sidecar.DebugURL + "/configz")
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -65,8 +65,10 @@ func (s *Stack) CreateUnguardedPod(ctx context.Context) error {
 type Sidecar struct {
 	// URL is where clients reach it (the pod's protected port).
 	URL string
-	// AdminURL serves /healthz, /readyz, /configz and /metrics.
+	// AdminURL serves /healthz, /readyz and /metrics.
 	AdminURL string
+	// DebugURL serves /configz (a loopback listener).
+	DebugURL string
 	// Args are the arguments it runs with.
 	Args []string
 }
@@ -94,6 +96,10 @@ func (s *Stack) StartSidecar(ctx context.Context, pod *corev1.Pod) error {
 	if err != nil {
 		return err
 	}
+	debug, err := freeAddr() // the injected default would collide with other local sidecars
+	if err != nil {
+		return err
+	}
 	configFile, err := s.writeMountedConfig(ctx)
 	if err != nil {
 		return err
@@ -115,12 +121,12 @@ func (s *Stack) StartSidecar(ctx context.Context, pod *corev1.Pod) error {
 		}
 		args = append(args, a)
 	}
-	args = append(args, "--kubeconfig="+kubeconfig)
+	args = append(args, "--debug-listen="+debug, "--kubeconfig="+kubeconfig)
 	p, err := s.startProcess("sidecar", s.sidecarBin, args...)
 	if err != nil {
 		return err
 	}
-	s.Sidecar = &Sidecar{URL: "http://" + listen, AdminURL: "http://" + admin, Args: args}
+	s.Sidecar = &Sidecar{URL: "http://" + listen, AdminURL: "http://" + admin, DebugURL: "http://" + debug, Args: args}
 	s.logf("sidecar running: %s %s", filepath.Base(s.sidecarBin), strings.Join(args, " "))
 	return p.waitReady(ctx, s.Sidecar.AdminURL+"/readyz", 30*time.Second)
 }
