@@ -17,6 +17,10 @@ import (
 	sidecarconfig "github.com/jwtgate/jwtgate/sidecar/config"
 )
 
+// sidecarPorts are the sidecar's listener, admin and loopback debug ports;
+// an app that declares one of them would clash with it in the pod's network.
+var sidecarPorts = []int32{sidecarconfig.DefaultListenPort, sidecarconfig.DefaultAdminPort, sidecarconfig.DefaultDebugPort}
+
 // Labels and annotations of the injection contract (README: Installing on a cluster).
 const (
 	// NamespaceLabel opts a namespace in when set to NamespaceLabelValue.
@@ -183,8 +187,8 @@ func Patch(pod *corev1.Pod, route *v1alpha1.ProtectedRoute, namespace string, op
 	}
 	for _, c := range out.Spec.Containers {
 		for _, p := range c.Ports {
-			if p.ContainerPort == sidecarconfig.DefaultListenPort || p.ContainerPort == sidecarconfig.DefaultAdminPort {
-				return nil, perr(fmt.Sprintf("move the app off ports %d and %d", sidecarconfig.DefaultListenPort, sidecarconfig.DefaultAdminPort), "container %q uses port %d, which the jwtgate sidecar needs", c.Name, p.ContainerPort)
+			if slices.Contains(sidecarPorts, p.ContainerPort) {
+				return nil, perr(fmt.Sprintf("move the app off ports %d, %d and %d", sidecarPorts[0], sidecarPorts[1], sidecarPorts[2]), "container %q uses port %d, which the jwtgate sidecar needs", c.Name, p.ContainerPort)
 			}
 		}
 	}
