@@ -16,6 +16,9 @@ const (
 	// names exists and is Ready. Only a missing one makes rules answer 503;
 	// a not-Ready one is compiled in full (see ProtectedRouteStatus).
 	ConditionResolvedRefs = "ResolvedRefs"
+	// ConditionPodsGuarded is True when every pod a ProtectedRoute selects
+	// runs with the sidecar and new ones will get it.
+	ConditionPodsGuarded = "PodsGuarded"
 )
 
 // Reasons for JWTAuthorizer conditions.
@@ -33,13 +36,17 @@ const (
 
 // Reasons for ProtectedRoute conditions.
 const (
-	ReasonAccepted           = "Accepted"
-	ReasonInvalidRules       = "InvalidRules"
-	ReasonConflicted         = "Conflicted"
-	ReasonResolvedRefs       = "ResolvedRefs"
-	ReasonAuthorizerNotFound = "AuthorizerNotFound"
-	ReasonAuthorizerNotReady = "AuthorizerNotReady"
-	ReasonCompiled           = "Compiled"
-	ReasonNotAccepted        = "NotAccepted"
-	ReasonRefsNotResolved    = "RefsNotResolved"
+	ReasonAccepted            = "Accepted"
+	ReasonInvalidRules        = "InvalidRules"
+	ReasonConflicted          = "Conflicted"
+	ReasonResolvedRefs        = "ResolvedRefs"
+	ReasonAuthorizerNotFound  = "AuthorizerNotFound"
+	ReasonAuthorizerNotReady  = "AuthorizerNotReady"
+	ReasonCompiled            = "Compiled"
+	ReasonNotAccepted         = "NotAccepted"
+	ReasonRefsNotResolved     = "RefsNotResolved"
+	ReasonAllPodsGuarded      = "AllPodsGuarded"
+	ReasonNoPodsSelected      = "NoPodsSelected"
+	ReasonNamespaceNotOptedIn = "NamespaceNotOptedIn"
+	ReasonPodsUnguarded       = "PodsUnguarded"
 )

@@ -206,6 +206,13 @@ type ProtectedRouteStatus struct {
 	// +optional
 	SelectedPods int32 `json:"selectedPods,omitempty"`
 
+	// guardedPods counts the selected pods that run with the jwtgate sidecar
+	// (the injection webhook recorded it in their jwtgate.io/status
+	// annotation). Selected pods without it serve traffic unchecked; the
+	// PodsGuarded condition says how to fix that.
+	// +optional
+	GuardedPods int32 `json:"guardedPods,omitempty"`
+
 	// conditions:
 	//
 	// Accepted is True when the rules are valid together and no older route
@@ -231,6 +238,19 @@ type ProtectedRouteStatus struct {
 	// (ResolvedRefs is False; the ConfigMap is written and in force, and
 	// ResolvedRefs' reason says whether rules answer 503).
 	//
+	// PodsGuarded says whether the selected pods are behind the sidecar;
+	// Ready does not wait for it, because pods get the sidecar only when
+	// they are created. True with AllPodsGuarded, or with NoPodsSelected
+	// when no pod matches yet (nothing runs unguarded, and pods created
+	// from now on get the sidecar; a selector that should match running
+	// pods is worth checking). False with NamespaceNotOptedIn: the
+	// namespace lacks the label jwtgate.io/injection=enabled, so no pod of
+	// it gets the sidecar; or PodsUnguarded: selected pods run without the
+	// sidecar, typically because they predate the route or the opt-in, and
+	// the message names the kubectl rollout restart that recreates them.
+	// When spec.port is a number, the message also warns that a Service
+	// targeting that number reaches the app around the sidecar.
+	//
 	// Transitions are also reported as Events on the route (Normal when a
 	// condition becomes True, Warning when it becomes False).
 	// +optional
@@ -249,8 +269,10 @@ type ProtectedRouteStatus struct {
 // +kubebuilder:validation:XValidation:rule="size(self.metadata.name) <= 63",message="metadata.name must be at most 63 characters: the operator labels the objects it creates for the route with its name"
 // +kubebuilder:printcolumn:name="Rules",type=integer,JSONPath=`.status.rules`
 // +kubebuilder:printcolumn:name="Pods",type=integer,JSONPath=`.status.selectedPods`,priority=1
+// +kubebuilder:printcolumn:name="Sidecars",type=integer,JSONPath=`.status.guardedPods`,priority=1
 // +kubebuilder:printcolumn:name="Ready",type=string,JSONPath=`.status.conditions[?(@.type=="Ready")].status`
 // +kubebuilder:printcolumn:name="Reason",type=string,JSONPath=`.status.conditions[?(@.type=="Ready")].reason`,priority=1
+// +kubebuilder:printcolumn:name="Guarded",type=string,JSONPath=`.status.conditions[?(@.type=="PodsGuarded")].status`
 // +kubebuilder:printcolumn:name="Age",type=date,JSONPath=`.metadata.creationTimestamp`
 type ProtectedRoute struct {
 	metav1.TypeMeta `json:",inline"`

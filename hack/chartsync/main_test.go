@@ -44,6 +44,10 @@ rules:
 - apiGroups: [admissionregistration.k8s.io]
   resources: [mutatingwebhookconfigurations]
   verbs: [list, watch]
+- apiGroups: [admissionregistration.k8s.io]
+  resources: [mutatingwebhookconfigurations]
+  resourceNames: [x]
+  verbs: [patch]
 ---
 apiVersion: rbac.authorization.k8s.io/v1
 kind: Role
@@ -72,6 +76,15 @@ spec:
   - {name: selected, expression: "true"}
 `)
 	write(t, filepath.Join(configDir, "guard/kustomization.yaml"), "kind: Kustomization\nresources: [policy.yaml]\n")
+	write(t, filepath.Join(configDir, "protect/policy.yaml"), `kind: ValidatingAdmissionPolicy
+metadata: {name: p}
+spec:
+  variables:
+  - {name: operatorNamespace, expression: "'jwtgate-system'"}
+  - {name: operatorAccount, expression: "'jwtgate-manager'"}
+  - {name: isOperator, expression: "request.userInfo.username == variables.operatorAccount"}
+`)
+	write(t, filepath.Join(configDir, "protect/binding.yaml"), "kind: ValidatingAdmissionPolicyBinding\nmetadata: {name: p}\n")
 	return configDir, chartDir
 }
 
@@ -98,7 +111,10 @@ func TestRunDerivesTheChartFiles(t *testing.T) {
 			t.Errorf("rbac template lacks %q:\n%s", want, rbac)
 		}
 	}
-	if strings.Count(rbac, "resourceNames") != 1 {
+	if strings.Count(rbac, "resourceNames:\n  - {{ include \"jwtgate.webhookName\" . }}") != 2 || strings.Contains(rbac, "- x\n") {
+		t.Errorf("the marker's webhook configuration name is not replaced by the release's:\n%s", rbac)
+	}
+	if strings.Count(rbac, "resourceNames") != 2 {
 		t.Errorf("list/watch must not be narrowed by name (the API server ignores names there):\n%s", rbac)
 	}
 	if strings.Contains(rbac, "jwtgate-system") {
@@ -116,6 +132,21 @@ func TestRunDerivesTheChartFiles(t *testing.T) {
 		strings.Contains(guard, "jwtgate-sidecar:latest") {
 		t.Errorf("guard template (want the admitted images from the chart):\n%s", guard)
 	}
+	protect := read(t, filepath.Join(chartDir, "templates/zz_generated.protect.yaml"))
+	for _, want := range []string{
+		"from config/protect.",
+		"kind: ValidatingAdmissionPolicyBinding",
+		"expression: '''{{ .Release.Namespace }}'''\n    name: operatorNamespace",
+		"expression: '''{{ include \"jwtgate.serviceAccountName\" . }}'''\n    name: operatorAccount",
+		"expression: request.userInfo.username == variables.operatorAccount",
+	} {
+		if !strings.Contains(protect, want) {
+			t.Errorf("protect template lacks %q:\n%s", want, protect)
+		}
+	}
+	if strings.Contains(protect, "jwtgate-system") || strings.Contains(protect, "jwtgate-manager") || strings.Contains(protect, "{{- if") {
+		t.Errorf("protect template keeps config/'s ServiceAccount or is switchable:\n%s", protect)
+	}
 }
 
 func TestRunRefusesWhatItCannotMirror(t *testing.T) {
@@ -127,6 +158,9 @@ func TestRunRefusesWhatItCannotMirror(t *testing.T) {
 			"helm would read as a template"},
 		"no images": {"guard/policy.yaml", "kind: ValidatingAdmissionPolicy\nmetadata: {name: g}\nspec: {variables: [{name: selected}]}\n",
 			`no variable "sidecarImages" listing the admitted sidecar images`},
+		"no operator": {"protect/policy.yaml", "kind: ValidatingAdmissionPolicy\nmetadata: {name: p}\nspec: {variables: [{name: operatorNamespace}]}\n", "lacks the variables operatorNamespace and operatorAccount"},
+		"other webhook configuration": {"webhook/manifests.yaml", "kind: MutatingWebhookConfiguration\nmetadata: {name: other}\nwebhooks: [{name: a, clientConfig: {service: {path: /p}}}]\n",
+			`narrow mutatingwebhookconfigurations to [x], but config/webhook names the configuration "other"`},
 	} {
 		t.Run(name, func(t *testing.T) {
 			configDir, chartDir := fixture(t)

@@ -25,7 +25,9 @@ import (
 )
 
 // +kubebuilder:rbac:groups="",namespace=jwtgate-system,resources=secrets,verbs=get;create;update
-// +kubebuilder:rbac:groups=admissionregistration.k8s.io,resources=mutatingwebhookconfigurations,verbs=get;update
+// Only jwtgate's own webhook configuration (config/webhook/manifests.yaml,
+// webhook.DefaultConfigName); the chart names it after the release.
+// +kubebuilder:rbac:groups=admissionregistration.k8s.io,resources=mutatingwebhookconfigurations,resourceNames=jwtgate-injector,verbs=get;update
 
 var (
 	rotations = prometheus.NewCounterVec(prometheus.CounterOpts{

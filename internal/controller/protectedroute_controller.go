@@ -13,6 +13,7 @@ import (
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/apimachinery/pkg/util/intstr"
 	"k8s.io/client-go/tools/events"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/builder"
@@ -26,6 +27,7 @@ import (
 
 	"github.com/jwtgate/jwtgate/api/v1alpha1"
 	"github.com/jwtgate/jwtgate/internal/compile"
+	"github.com/jwtgate/jwtgate/internal/inject"
 	"github.com/jwtgate/jwtgate/internal/selection"
 	"github.com/jwtgate/jwtgate/sidecar/config"
 )
@@ -61,7 +63,7 @@ type ProtectedRouteReconciler struct {
 // +kubebuilder:rbac:groups=auth.jwtgate.io,resources=protectedroutes/status,verbs=get;update;patch
 // +kubebuilder:rbac:groups=auth.jwtgate.io,resources=jwtauthorizers,verbs=get;list;watch
 // +kubebuilder:rbac:groups="",resources=configmaps,verbs=get;list;watch;create;update
-// +kubebuilder:rbac:groups="",resources=pods,verbs=get;list;watch
+// +kubebuilder:rbac:groups="",resources=pods;namespaces,verbs=get;list;watch
 // +kubebuilder:rbac:groups=rbac.authorization.k8s.io,resources=roles,verbs=get;list;watch;create;update
 // +kubebuilder:rbac:groups=rbac.authorization.k8s.io,resources=rolebindings,verbs=get;list;watch;create;update;delete
 // +kubebuilder:rbac:groups=events.k8s.io,resources=events,verbs=create;patch
@@ -93,7 +95,7 @@ func (r *ProtectedRouteReconciler) Reconcile(ctx context.Context, req ctrl.Reque
 		return ctrl.Result{}, err
 	}
 	st := route.Status.DeepCopy()
-	st.ObservedGeneration, st.SelectedPods = route.Generation, g.pods
+	st.ObservedGeneration, st.SelectedPods, st.GuardedPods = route.Generation, g.pods.selected, g.pods.guarded
 	written, err := r.write(ctx, &route, res, st)
 	if err != nil {
 		return ctrl.Result{}, err
@@ -109,7 +111,7 @@ type gathered struct {
 	authorizers map[string]*v1alpha1.JWTAuthorizer
 	// conflict is the older route that keeps the pods both select; nil when none.
 	conflict *v1alpha1.ProtectedRoute
-	pods     int32
+	pods     podCensus
 }
 
 func (r *ProtectedRouteReconciler) gather(ctx context.Context, route *v1alpha1.ProtectedRoute) (gathered, error) {
@@ -121,7 +123,7 @@ func (r *ProtectedRouteReconciler) gather(ctx context.Context, route *v1alpha1.P
 	if g.conflict, err = r.olderOverlapping(ctx, route); err != nil {
 		return g, err
 	}
-	g.pods, err = r.countPods(ctx, route)
+	g.pods, err = r.podCensus(ctx, route)
 	return g, err
 }
 
@@ -179,6 +181,10 @@ func newRouteInput(route *v1alpha1.ProtectedRoute, g gathered, invalid *compile.
 		writeOutcome: w,
 		configMap:    ObjectName(route.Name),
 		rules:        st.Rules,
+		pods:         g.pods,
+	}
+	if route.Spec.Port.Type == intstr.Int {
+		in.numericPort = route.Spec.Port.String()
 	}
 	if g.conflict != nil {
 		in.conflictsWith = g.conflict.Name
@@ -187,21 +193,29 @@ func newRouteInput(route *v1alpha1.ProtectedRoute, g gathered, invalid *compile.
 }
 
 // patchStatus writes st only when it differs from the route's status, so a
-// steady state makes no writes and emits no Events.
+// steady state makes no writes and emits no Events. The patch is a diff
+// against the cached route, so it must not apply to a newer one: a field
+// the stale copy already held would keep the newer, wrong value. On a
+// conflict the newer version's event reconciles again.
 func (r *ProtectedRouteReconciler) patchStatus(ctx context.Context, route *v1alpha1.ProtectedRoute, st *v1alpha1.ProtectedRouteStatus) error {
 	if equality.Semantic.DeepEqual(&route.Status, st) {
 		return nil
 	}
 	before := route.DeepCopy()
 	route.Status = *st
-	if err := r.Status().Patch(ctx, route, client.MergeFrom(before)); err != nil {
+	err := r.Status().Patch(ctx, route, client.MergeFromWithOptions(before, client.MergeFromWithOptimisticLock{}))
+	if apierrors.IsConflict(err) {
+		log.FromContext(ctx).V(1).Info("route changed since it was cached; its newer version reconciles again")
+		return nil
+	}
+	if err != nil {
 		return err
 	}
 	recordTransitions(r.Recorder, route, ActionCompile, before.Status.Conditions, st.Conditions)
 	log.FromContext(ctx).Info("status updated",
 		"accepted", meta.IsStatusConditionTrue(st.Conditions, v1alpha1.ConditionAccepted),
 		"resolvedRefs", meta.IsStatusConditionTrue(st.Conditions, v1alpha1.ConditionResolvedRefs),
-		"configHash", st.ConfigHash, "selectedPods", st.SelectedPods)
+		"configHash", st.ConfigHash, "selectedPods", st.SelectedPods, "guardedPods", st.GuardedPods)
 	return nil
 }
 
@@ -241,16 +255,22 @@ func (r *ProtectedRouteReconciler) olderOverlapping(ctx context.Context, route *
 	return oldest, nil
 }
 
-func (r *ProtectedRouteReconciler) countPods(ctx context.Context, route *v1alpha1.ProtectedRoute) (int32, error) {
-	if len(route.Spec.Selector.MatchLabels) == 0 {
-		return 0, nil
+// podCensus reads the namespace's and the selected pods' metadata from the
+// caches the watches fill (metadata only for pods; namespaces are small and
+// the injection webhook caches them whole already).
+func (r *ProtectedRouteReconciler) podCensus(ctx context.Context, route *v1alpha1.ProtectedRoute) (podCensus, error) {
+	ns := &corev1.Namespace{}
+	if err := r.Get(ctx, types.NamespacedName{Name: route.Namespace}, ns); err != nil {
+		return podCensus{}, err
 	}
 	pods := &metav1.PartialObjectMetadataList{}
-	pods.SetGroupVersionKind(corev1.SchemeGroupVersion.WithKind("PodList"))
-	if err := r.List(ctx, pods, client.InNamespace(route.Namespace), client.MatchingLabels(route.Spec.Selector.MatchLabels)); err != nil {
-		return 0, err
+	if len(route.Spec.Selector.MatchLabels) > 0 {
+		pods.SetGroupVersionKind(corev1.SchemeGroupVersion.WithKind("PodList"))
+		if err := r.List(ctx, pods, client.InNamespace(route.Namespace), client.MatchingLabels(route.Spec.Selector.MatchLabels)); err != nil {
+			return podCensus{}, err
+		}
 	}
-	return int32(len(pods.Items)), nil
+	return takeCensus(route.Namespace, ns.Labels, pods.Items), nil
 }
 
 func (r *ProtectedRouteReconciler) ensureConfigMap(ctx context.Context, route *v1alpha1.ProtectedRoute, res *compile.Result) error {
@@ -366,15 +386,29 @@ func (r *ProtectedRouteReconciler) SetupWithManager(ctx context.Context, mgr ctr
 	}); err != nil {
 		return fmt.Errorf("indexing %s: %w", AuthorizerIndex, err)
 	}
-	podLabelsChanged := predicate.Funcs{
+	// Pods count by their labels (selection, opt-out) and the injection
+	// annotation; namespaces by their opt-in label.
+	podChanged := predicate.Funcs{
 		UpdateFunc: func(e event.UpdateEvent) bool {
-			return !equality.Semantic.DeepEqual(e.ObjectOld.GetLabels(), e.ObjectNew.GetLabels())
+			return !equality.Semantic.DeepEqual(e.ObjectOld.GetLabels(), e.ObjectNew.GetLabels()) ||
+				e.ObjectOld.GetAnnotations()[inject.StatusAnnotation] != e.ObjectNew.GetAnnotations()[inject.StatusAnnotation]
 		},
 		GenericFunc: func(event.GenericEvent) bool { return false },
 	}
+	optInChanged := predicate.Funcs{
+		CreateFunc: func(event.CreateEvent) bool { return false }, // a new namespace has no routes yet
+		UpdateFunc: func(e event.UpdateEvent) bool {
+			return e.ObjectOld.GetLabels()[inject.NamespaceLabel] != e.ObjectNew.GetLabels()[inject.NamespaceLabel]
+		},
+		DeleteFunc:  func(event.DeleteEvent) bool { return false },
+		GenericFunc: func(event.GenericEvent) bool { return false },
+	}
 	return ctrl.NewControllerManagedBy(mgr).
-		// Own status writes do not bump the generation and so do not loop.
-		For(&v1alpha1.ProtectedRoute{}, builder.WithPredicates(predicate.GenerationChangedPredicate{})).
+		// Every change, own status writes included: the reconcile after a
+		// write sees it in the cache and writes nothing (no loop), or
+		// corrects a status that a reconcile working from a staler cache
+		// wrote or skipped.
+		For(&v1alpha1.ProtectedRoute{}).
 		Owns(&corev1.ConfigMap{}).
 		Owns(&rbacv1.Role{}).
 		Owns(&rbacv1.RoleBinding{}).
@@ -382,27 +416,38 @@ func (r *ProtectedRouteReconciler) SetupWithManager(ctx context.Context, mgr ctr
 			builder.WithPredicates(predicate.GenerationChangedPredicate{})).
 		Watches(&v1alpha1.JWTAuthorizer{}, handler.EnqueueRequestsFromMapFunc(r.routesForAuthorizer)).
 		Watches(&corev1.Pod{}, handler.EnqueueRequestsFromMapFunc(r.routesForPod),
-			builder.OnlyMetadata, builder.WithPredicates(podLabelsChanged)).
+			builder.OnlyMetadata, builder.WithPredicates(podChanged)).
+		Watches(&corev1.Namespace{}, handler.EnqueueRequestsFromMapFunc(r.routesInNamespace),
+			builder.WithPredicates(optInChanged)).
 		Named("protectedroute").
 		Complete(r)
 }
 
-func (r *ProtectedRouteReconciler) routesForAuthorizer(ctx context.Context, o client.Object) []reconcile.Request {
+// routesFor lists the routes of namespace ns (narrowed by opts) and returns
+// requests for those keep accepts. A map function cannot return errors, so
+// they are logged.
+func (r *ProtectedRouteReconciler) routesFor(ctx context.Context, ns string, keep func(*v1alpha1.ProtectedRoute) bool, opts ...client.ListOption) []reconcile.Request {
 	var list v1alpha1.ProtectedRouteList
-	if err := r.List(ctx, &list, client.InNamespace(o.GetNamespace()), client.MatchingFields{AuthorizerIndex: o.GetName()}); err != nil {
-		log.FromContext(ctx).Error(err, "listing routes for authorizer", "authorizer", o.GetName())
+	if err := r.List(ctx, &list, append(opts, client.InNamespace(ns))...); err != nil {
+		log.FromContext(ctx).Error(err, "listing routes to requeue", "namespace", ns)
 		return nil
 	}
-	return requests(list.Items, func(*v1alpha1.ProtectedRoute) bool { return true })
+	return requests(list.Items, keep)
+}
+
+func all(*v1alpha1.ProtectedRoute) bool { return true }
+
+func (r *ProtectedRouteReconciler) routesForAuthorizer(ctx context.Context, o client.Object) []reconcile.Request {
+	return r.routesFor(ctx, o.GetNamespace(), all, client.MatchingFields{AuthorizerIndex: o.GetName()})
 }
 
 func (r *ProtectedRouteReconciler) routesForPod(ctx context.Context, o client.Object) []reconcile.Request {
-	var list v1alpha1.ProtectedRouteList
-	if err := r.List(ctx, &list, client.InNamespace(o.GetNamespace())); err != nil {
-		log.FromContext(ctx).Error(err, "listing routes for pod", "pod", o.GetName())
-		return nil
-	}
-	return requests(list.Items, func(p *v1alpha1.ProtectedRoute) bool { return selection.Selects(p, o.GetLabels()) })
+	return r.routesFor(ctx, o.GetNamespace(), func(p *v1alpha1.ProtectedRoute) bool { return selection.Selects(p, o.GetLabels()) })
+}
+
+// routesInNamespace recomputes PodsGuarded when the namespace opts in or out.
+func (r *ProtectedRouteReconciler) routesInNamespace(ctx context.Context, o client.Object) []reconcile.Request {
+	return r.routesFor(ctx, o.GetName(), all)
 }
 
 // overlappingRoutes re-checks conflicts when a route appears, changes its
@@ -412,12 +457,7 @@ func (r *ProtectedRouteReconciler) overlappingRoutes(ctx context.Context, o clie
 	if !ok {
 		return nil
 	}
-	var list v1alpha1.ProtectedRouteList
-	if err := r.List(ctx, &list, client.InNamespace(o.GetNamespace())); err != nil {
-		log.FromContext(ctx).Error(err, "listing routes for conflicts", "route", o.GetName())
-		return nil
-	}
-	return requests(list.Items, func(p *v1alpha1.ProtectedRoute) bool {
+	return r.routesFor(ctx, o.GetNamespace(), func(p *v1alpha1.ProtectedRoute) bool {
 		// A route whose selector changed may have overlapped under its old
 		// selector too; re-checking every route that was in conflict covers it.
 		return p.UID != changed.UID && (selection.Overlap(p, changed) || isConflicted(p))

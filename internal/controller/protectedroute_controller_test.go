@@ -13,12 +13,14 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apimachinery/pkg/util/intstr"
 	"k8s.io/apimachinery/pkg/watch"
 	"k8s.io/client-go/kubernetes"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/jwtgate/jwtgate/api/v1alpha1"
 	"github.com/jwtgate/jwtgate/internal/compile"
+	"github.com/jwtgate/jwtgate/internal/inject"
 	"github.com/jwtgate/jwtgate/sidecar/config"
 )
 
@@ -304,6 +306,47 @@ var _ = Describe("ProtectedRoute", func() {
 		p.Labels = map[string]string{"app": "moved"}
 		Expect(k8sClient.Update(bg, p)).To(Succeed())
 		Eventually(selected).Should(Equal(int32(1)))
+	})
+
+	It("reports whether the selected pods run with the sidecar, and how to fix it", func() {
+		isController := true
+		old := newPod(ns, "colors-api-5d9f8-old", map[string]string{"app": "colors-api", "pod-template-hash": "5d9f8"})
+		old.OwnerReferences = []metav1.OwnerReference{{APIVersion: "apps/v1", Kind: "ReplicaSet", Name: "colors-api-5d9f8",
+			UID: "0b6e1a52-0000-4000-8000-000000000001", Controller: &isController}}
+		Expect(k8sClient.Create(bg, old)).To(Succeed())
+		createReady()
+		guarded := cond(v1alpha1.ConditionPodsGuarded)
+		restart := "kubectl rollout restart -n " + ns + " deployment/colors-api"
+		Eventually(guarded).Should(haveReason(metav1.ConditionFalse, v1alpha1.ReasonNamespaceNotOptedIn))
+		Expect(message(guarded())).To(And(ContainSubstring("kubectl label namespace "+ns+" jwtgate.io/injection=enabled"), ContainSubstring(restart)))
+
+		By("recomputing when the namespace opts in")
+		namespace := &corev1.Namespace{}
+		Expect(k8sClient.Get(bg, client.ObjectKey{Name: ns}, namespace)).To(Succeed())
+		namespace.Labels[inject.NamespaceLabel] = inject.NamespaceLabelValue
+		Expect(k8sClient.Update(bg, namespace)).To(Succeed())
+		Eventually(guarded).Should(haveReason(metav1.ConditionFalse, v1alpha1.ReasonPodsUnguarded))
+		Expect(message(guarded())).To(And(ContainSubstring("1 of 1 selected pods run without the jwtgate sidecar"), ContainSubstring(restart)))
+		Expect([]int32{route.Status.SelectedPods, route.Status.GuardedPods}).To(Equal([]int32{1, 0}))
+		Expect(cond(v1alpha1.ConditionReady)()).To(haveReason(metav1.ConditionTrue, v1alpha1.ReasonCompiled), "Ready keeps meaning compiled and distributed")
+
+		By("turning True once the recreated pods carry the sidecar")
+		injected := newPod(ns, "colors-api-7c4b2-new", map[string]string{"app": "colors-api"})
+		injected.Annotations = map[string]string{inject.StatusAnnotation: `{"route":"colors-api"}`}
+		Expect(k8sClient.Create(bg, injected)).To(Succeed())
+		Expect(k8sClient.Delete(bg, old)).To(Succeed())
+		Eventually(guarded).Should(haveReason(metav1.ConditionTrue, v1alpha1.ReasonAllPodsGuarded))
+		Expect([]int32{route.Status.SelectedPods, route.Status.GuardedPods}).To(Equal([]int32{1, 1}))
+
+		By("warning that a Service can reach a numbered port around the sidecar")
+		before := route.DeepCopy()
+		route.Spec.Port = intstr.FromInt32(8080)
+		Expect(k8sClient.Patch(bg, route, client.MergeFrom(before))).To(Succeed())
+		Eventually(func() string { return message(guarded()) }).Should(ContainSubstring("spec.port is the number 8080"))
+
+		By("NoPodsSelected once no pod matches")
+		Expect(k8sClient.Delete(bg, injected)).To(Succeed())
+		Eventually(guarded).Should(haveReason(metav1.ConditionTrue, v1alpha1.ReasonNoPodsSelected))
 	})
 
 	It("rejects ambiguous rules with InvalidRules and keeps the last good configuration", func() {

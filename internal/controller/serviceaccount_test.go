@@ -19,6 +19,11 @@ import (
 func serviceAccountConfig(ns, name string) *rest.Config {
 	sa := &corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name}}
 	Expect(k8sClient.Create(bg, sa)).To(Succeed())
+	return tokenConfig(ns, name)
+}
+
+// tokenConfig authenticates as an existing service account with a bound token.
+func tokenConfig(ns, name string) *rest.Config {
 	cs := kubernetes.NewForConfigOrDie(cfg)
 	exp := int64(3600)
 	tr, err := cs.CoreV1().ServiceAccounts(ns).CreateToken(bg, name,

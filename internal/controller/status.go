@@ -14,6 +14,7 @@ import (
 
 	"github.com/jwtgate/jwtgate/api/v1alpha1"
 	"github.com/jwtgate/jwtgate/internal/compile"
+	"github.com/jwtgate/jwtgate/internal/inject"
 )
 
 // EventRecorderName is the reportingController of the operator's Events.
@@ -59,6 +60,10 @@ type routeInput struct {
 	// configMap names the route's ConfigMap; rules counts the rules in force.
 	configMap string
 	rules     int32
+	// pods is what the selected pods' and their namespace's metadata say.
+	pods podCensus
+	// numericPort is spec.port when it is a number, "" when it is a name.
+	numericPort string
 }
 
 // writeOutcome holds the write failures that retrying cannot fix.
@@ -86,6 +91,10 @@ var readyChecks = []check{
 	authorizersUnverified,
 }
 
+// guardChecks say why selected pods are not guarded, first match wins:
+// without the namespace's opt-in, recreating pods does not help.
+var guardChecks = []check{namespaceNotOptedIn, podsUnguarded}
+
 // firstFiring evaluates checks in order; the first that fires decides.
 func firstFiring(checks []check, in routeInput) (reason, message string, fired bool) {
 	for _, c := range checks {
@@ -96,22 +105,65 @@ func firstFiring(checks []check, in routeInput) (reason, message string, fired b
 	return "", "", false
 }
 
-// routeConditions returns a ProtectedRoute's Accepted, ResolvedRefs and Ready
-// conditions, in that order, for what Reconcile gathered and wrote.
+// routeConditions returns a ProtectedRoute's Accepted, ResolvedRefs, Ready
+// and PodsGuarded conditions, in that order, for what Reconcile gathered and
+// wrote. Ready keeps meaning "compiled and distributed": pods get the
+// sidecar only when they are created, which PodsGuarded reports apart.
 func routeConditions(in routeInput) []metav1.Condition {
-	decide := func(typ string, checks []check, okReason, okMessage string) metav1.Condition {
+	decide := func(typ string, checks []check, okReason, okMessage, note string) metav1.Condition {
 		if reason, msg, fired := firstFiring(checks, in); fired {
-			return newCondition(in.generation, typ, false, reason, msg)
+			return newCondition(in.generation, typ, false, reason, msg+note)
 		}
-		return newCondition(in.generation, typ, true, okReason, okMessage)
+		return newCondition(in.generation, typ, true, okReason, okMessage+note)
+	}
+	guardedReason, guardedMsg := v1alpha1.ReasonAllPodsGuarded, fmt.Sprintf("all %d selected pods run with the jwtgate sidecar", in.pods.selected)
+	if in.pods.selected == 0 {
+		// True: nothing runs unguarded, and pods created from now on get
+		// the sidecar; a route applied before its workload is not a fault.
+		guardedReason, guardedMsg = v1alpha1.ReasonNoPodsSelected, "spec.selector matches no pod yet; pods created from now on get the jwtgate sidecar"
 	}
 	return []metav1.Condition{
-		decide(v1alpha1.ConditionAccepted, acceptedChecks, v1alpha1.ReasonAccepted, "rules are valid together"),
+		decide(v1alpha1.ConditionAccepted, acceptedChecks, v1alpha1.ReasonAccepted, "rules are valid together", ""),
 		decide(v1alpha1.ConditionResolvedRefs, []check{refsUnresolved}, v1alpha1.ReasonResolvedRefs,
-			fmt.Sprintf("all %d referenced JWTAuthorizers exist and are Ready", in.references)),
+			fmt.Sprintf("all %d referenced JWTAuthorizers exist and are Ready", in.references), ""),
 		decide(v1alpha1.ConditionReady, readyChecks, v1alpha1.ReasonCompiled,
-			fmt.Sprintf("%d rules compiled into ConfigMap %s", in.rules, in.configMap)),
+			fmt.Sprintf("%d rules compiled into ConfigMap %s", in.rules, in.configMap), ""),
+		decide(v1alpha1.ConditionPodsGuarded, guardChecks, guardedReason, guardedMsg, portNote(in.numericPort)),
 	}
+}
+
+func namespaceNotOptedIn(in routeInput) (string, string, bool) {
+	c := in.pods
+	if c.optedIn {
+		return "", "", false
+	}
+	msg := fmt.Sprintf("namespace %s lacks the label %s=%s, so no pod created in it gets the jwtgate sidecar: run kubectl label namespace %s %s=%s",
+		c.namespace, inject.NamespaceLabel, inject.NamespaceLabelValue, c.namespace, inject.NamespaceLabel, inject.NamespaceLabelValue)
+	if n := c.unguarded(); n > 0 {
+		msg += fmt.Sprintf(", then %s (%d of %d selected pods run without the sidecar)", c.fix(), n, c.selected)
+	}
+	return v1alpha1.ReasonNamespaceNotOptedIn, msg, true
+}
+
+func podsUnguarded(in routeInput) (string, string, bool) {
+	c := in.pods
+	n := c.unguarded()
+	if n == 0 {
+		return "", "", false
+	}
+	return v1alpha1.ReasonPodsUnguarded, fmt.Sprintf(
+		"%d of %d selected pods run without the jwtgate sidecar, so their traffic reaches the app unchecked (pods get the sidecar only when they are created): %s",
+		n, c.selected, c.fix()), true
+}
+
+// portNote warns that a protected port given by number cannot be reached
+// through the sidecar by a Service that targets that number.
+func portNote(numericPort string) string {
+	if numericPort == "" {
+		return ""
+	}
+	return fmt.Sprintf("; note: spec.port is the number %s, so a Service whose targetPort is %s reaches the app around the sidecar: "+
+		"name the container port, set spec.port to that name and let Services target the name, which the sidecar takes over", numericPort, numericPort)
 }
 
 func invalidRules(in routeInput) (string, string, bool) {

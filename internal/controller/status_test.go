@@ -20,7 +20,8 @@ const testGen = 7
 
 // goodInput is a route whose rules compiled and whose objects were written.
 func goodInput() routeInput {
-	return routeInput{generation: testGen, references: 2, configMap: "jwtgate-colors", rules: 3}
+	return routeInput{generation: testGen, references: 2, configMap: "jwtgate-colors", rules: 3,
+		pods: podCensus{namespace: "colors", optedIn: true, selected: 3, guarded: 3}}
 }
 
 var (
@@ -137,6 +138,58 @@ func TestResolvedRefsCondition(t *testing.T) {
 	}
 }
 
+func TestPodsGuardedCondition(t *testing.T) {
+	const (
+		label     = "kubectl label namespace colors jwtgate.io/injection=enabled"
+		restart   = "recreate them with kubectl rollout restart -n colors deployment/colors-api statefulset/db"
+		unchecked = " selected pods run without the jwtgate sidecar, so their traffic reaches the app unchecked (pods get the sidecar only when they are created): "
+		portNote  = "; note: spec.port is the number 8080, so a Service whose targetPort is 8080 reaches the app around the sidecar: " +
+			"name the container port, set spec.port to that name and let Services target the name, which the sidecar takes over"
+	)
+	unguarded := podCensus{namespace: "colors", optedIn: true, selected: 4, guarded: 1, restart: []string{"deployment/colors-api", "statefulset/db"}}
+	for _, tc := range []struct {
+		name        string
+		pods        podCensus
+		numericPort string
+		ok          bool
+		reason, msg string
+	}{
+		{"all guarded", podCensus{namespace: "colors", optedIn: true, selected: 3, guarded: 3}, "", true,
+			v1alpha1.ReasonAllPodsGuarded, "all 3 selected pods run with the jwtgate sidecar"},
+		{"no pods selected", podCensus{namespace: "colors", optedIn: true}, "", true,
+			v1alpha1.ReasonNoPodsSelected, "spec.selector matches no pod yet; pods created from now on get the jwtgate sidecar"},
+		{"namespace not opted in, no pods", podCensus{namespace: "colors"}, "", false, v1alpha1.ReasonNamespaceNotOptedIn,
+			"namespace colors lacks the label jwtgate.io/injection=enabled, so no pod created in it gets the jwtgate sidecar: run " + label},
+		{"namespace not opted in outranks unguarded pods", func() podCensus { c := unguarded; c.optedIn = false; return c }(), "", false,
+			v1alpha1.ReasonNamespaceNotOptedIn,
+			"namespace colors lacks the label jwtgate.io/injection=enabled, so no pod created in it gets the jwtgate sidecar: run " + label +
+				", then " + restart + " (3 of 4 selected pods run without the sidecar)"},
+		{"namespace opted out after injection", podCensus{namespace: "colors", selected: 2, guarded: 2}, "", false, v1alpha1.ReasonNamespaceNotOptedIn,
+			"namespace colors lacks the label jwtgate.io/injection=enabled, so no pod created in it gets the jwtgate sidecar: run " + label},
+		{"pods predate the route", unguarded, "", false, v1alpha1.ReasonPodsUnguarded, "3 of 4" + unchecked + restart},
+		{"bare and opted-out pods", podCensus{namespace: "colors", optedIn: true, selected: 2, recreate: []string{"debug"}, optedOut: []string{"legacy"}}, "", false,
+			v1alpha1.ReasonPodsUnguarded, "2 of 2" + unchecked +
+				"delete and recreate pod debug (no Deployment, StatefulSet or DaemonSet owns it); " +
+				"pod legacy is labelled jwtgate.io/inject=false and never gets the sidecar: remove the label and recreate it, or change spec.selector"},
+		{"many workloads are cut short", podCensus{namespace: "colors", optedIn: true, selected: 7,
+			restart: []string{"deployment/a", "deployment/b", "deployment/c", "deployment/d", "deployment/e", "deployment/f", "deployment/g"}}, "", false,
+			v1alpha1.ReasonPodsUnguarded, "7 of 7" + unchecked +
+				"recreate them with kubectl rollout restart -n colors deployment/a deployment/b deployment/c deployment/d deployment/e (and 2 more)"},
+		{"numeric port, all guarded", podCensus{namespace: "colors", optedIn: true, selected: 1, guarded: 1}, "8080", true,
+			v1alpha1.ReasonAllPodsGuarded, "all 1 selected pods run with the jwtgate sidecar" + portNote},
+		{"numeric port, unguarded", unguarded, "8080", false, v1alpha1.ReasonPodsUnguarded, "3 of 4" + unchecked + restart + portNote},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			in := goodInput()
+			in.pods, in.numericPort = tc.pods, tc.numericPort
+			conds := routeConditions(in)
+			expectCondition(t, conds, v1alpha1.ConditionPodsGuarded, tc.ok, tc.reason, tc.msg)
+			// Ready keeps meaning compiled and distributed.
+			expectCondition(t, conds, v1alpha1.ConditionReady, true, v1alpha1.ReasonCompiled, "3 rules compiled into ConfigMap jwtgate-colors")
+		})
+	}
+}
+
 func TestRouteConditionsShape(t *testing.T) {
 	in := goodInput()
 	in.invalid = &compile.InvalidRulesError{Msg: strings.Repeat("x", 2*conditionMessageLimit)}
@@ -149,7 +202,7 @@ func TestRouteConditionsShape(t *testing.T) {
 				c.Type, c.ObservedGeneration, c.LastTransitionTime, testGen)
 		}
 	}
-	if want := []string{v1alpha1.ConditionAccepted, v1alpha1.ConditionResolvedRefs, v1alpha1.ConditionReady}; !slices.Equal(types, want) {
+	if want := []string{v1alpha1.ConditionAccepted, v1alpha1.ConditionResolvedRefs, v1alpha1.ConditionReady, v1alpha1.ConditionPodsGuarded}; !slices.Equal(types, want) {
 		t.Errorf("condition types %v, want %v", types, want)
 	}
 	if msg := conds[0].Message; len(msg) > conditionMessageLimit || !strings.HasSuffix(msg, "...") {

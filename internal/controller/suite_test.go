@@ -58,7 +58,10 @@ var _ = BeforeSuite(func() {
 	k8sClient, err = client.New(cfg, client.Options{Scheme: scheme})
 	Expect(err).NotTo(HaveOccurred())
 
-	mgr, err := ctrl.NewManager(cfg, ctrl.Options{
+	// The operator runs as its own ServiceAccount with the RBAC and the
+	// admission policy of the kustomize install, so every spec also checks
+	// that they suffice.
+	mgr, err := ctrl.NewManager(installOperatorAccess(), ctrl.Options{
 		Scheme:                 scheme,
 		Cache:                  CacheOptions(),
 		Metrics:                metricsserver.Options{BindAddress: "0"},

@@ -180,6 +180,47 @@ func TestRBACIsLeastPrivilege(t *testing.T) {
 	}
 }
 
+// Only the release's operator (and system:masters) may write the objects
+// it makes for routes: the protect policy names the release's
+// ServiceAccount, with the guard on or off.
+func TestProtectPolicyNamesTheOperator(t *testing.T) {
+	for name, tc := range map[string]struct {
+		args    []string
+		account string
+	}{
+		"default": {nil, "jwtgate"},
+		"custom":  {[]string{"-f", "testdata/custom-values.yaml"}, "jwtgate-operator"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			var policy *admissionv1.ValidatingAdmissionPolicy
+			var bound bool
+			for _, o := range decode(t, render(t, tc.args...)) {
+				switch v := o.(type) {
+				case *admissionv1.ValidatingAdmissionPolicy:
+					if v.Name == "jwtgate-protect" {
+						policy = v
+					}
+				case *admissionv1.ValidatingAdmissionPolicyBinding:
+					bound = bound || (v.Spec.PolicyName == "jwtgate-protect" && slices.Equal(v.Spec.ValidationActions, []admissionv1.ValidationAction{admissionv1.Deny}))
+				}
+			}
+			if policy == nil || !bound {
+				t.Fatalf("no jwtgate-protect policy (%v) bound with Deny (%v)", policy != nil, bound)
+			}
+			want := map[string]string{"operatorNamespace": "'" + namespace + "'", "operatorAccount": "'" + tc.account + "'"}
+			for _, v := range policy.Spec.Variables {
+				if w, ok := want[v.Name]; ok && v.Expression != w {
+					t.Errorf("variable %s = %s, want %s", v.Name, v.Expression, w)
+				}
+				delete(want, v.Name)
+			}
+			if len(want) > 0 {
+				t.Errorf("variables %v missing", want)
+			}
+		})
+	}
+}
+
 func TestCustomValuesTakeEffect(t *testing.T) {
 	objs := decode(t, render(t, "-f", "testdata/custom-values.yaml"))
 	dep := only[*appsv1.Deployment](t, objs)
@@ -207,7 +248,9 @@ func TestCustomValuesTakeEffect(t *testing.T) {
 				t.Error("metrics Service rendered with metrics.enabled=false")
 			}
 		case *admissionv1.ValidatingAdmissionPolicy:
-			t.Error("guard rendered with guard.enabled=false")
+			if v.Name == "jwtgate-guard" {
+				t.Error("guard rendered with guard.enabled=false")
+			}
 		}
 	}
 }
