@@ -169,7 +169,7 @@ func TestErrorsDoNotQuoteTheServer(t *testing.T) {
 	const secret = "s3cr3t"
 	c := keys.NewHTTPClient(2 * time.Second)
 	serve := func(body string) string {
-		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.Write([]byte(body)) }))
+		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { _, _ = w.Write([]byte(body)) }))
 		t.Cleanup(srv.Close)
 		return srv.URL
 	}
@@ -210,7 +210,7 @@ func TestErrorsDoNotQuoteTheServer(t *testing.T) {
 	}
 	var self string
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		w.Write([]byte(`{"issuer":"` + self + `","jwks_uri":"gopher://` + secret + `/"}`))
+		_, _ = w.Write([]byte(`{"issuer":"` + self + `","jwks_uri":"gopher://` + secret + `/"}`))
 	}))
 	defer srv.Close()
 	self = srv.URL

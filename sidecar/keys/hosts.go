@@ -12,7 +12,7 @@ import (
 	"time"
 )
 
-// ErrHostNotAllowed: an issuer endpoint is on, resolves to or redirects to an
+// ErrHostNotAllowed means an issuer endpoint is on, resolves to or redirects to an
 // address a HostPolicy refuses. Errors matching it are *HostError.
 var ErrHostNotAllowed = errors.New("host not allowed")
 
