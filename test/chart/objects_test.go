@@ -40,9 +40,16 @@ func decode(t *testing.T, rendered string) []runtime.Object {
 
 func only[T runtime.Object](t *testing.T, objs []runtime.Object) T {
 	t.Helper()
+	return onlyWhere[T](t, objs, func(T) bool { return true })
+}
+
+// onlyWhere is only among the objects of type T that match, e.g. by name
+// where the chart ships several of a kind.
+func onlyWhere[T runtime.Object](t *testing.T, objs []runtime.Object, match func(T) bool) T {
+	t.Helper()
 	var found []T
 	for _, o := range objs {
-		if v, ok := o.(T); ok {
+		if v, ok := o.(T); ok && match(v) {
 			found = append(found, v)
 		}
 	}
@@ -325,7 +332,9 @@ func TestGuardAdmitsTheInjectedSidecar(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			policy := only[*admissionv1.ValidatingAdmissionPolicy](t, objs)
+			policy := onlyWhere(t, objs, func(p *admissionv1.ValidatingAdmissionPolicy) bool {
+				return strings.HasSuffix(p.Name, "-guard")
+			})
 			i := slices.IndexFunc(policy.Spec.Variables, func(v admissionv1.Variable) bool { return v.Name == inject.GuardImagesVariable })
 			if i < 0 || policy.Spec.Variables[i].Expression != want {
 				t.Errorf("the guard's %s: %+v, want %s", inject.GuardImagesVariable, policy.Spec.Variables, want)
