@@ -32,6 +32,12 @@ const (
 	// redirects to a loopback, link-local or cloud metadata address, which
 	// the operator does not contact.
 	ReasonIssuerNotAllowed = "IssuerNotAllowed"
+	// ReasonCABundleNotFound: spec.caBundle names a ConfigMap or key that
+	// does not exist.
+	ReasonCABundleNotFound = "CABundleNotFound"
+	// ReasonCABundleInvalid: spec.caBundle's value is not PEM certificates
+	// only, or is too large.
+	ReasonCABundleInvalid = "CABundleInvalid"
 )
 
 // Reasons for ProtectedRoute conditions.

@@ -35,6 +35,36 @@ type ClaimToHeader struct {
 	Header string `json:"header"`
 }
 
+// CABundleSource says where the CA certificates for an issuer's TLS
+// connections are read from.
+type CABundleSource struct {
+	// configMapKeyRef names a key of a ConfigMap in the JWTAuthorizer's own
+	// namespace whose value is the bundle, e.g. created with
+	// `kubectl create configmap idp-ca --from-file=ca.crt=ca.pem`. A Secret
+	// cannot be named: CA certificates are public, and a Secret reference
+	// would let whoever may write a JWTAuthorizer have the operator read
+	// Secrets on their behalf.
+	// +required
+	ConfigMapKeyRef ConfigMapKeyReference `json:"configMapKeyRef"`
+}
+
+// ConfigMapKeyReference names one key of a ConfigMap in the same namespace.
+type ConfigMapKeyReference struct {
+	// name is the ConfigMap's name.
+	// +required
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=253
+	// +kubebuilder:validation:XValidation:rule="self.matches('^[a-z0-9]([-a-z0-9]*[a-z0-9])?([.][a-z0-9]([-a-z0-9]*[a-z0-9])?)*$')",message="name must be the name of a ConfigMap in this namespace: lower-case letters, digits, '-' and '.', e.g. idp-ca"
+	Name string `json:"name"`
+
+	// key is the ConfigMap key that holds the PEM certificates, e.g. ca.crt.
+	// +required
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=253
+	// +kubebuilder:validation:XValidation:rule="self.matches('^[-._a-zA-Z0-9]+$') && self != '.' && self != '..'",message="key must be a ConfigMap key: letters, digits, '-', '_' and '.', e.g. ca.crt"
+	Key string `json:"key"`
+}
+
 // JWTAuthorizerSpec says which tokens are valid: who issued them, for whom,
 // where the request carries them and which keys sign them. It is the
 // equivalent of an API gateway's JWT authorizer.
@@ -83,6 +113,21 @@ type JWTAuthorizerSpec struct {
 	// +kubebuilder:validation:MaxLength=1024
 	// +kubebuilder:validation:XValidation:rule="self == '' || (isURL(self) && url(self).getHostname() != '' && (url(self).getScheme() == 'https' || (url(self).getScheme() == 'http' && url(self).getHostname() in ['localhost', '127.0.0.1', '::1'])))",message="jwksURI must be an absolute https URL (http only for localhost, 127.0.0.1 or [::1]), or empty to use OIDC discovery"
 	JWKSURI string `json:"jwksURI,omitempty"`
+
+	// caBundle names the CA certificates (PEM) that OIDC discovery and key
+	// set fetches trust instead of the public trust store: for an issuer
+	// whose TLS certificate a private authority signed. When set, only these
+	// certificates are trusted for this authorizer, by the operator's key
+	// check and by every sidecar alike, so no other authority can stand in
+	// for the issuer. List the authorities that sign the issuer's certificate
+	// (or that certificate itself). Every PEM block must be a certificate, at
+	// most 256 KiB in all. The operator reads and checks the bundle and
+	// compiles it into the route's configuration, so an edit reaches the
+	// sidecars within seconds; while it is missing or invalid, the rules
+	// using this authorizer answer 503. When unset, the public trust store
+	// is used.
+	// +optional
+	CABundle *CABundleSource `json:"caBundle,omitempty"`
 
 	// algorithms is an allow-list of signing algorithms. Only asymmetric
 	// algorithms are possible. When empty, every asymmetric algorithm is
@@ -136,15 +181,27 @@ type JWTAuthorizerStatus struct {
 	// +optional
 	LastFetchTime *metav1.Time `json:"lastFetchTime,omitempty"`
 
+	// caBundleHash identifies the spec.caBundle certificates last read and
+	// found valid ("sha256:" and the hex digest of the certificates as
+	// compiled into routes). It changes whenever they do, and the routes
+	// using this authorizer are then recompiled. Empty without a bundle or
+	// while it cannot be used.
+	// +optional
+	CABundleHash string `json:"caBundleHash,omitempty"`
+
 	// conditions: Ready is True with reason KeysFetched once usable keys were
 	// fetched; otherwise False with DiscoveryFailed, IssuerMismatch,
-	// JWKSFetchFailed, NoUsableKeys or IssuerNotAllowed (a loopback,
-	// link-local or cloud metadata host, which the operator does not contact)
-	// and a message that says what to fix.
+	// JWKSFetchFailed, NoUsableKeys, IssuerNotAllowed (a loopback,
+	// link-local or cloud metadata host, which the operator does not
+	// contact), CABundleNotFound or CABundleInvalid (spec.caBundle's
+	// ConfigMap or key is missing, or it is not PEM certificates) and a
+	// message that says what to fix.
 	// Ready is the operator's own periodic check: routes using a not-Ready
 	// authorizer keep their full configuration, since sidecars fetch the
-	// keys themselves. Transitions are also reported as Events (Normal when
-	// Ready, Warning when not).
+	// keys themselves; only a CA bundle that cannot be used makes its rules
+	// answer 503, as sidecars must not fall back to other authorities.
+	// Transitions are also reported as Events (Normal when Ready, Warning
+	// when not).
 	// +optional
 	// +listType=map
 	// +listMapKey=type

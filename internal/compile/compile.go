@@ -55,6 +55,18 @@ type Unresolved struct {
 	Unavailable bool
 }
 
+// CABundle is an authorizer's spec.caBundle as the operator read it from
+// its ConfigMap: the certificates to trust, or why there are none.
+type CABundle struct {
+	// PEM is the certificates as keys.ParseCABundle re-encodes them.
+	PEM string
+	// Problem, when set, says why the bundle cannot be used (its ConfigMap
+	// is missing, or it is not PEM certificates). The authorizer then
+	// compiles as Unavailable: its fetches must never fall back to the
+	// public trust store.
+	Problem string
+}
+
 // Result is a compiled route.
 type Result struct {
 	Config config.Config
@@ -84,14 +96,16 @@ func Ready(a *v1alpha1.JWTAuthorizer) bool {
 }
 
 // Compile compiles route with authorizers (by name, from the route's
-// namespace; missing ones are absent). Only a missing authorizer, or one
-// being deleted, compiles as Unavailable (503). An existing one compiles in
-// full whatever its Ready state: an operator check that failed once must not
-// take routes down, and the sidecar fetches and validates the keys itself,
+// namespace; missing ones are absent) and the CA bundles of those that set
+// spec.caBundle (by authorizer name, read by the caller). Only a missing
+// authorizer, one being deleted, or one whose CA bundle is missing or
+// unusable compiles as Unavailable (503). An existing one compiles in full
+// whatever its Ready state: an operator check that failed once must not take
+// routes down, and the sidecar fetches and validates the keys itself,
 // failing closed (503) while it cannot obtain them. It returns an
 // *InvalidRulesError when the sidecar would refuse the rules (ambiguous
 // together, or differing only by letter case).
-func Compile(route *v1alpha1.ProtectedRoute, authorizers map[string]*v1alpha1.JWTAuthorizer) (*Result, error) {
+func Compile(route *v1alpha1.ProtectedRoute, authorizers map[string]*v1alpha1.JWTAuthorizer, bundles map[string]CABundle) (*Result, error) {
 	cfg := config.Config{
 		Source: config.Source{Namespace: route.Namespace, Name: route.Name, Generation: route.Generation},
 		Listen: ":" + strconv.Itoa(config.DefaultListenPort),
@@ -105,7 +119,7 @@ func Compile(route *v1alpha1.ProtectedRoute, authorizers map[string]*v1alpha1.JW
 		cfg.Rules = append(cfg.Rules, compileRule(r))
 	}
 	res := &Result{}
-	cfg.Authorizers, res.Unresolved = compileAuthorizers(route, authorizers)
+	cfg.Authorizers, res.Unresolved = compileAuthorizers(route, authorizers, bundles)
 	cfg.CORS = compileCORS(route.Spec.CORS)
 	// The lowest version that expresses the route, so sidecars older than
 	// this operator keep accepting every route that uses nothing newer.
@@ -163,8 +177,8 @@ func Hash(data []byte) string { return config.Hash(data) }
 // ResolveRefs reports, sorted by name, the authorizers the route references
 // that are missing or not Ready (see Unresolved.Unavailable). It holds even when the rules are invalid, so
 // ResolvedRefs can be reported alongside InvalidRules.
-func ResolveRefs(route *v1alpha1.ProtectedRoute, authorizers map[string]*v1alpha1.JWTAuthorizer) []Unresolved {
-	_, un := compileAuthorizers(route, authorizers)
+func ResolveRefs(route *v1alpha1.ProtectedRoute, authorizers map[string]*v1alpha1.JWTAuthorizer, bundles map[string]CABundle) []Unresolved {
+	_, un := compileAuthorizers(route, authorizers, bundles)
 	return un
 }
 
@@ -180,12 +194,16 @@ func References(rules []v1alpha1.RouteRule) []string {
 	return refs
 }
 
-func compileAuthorizers(route *v1alpha1.ProtectedRoute, authorizers map[string]*v1alpha1.JWTAuthorizer) ([]config.Authorizer, []Unresolved) {
+func compileAuthorizers(route *v1alpha1.ProtectedRoute, authorizers map[string]*v1alpha1.JWTAuthorizer, bundles map[string]CABundle) ([]config.Authorizer, []Unresolved) {
 	refs := References(route.Spec.Rules)
 	out := make([]config.Authorizer, 0, len(refs))
 	var unresolved []Unresolved
 	for _, name := range refs {
-		a, un := compileAuthorizer(route.Namespace, name, authorizers[name])
+		var bundle *CABundle
+		if b, ok := bundles[name]; ok {
+			bundle = &b
+		}
+		a, un := compileAuthorizer(route.Namespace, name, authorizers[name], bundle)
 		out = append(out, a)
 		if un != nil {
 			unresolved = append(unresolved, *un)
@@ -218,7 +236,7 @@ func compileRule(r v1alpha1.RouteRule) config.Rule {
 	return out
 }
 
-func compileAuthorizer(ns, name string, a *v1alpha1.JWTAuthorizer) (config.Authorizer, *Unresolved) {
+func compileAuthorizer(ns, name string, a *v1alpha1.JWTAuthorizer, bundle *CABundle) (config.Authorizer, *Unresolved) {
 	out := config.Authorizer{Name: name, IdentitySource: config.IdentitySource{In: config.SourceHeader, Name: "Authorization"}}
 	unavailable := func(reason, msg string) (config.Authorizer, *Unresolved) {
 		out.Unavailable = msg
@@ -235,6 +253,15 @@ func compileAuthorizer(ns, name string, a *v1alpha1.JWTAuthorizer) (config.Autho
 	if err != nil {
 		// The schema prevents this; compile it closed rather than guess.
 		return unavailable(UnresolvedNotReady, fmt.Sprintf("JWTAuthorizer %s/%s: %v", ns, name, err))
+	}
+	if a.Spec.CABundle != nil {
+		switch {
+		case bundle == nil:
+			return unavailable(UnresolvedNotReady, fmt.Sprintf("JWTAuthorizer %s/%s: its CA bundle was not read", ns, name))
+		case bundle.Problem != "":
+			return unavailable(UnresolvedNotReady, fmt.Sprintf("JWTAuthorizer %s/%s cannot be used while %s", ns, name, bundle.Problem))
+		}
+		out.CABundle = bundle.PEM
 	}
 	out.IdentitySource = src
 	out.Issuer = a.Spec.Issuer

@@ -81,18 +81,21 @@ func TestGolden(t *testing.T) {
 	markReady(query, 1)
 
 	cases := []struct {
-		name  string
-		route *v1alpha1.ProtectedRoute
-		auths map[string]*v1alpha1.JWTAuthorizer
+		name    string
+		route   *v1alpha1.ProtectedRoute
+		auths   map[string]*v1alpha1.JWTAuthorizer
+		bundles map[string]CABundle
 	}{
-		{"colors-ready", colorsRoute(t), map[string]*v1alpha1.JWTAuthorizer{"auth0": colorsAuthorizer(t)}},
-		{"colors-authorizer-missing", colorsRoute(t), nil},
-		{"colors-authorizer-not-ready", colorsRoute(t), map[string]*v1alpha1.JWTAuthorizer{"auth0": notReady}},
-		{"numeric-port-two-authorizers", numeric, map[string]*v1alpha1.JWTAuthorizer{"auth0": colorsAuthorizer(t), "query": query, "unused": colorsAuthorizer(t)}},
+		{"colors-ready", colorsRoute(t), map[string]*v1alpha1.JWTAuthorizer{"auth0": colorsAuthorizer(t)}, nil},
+		{"colors-authorizer-missing", colorsRoute(t), nil, nil},
+		{"colors-authorizer-not-ready", colorsRoute(t), map[string]*v1alpha1.JWTAuthorizer{"auth0": notReady}, nil},
+		{"numeric-port-two-authorizers", numeric, map[string]*v1alpha1.JWTAuthorizer{"auth0": colorsAuthorizer(t), "query": query, "unused": colorsAuthorizer(t)}, nil},
+		{"colors-ca-bundle", colorsRoute(t), map[string]*v1alpha1.JWTAuthorizer{"auth0": withCABundle(colorsAuthorizer(t))},
+			map[string]CABundle{"auth0": {PEM: privateCA(t)}}},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			res, err := Compile(tc.route, tc.auths)
+			res, err := Compile(tc.route, tc.auths, tc.bundles)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -130,12 +133,12 @@ func TestGolden(t *testing.T) {
 func TestDeterministic(t *testing.T) {
 	a := colorsAuthorizer(t)
 	r := colorsRoute(t)
-	first, err := Compile(r, map[string]*v1alpha1.JWTAuthorizer{"auth0": a})
+	first, err := Compile(r, map[string]*v1alpha1.JWTAuthorizer{"auth0": a}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	for i := 0; i < 20; i++ {
-		again, _ := Compile(r, map[string]*v1alpha1.JWTAuthorizer{"auth0": a, "other": colorsAuthorizer(t)})
+		again, _ := Compile(r, map[string]*v1alpha1.JWTAuthorizer{"auth0": a, "other": colorsAuthorizer(t)}, nil)
 		if !bytes.Equal(first.JSON, again.JSON) || first.Hash != again.Hash {
 			t.Fatalf("run %d differs:\n%s\n%s", i, first.JSON, again.JSON)
 		}
@@ -145,13 +148,13 @@ func TestDeterministic(t *testing.T) {
 	permuted.Spec.CORS.AllowHeaders = []string{"Authorization", "Content-Type"}
 	pa := colorsAuthorizer(t)
 	pa.Spec.Algorithms = []v1alpha1.SigningAlgorithm{"RS256", "RS256"}
-	again, _ := Compile(permuted, map[string]*v1alpha1.JWTAuthorizer{"auth0": pa})
+	again, _ := Compile(permuted, map[string]*v1alpha1.JWTAuthorizer{"auth0": pa}, nil)
 	if !bytes.Equal(first.JSON, again.JSON) {
 		t.Fatalf("set order changed the output:\n%s\n%s", first.JSON, again.JSON)
 	}
 	changed := colorsRoute(t)
 	changed.Spec.Rules[0].Path = "/colours"
-	c, _ := Compile(changed, map[string]*v1alpha1.JWTAuthorizer{"auth0": a})
+	c, _ := Compile(changed, map[string]*v1alpha1.JWTAuthorizer{"auth0": a}, nil)
 	if c.Hash == first.Hash {
 		t.Fatal("a changed rule kept the same hash")
 	}
@@ -166,16 +169,23 @@ func TestFailsClosed(t *testing.T) {
 	badSource := colorsAuthorizer(t)
 	badSource.Spec.IdentitySource = "$request.body.token"
 
+	unusable := map[string]CABundle{"auth0": {Problem: "its CA bundle is missing"}}
+
 	cases := []struct {
 		name       string
 		auth       *v1alpha1.JWTAuthorizer
+		bundles    map[string]CABundle
 		wantReason string
 		wantMsg    string
 	}{
-		{"missing", nil, UnresolvedNotFound, "JWTAuthorizer colors/auth0 not found"},
-		{"being deleted", deleting, UnresolvedNotFound, "JWTAuthorizer colors/auth0 is being deleted"},
-		{"identity source the schema should have refused", badSource, UnresolvedNotReady,
+		{"missing", nil, nil, UnresolvedNotFound, "JWTAuthorizer colors/auth0 not found"},
+		{"being deleted", deleting, nil, UnresolvedNotFound, "JWTAuthorizer colors/auth0 is being deleted"},
+		{"identity source the schema should have refused", badSource, nil, UnresolvedNotReady,
 			`JWTAuthorizer colors/auth0: identitySource "$request.body.token" must be $request.header.NAME, $request.querystring.NAME or $request.cookie.NAME`},
+		// Its fetches must never fall back to the public trust store.
+		{"CA bundle not read", withCABundle(colorsAuthorizer(t)), nil, UnresolvedNotReady, "JWTAuthorizer colors/auth0: its CA bundle was not read"},
+		{"CA bundle unusable", withCABundle(colorsAuthorizer(t)), unusable, UnresolvedNotReady,
+			"JWTAuthorizer colors/auth0 cannot be used while its CA bundle is missing"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -183,7 +193,7 @@ func TestFailsClosed(t *testing.T) {
 			if tc.auth != nil {
 				auths["auth0"] = tc.auth
 			}
-			res, err := Compile(colorsRoute(t), auths)
+			res, err := Compile(colorsRoute(t), auths, tc.bundles)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -195,7 +205,7 @@ func TestFailsClosed(t *testing.T) {
 				t.Fatalf("want exactly the referenced authorizer, got %+v", res.Config.Authorizers)
 			}
 			a := res.Config.Authorizers[0]
-			if a.Unavailable != tc.wantMsg || a.Issuer != "" || len(a.Audiences) != 0 || a.JWKSURI != "" {
+			if a.Unavailable != tc.wantMsg || a.Issuer != "" || len(a.Audiences) != 0 || a.JWKSURI != "" || a.CABundle != "" {
 				t.Fatalf("unavailable authorizer carries verification data or no reason: %+v", a)
 			}
 			for _, r := range res.Config.Rules {
@@ -215,7 +225,7 @@ func TestFailsClosed(t *testing.T) {
 // checks the keys itself, so the operator's view must not take routes down.
 // It is still reported, for ResolvedRefs.
 func TestNotReadyCompilesInFull(t *testing.T) {
-	ready, err := Compile(colorsRoute(t), map[string]*v1alpha1.JWTAuthorizer{"auth0": colorsAuthorizer(t)})
+	ready, err := Compile(colorsRoute(t), map[string]*v1alpha1.JWTAuthorizer{"auth0": colorsAuthorizer(t)}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -240,7 +250,7 @@ func TestNotReadyCompilesInFull(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			res, err := Compile(colorsRoute(t), map[string]*v1alpha1.JWTAuthorizer{"auth0": tc.auth})
+			res, err := Compile(colorsRoute(t), map[string]*v1alpha1.JWTAuthorizer{"auth0": tc.auth}, nil)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -256,7 +266,7 @@ func TestNotReadyCompilesInFull(t *testing.T) {
 			if !bytes.Equal(res.JSON, ready.JSON) || res.Hash != ready.Hash {
 				t.Fatalf("not-Ready compilation differs from the Ready one:\n%s\nwant\n%s", res.JSON, ready.JSON)
 			}
-			if got := ResolveRefs(colorsRoute(t), map[string]*v1alpha1.JWTAuthorizer{"auth0": tc.auth}); len(got) != 1 || got[0] != want {
+			if got := ResolveRefs(colorsRoute(t), map[string]*v1alpha1.JWTAuthorizer{"auth0": tc.auth}, nil); len(got) != 1 || got[0] != want {
 				t.Fatalf("ResolveRefs = %+v, want %+v", got, want)
 			}
 		})
@@ -270,7 +280,7 @@ func TestRuleDetails(t *testing.T) {
 		{Path: "/b", Public: true, Authorizer: "x"},
 	}
 	r.Spec.Port = intstr.FromString("http")
-	res, err := Compile(r, nil)
+	res, err := Compile(r, nil, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -295,7 +305,7 @@ func TestDefaults(t *testing.T) {
 	a.Spec.IdentitySource = ""
 	a.Spec.ClockSkew = nil
 	a.Spec.ForwardToken = nil
-	res, err := Compile(colorsRoute(t), map[string]*v1alpha1.JWTAuthorizer{"auth0": a})
+	res, err := Compile(colorsRoute(t), map[string]*v1alpha1.JWTAuthorizer{"auth0": a}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -377,7 +387,7 @@ func TestPrecedence(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			r := colorsRoute(t)
 			r.Spec.Rules = tc.rules
-			_, err := Compile(r, nil)
+			_, err := Compile(r, nil, nil)
 			if tc.wantErr == "" {
 				if err != nil {
 					t.Fatalf("unexpected error: %v", err)
@@ -404,15 +414,15 @@ func TestPrecedence(t *testing.T) {
 func TestSidecarRefusalIsNotInvalidRules(t *testing.T) {
 	r := colorsRoute(t)
 	r.Spec.Rules = []v1alpha1.RouteRule{{Path: "/a", Public: true, Scopes: []string{"s"}}} // CEL refuses this
-	_, err := Compile(r, nil)
+	_, err := Compile(r, nil, nil)
 	var inv *InvalidRulesError
 	if err == nil || errors.As(err, &inv) || !strings.Contains(err.Error(), "rules[0]: is public but has scopes") {
 		t.Fatalf("error = %v, want a plain error carrying the sidecar's reason", err)
 	}
 }
 
-// The compiler writes the lowest version that expresses the route. Every
-// field of this build is version 1; a future format (pretend the next version
+// The compiler writes the lowest version that expresses the route. These
+// routes use only version 1 fields; a future format (pretend the next version
 // added CORS maxAge and the AllOf scope match) shows the version following the
 // fields, and that a sidecar of this build keeps taking every route that
 // needs nothing newer.
@@ -442,16 +452,16 @@ func TestCompileWritesLowestVersion(t *testing.T) {
 	auths := map[string]*v1alpha1.JWTAuthorizer{"auth0": colorsAuthorizer(t)}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			res, err := Compile(tc.route, auths)
+			res, err := Compile(tc.route, auths, nil)
 			if err != nil {
 				t.Fatal(err)
 			}
 			if res.Config.Version != 1 {
-				t.Fatalf("version %d; this build has only version 1 fields", res.Config.Version)
+				t.Fatalf("version %d; the route uses only version 1 fields", res.Config.Version)
 			}
 			defer func(f config.Format) { format = f }(format)
 			format = future
-			res, err = Compile(tc.route, auths)
+			res, err = Compile(tc.route, auths, nil)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -474,7 +484,7 @@ func BenchmarkCompile(b *testing.B) {
 	r, a := colorsRoute(b), colorsAuthorizer(b)
 	auths := map[string]*v1alpha1.JWTAuthorizer{"auth0": a}
 	for b.Loop() {
-		if _, err := Compile(r, auths); err != nil {
+		if _, err := Compile(r, auths, nil); err != nil {
 			b.Fatal(err)
 		}
 	}
@@ -491,8 +501,70 @@ func BenchmarkCompileMaxRules(b *testing.B) {
 	}
 	auths := map[string]*v1alpha1.JWTAuthorizer{"auth0": a}
 	for b.Loop() {
-		if _, err := Compile(r, auths); err != nil {
+		if _, err := Compile(r, auths, nil); err != nil {
 			b.Fatal(err)
 		}
+	}
+}
+
+// withCABundle makes a name spec.caBundle.
+func withCABundle(a *v1alpha1.JWTAuthorizer) *v1alpha1.JWTAuthorizer {
+	a.Spec.CABundle = &v1alpha1.CABundleSource{ConfigMapKeyRef: v1alpha1.ConfigMapKeyReference{Name: "colors-ca", Key: "ca.crt"}}
+	return a
+}
+
+// privateCA is a fixed CA certificate, so the golden output is stable.
+func privateCA(t testing.TB) string {
+	t.Helper()
+	data, err := os.ReadFile(filepath.Join("testdata", "private-ca.pem"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(data)
+}
+
+// A CA bundle is the only field of format version 2: the compiler writes
+// version 2 exactly when an authorizer carries one, so every other route
+// still reaches version 1 sidecars, byte for byte as before.
+func TestCABundleVersion(t *testing.T) {
+	bundles := map[string]CABundle{"auth0": {PEM: privateCA(t)}}
+	plain, err := Compile(colorsRoute(t), map[string]*v1alpha1.JWTAuthorizer{"auth0": colorsAuthorizer(t)}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cases := []struct {
+		name    string
+		auth    *v1alpha1.JWTAuthorizer
+		bundles map[string]CABundle
+		version int
+	}{
+		{"with a bundle", withCABundle(colorsAuthorizer(t)), bundles, 2},
+		// A bundle read for an authorizer that no longer names one is not used.
+		{"bundle for an authorizer without spec.caBundle", colorsAuthorizer(t), bundles, 1},
+		{"without a bundle", colorsAuthorizer(t), nil, 1},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			res, err := Compile(colorsRoute(t), map[string]*v1alpha1.JWTAuthorizer{"auth0": tc.auth}, tc.bundles)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if res.Config.Version != tc.version || !bytes.Contains(res.JSON, fmt.Appendf(nil, `"version": %d,`, tc.version)) {
+				t.Fatalf("version %d, want %d", res.Config.Version, tc.version)
+			}
+			a := res.Config.Authorizers[0]
+			if tc.version == 1 {
+				if a.CABundle != "" || !bytes.Equal(res.JSON, plain.JSON) {
+					t.Fatalf("compiled differently from a route without a bundle:\n%s", res.JSON)
+				}
+				return
+			}
+			if a.CABundle != privateCA(t) || a.Unavailable != "" || a.Issuer == "" {
+				t.Fatalf("authorizer %+v, want it in full with the bundle", a)
+			}
+			if _, err := config.Parse(res.JSON); err != nil {
+				t.Fatalf("the sidecar refuses it: %v", err)
+			}
+		})
 	}
 }

@@ -44,6 +44,9 @@ const AllowLoopbackIssuersFlag = "allow-loopback-issuers"
 // read the metadata service, nor read remote answers back from status.
 type JWTAuthorizerReconciler struct {
 	client.Client
+	// APIReader reads CA bundles around the cache, which holds only
+	// jwtgate's own ConfigMaps; nil means the manager's.
+	APIReader client.Reader
 	// HTTPClient talks to issuers; nil means the host policy's client (see
 	// AllowLoopbackIssuers). A client given here must enforce it itself.
 	HTTPClient *http.Client
@@ -67,6 +70,7 @@ type JWTAuthorizerReconciler struct {
 // +kubebuilder:rbac:groups=auth.jwtgate.io,resources=jwtauthorizers,verbs=get;list;watch
 // +kubebuilder:rbac:groups=auth.jwtgate.io,resources=jwtauthorizers/status,verbs=get;update;patch
 // +kubebuilder:rbac:groups=events.k8s.io,resources=events,verbs=create;patch
+// +kubebuilder:rbac:groups="",resources=configmaps,verbs=get;list;watch
 
 // Reconcile checks one JWTAuthorizer's keys and writes its status.
 func (r *JWTAuthorizerReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
@@ -82,25 +86,38 @@ func (r *JWTAuthorizerReconciler) Reconcile(ctx context.Context, req ctrl.Reques
 		return ctrl.Result{}, nil
 	}
 
-	fetchCtx, cancel := context.WithTimeout(ctx, r.FetchTimeout)
-	defer cancel()
-	uri, n, err := r.check(fetchCtx, &a)
+	bundle, err := r.caBundle(ctx, &a)
+	var bundleErr *caBundleError
+	if err != nil && !errors.As(err, &bundleErr) {
+		return ctrl.Result{}, err
+	}
+	var uri string
+	var n int
+	if err == nil {
+		fetchCtx, cancel := context.WithTimeout(ctx, r.FetchTimeout)
+		defer cancel()
+		uri, n, err = r.check(fetchCtx, &a, bundle)
+	}
 
 	st := a.Status.DeepCopy()
 	st.ObservedGeneration = a.Generation
 	st.JWKSURI = uri
+	st.CABundleHash = ""
+	if bundle != nil {
+		st.CABundleHash = bundle.Hash()
+	}
 	reason := v1alpha1.ReasonKeysFetched
 	if err == nil {
 		now := metav1.NewTime(time.Now().Truncate(time.Second))
 		st.Keys, st.LastFetchTime = int32(n), &now
 		setCondition(&st.Conditions, a.Generation, v1alpha1.ConditionReady, true, reason,
-			fmt.Sprintf("%d usable signing keys at %s", n, uri))
+			fmt.Sprintf("%d usable signing keys at %s", n, uri)+trustMessage(bundle, nil))
 	} else {
 		reason = failureReason(err)
 		if reason == v1alpha1.ReasonNoUsableKeys {
 			st.Keys = 0
 		}
-		setCondition(&st.Conditions, a.Generation, v1alpha1.ConditionReady, false, reason, failureMessage(err))
+		setCondition(&st.Conditions, a.Generation, v1alpha1.ConditionReady, false, reason, failureMessage(err)+trustMessage(bundle, err))
 	}
 	jwksChecks.WithLabelValues(reason).Inc()
 
@@ -122,13 +139,30 @@ func (r *JWTAuthorizerReconciler) Reconcile(ctx context.Context, req ctrl.Reques
 	return ctrl.Result{RequeueAfter: r.RefreshInterval}, nil
 }
 
+// caBundle reads spec.caBundle; nil when the authorizer names none.
+func (r *JWTAuthorizerReconciler) caBundle(ctx context.Context, a *v1alpha1.JWTAuthorizer) (*keys.CABundle, error) {
+	if a.Spec.CABundle == nil {
+		return nil, nil
+	}
+	return readCABundle(ctx, r.APIReader, a)
+}
+
 // check resolves the JWKS URI and counts the keys that can verify at least
-// one algorithm the authorizer allows.
-func (r *JWTAuthorizerReconciler) check(ctx context.Context, a *v1alpha1.JWTAuthorizer) (string, int, error) {
+// one algorithm the authorizer allows. With a CA bundle, its fetches trust
+// only the bundle, through the same client construction the sidecar uses.
+func (r *JWTAuthorizerReconciler) check(ctx context.Context, a *v1alpha1.JWTAuthorizer, bundle *keys.CABundle) (string, int, error) {
+	hc := r.HTTPClient
+	if bundle != nil {
+		var err error
+		if hc, err = keys.WithCABundle(r.HTTPClient, bundle); err != nil {
+			return "", 0, err
+		}
+		defer hc.CloseIdleConnections() // a pool of its own, used once
+	}
 	uri := a.Spec.JWKSURI
 	if uri == "" {
 		var err error
-		if uri, err = keys.Discover(ctx, r.HTTPClient, a.Spec.Issuer); err != nil {
+		if uri, err = keys.Discover(ctx, hc, a.Spec.Issuer); err != nil {
 			return "", 0, err
 		}
 		// status.jwksURI repeats the issuer's document only for a URI the
@@ -138,7 +172,7 @@ func (r *JWTAuthorizerReconciler) check(ctx context.Context, a *v1alpha1.JWTAuth
 				keys.ErrDiscovery, keys.DiscoveryURL(a.Spec.Issuer), err)
 		}
 	}
-	res, err := keys.FetchJWKS(ctx, r.HTTPClient, uri)
+	res, err := keys.FetchJWKS(ctx, hc, uri)
 	if err != nil {
 		return uri, 0, err
 	}
@@ -171,7 +205,10 @@ func (r *JWTAuthorizerReconciler) hostPolicy() keys.HostPolicy {
 
 // failureReason maps a keys error to the Ready condition's reason.
 func failureReason(err error) string {
+	var bundleErr *caBundleError
 	switch {
+	case errors.As(err, &bundleErr):
+		return bundleErr.reason
 	case errors.Is(err, keys.ErrHostNotAllowed):
 		return v1alpha1.ReasonIssuerNotAllowed
 	case errors.Is(err, keys.ErrIssuerMismatch):
@@ -203,9 +240,9 @@ func failureMessage(err error) string {
 
 // SetupWithManager registers the reconciler. Status writes do not change the
 // generation, so the predicate keeps them from re-triggering a check; the
-// periodic requeue does the re-checking. It takes a context, unused here, so
-// that both reconcilers are set up alike.
-func (r *JWTAuthorizerReconciler) SetupWithManager(_ context.Context, mgr ctrl.Manager) error {
+// periodic requeue does the re-checking, and an edit of a CA bundle's
+// ConfigMap re-checks at once.
+func (r *JWTAuthorizerReconciler) SetupWithManager(ctx context.Context, mgr ctrl.Manager) error {
 	if r.RefreshInterval <= 0 {
 		r.RefreshInterval = DefaultRefreshInterval
 	}
@@ -221,9 +258,17 @@ func (r *JWTAuthorizerReconciler) SetupWithManager(_ context.Context, mgr ctrl.M
 	if r.Recorder == nil {
 		r.Recorder = mgr.GetEventRecorder(EventRecorderName)
 	}
+	if r.APIReader == nil {
+		r.APIReader = mgr.GetAPIReader()
+	}
 	r.backoff = workqueue.NewTypedItemExponentialFailureRateLimiter[types.NamespacedName](r.RetryBase, r.RefreshInterval)
+	bundles, err := r.watchCABundles(ctx, mgr)
+	if err != nil {
+		return err
+	}
 	return ctrl.NewControllerManagedBy(mgr).
 		For(&v1alpha1.JWTAuthorizer{}, builder.WithPredicates(predicate.GenerationChangedPredicate{})).
+		WatchesRawSource(bundles).
 		Named("jwtauthorizer").
 		Complete(r)
 }

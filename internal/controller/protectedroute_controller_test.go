@@ -73,7 +73,7 @@ var _ = Describe("ProtectedRoute", func() {
 
 		// Exactly what the pure compiler produces for these objects.
 		Expect(k8sClient.Get(bg, key(auth), auth)).To(Succeed())
-		want, err := compile.Compile(route, map[string]*v1alpha1.JWTAuthorizer{"auth0": auth})
+		want, err := compile.Compile(route, map[string]*v1alpha1.JWTAuthorizer{"auth0": auth}, nil)
 		Expect(err).NotTo(HaveOccurred())
 		Expect(cm.Data[config.ConfigMapKey]).To(Equal(string(want.JSON)))
 		Expect(cfg.Authorizers).To(HaveLen(1))
@@ -226,7 +226,7 @@ var _ = Describe("ProtectedRoute", func() {
 		// check the keys themselves and fail closed only if they cannot.
 		Expect(k8sClient.Get(bg, key(auth), auth)).To(Succeed())
 		Expect(compile.Ready(auth)).To(BeFalse())
-		want, err := compile.Compile(route, map[string]*v1alpha1.JWTAuthorizer{"auth0": auth})
+		want, err := compile.Compile(route, map[string]*v1alpha1.JWTAuthorizer{"auth0": auth}, nil)
 		Expect(err).NotTo(HaveOccurred())
 		cm, cfg := configMap(route)
 		Expect(cm.Data[config.ConfigMapKey]).To(Equal(string(want.JSON)))

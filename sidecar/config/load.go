@@ -185,6 +185,11 @@ func validateAuthorizer(v *validator, p string, a *Authorizer) {
 			v.add(p+".jwksURI", "%q: %v", a.JWKSURI, err)
 		}
 	}
+	if a.CABundle != "" {
+		if _, err := keys.ParseCABundle([]byte(a.CABundle)); err != nil {
+			v.add(p+".caBundle", "%v", err)
+		}
+	}
 	if len(a.Algorithms) == 0 {
 		v.add(p+".algorithms", "is empty; list the allowed algorithms explicitly")
 	}

@@ -21,6 +21,8 @@
 // testdata/v1-colors.json is frozen: every sidecar must accept it as is.
 package config
 
+import "github.com/jwtgate/jwtgate/sidecar/keys"
+
 // ConfigMapKey is the ConfigMap key that holds the JSON configuration.
 const ConfigMapKey = "config.json"
 
@@ -96,6 +98,10 @@ type Authorizer struct {
 	IdentitySource IdentitySource `json:"identitySource"`
 	// JWKSURI is the key set URL; empty means OIDC discovery from Issuer.
 	JWKSURI string `json:"jwksURI,omitempty"`
+	// CABundle is PEM certificates that discovery and key set fetches trust
+	// instead of the system's roots (a private issuer); empty means the
+	// system's roots. Version 2.
+	CABundle string `json:"caBundle,omitempty"`
 	// Algorithms is the allow-list; never empty after compilation (the
 	// compiler expands "all asymmetric" explicitly).
 	Algorithms []string `json:"algorithms,omitempty"`
@@ -105,6 +111,11 @@ type Authorizer struct {
 	ClaimsToHeaders []ClaimHeader `json:"claimsToHeaders,omitempty"`
 	// ForwardToken keeps the token in the forwarded request.
 	ForwardToken bool `json:"forwardToken"`
+}
+
+// KeySource is where the sidecar gets a's keys, and whom it trusts for them.
+func (a *Authorizer) KeySource() keys.Source {
+	return keys.Source{Name: a.Name, Issuer: a.Issuer, JWKSURI: a.JWKSURI, CABundle: a.CABundle}
 }
 
 // IdentitySource is a parsed $request.<in>.<name>.

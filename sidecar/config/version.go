@@ -10,7 +10,7 @@ import (
 
 // MaxVersion is the newest format version this build reads, and the newest
 // the operator built with it may write. It reads every version from 1 up.
-const MaxVersion = 1
+const MaxVersion = 2
 
 // FieldVersion names the format version that introduced a field, or a value
 // of a field.
@@ -29,7 +29,9 @@ type FieldVersion struct {
 // format's one source of truth: Validate refuses a configuration that uses an
 // entry while declaring an older version, and MinVersion, which the compiler
 // writes, is the newest entry a configuration uses.
-var fieldVersions = []FieldVersion{}
+var fieldVersions = []FieldVersion{
+	{Path: "authorizers[].caBundle", Version: 2},
+}
 
 // Format is a configuration format: the versions it reads and the version
 // each later field appeared in. Current is this build's; tests describe

@@ -65,6 +65,9 @@ type Source struct {
 	Issuer string
 	// JWKSURI, when set, skips discovery.
 	JWKSURI string
+	// CABundle, when set, is the PEM certificates (ParseCABundle) that
+	// discovery and key set fetches trust instead of the system's roots.
+	CABundle string
 }
 
 // Observer receives fetch outcomes (metrics). Result is "success",

@@ -31,7 +31,9 @@ func NewRegistry(ctx context.Context, client *http.Client, opts Options, obs Obs
 }
 
 // Sync makes the registry hold exactly the caches for sources, starting
-// new ones and stopping those no longer referenced, and returns them.
+// new ones and stopping those no longer referenced, and returns them. A
+// source whose CA bundle does not parse gets no cache, so its rules answer
+// 503: its fetches must never fall back to the system's roots.
 func (r *Registry) Sync(sources []Source) map[Source]*Cache {
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -41,8 +43,13 @@ func (r *Registry) Sync(sources []Source) map[Source]*Cache {
 		want[s] = true
 		e, ok := r.caches[s]
 		if !ok {
+			client, err := r.clientFor(s)
+			if err != nil {
+				r.logger().Error("cannot fetch keys: the CA bundle is unusable", "authorizer", s.Name, "error", Detail(err))
+				continue
+			}
 			ctx, cancel := context.WithCancel(r.ctx)
-			e = &entry{cache: NewCache(s, r.client, r.opts, r.obs, r.log), cancel: cancel}
+			e = &entry{cache: NewCache(s, client, r.opts, r.obs, r.log), cancel: cancel}
 			r.caches[s] = e
 			go e.cache.Run(ctx)
 		}
@@ -51,8 +58,30 @@ func (r *Registry) Sync(sources []Source) map[Source]*Cache {
 	for s, e := range r.caches {
 		if !want[s] {
 			e.cancel()
+			if e.cache.client != r.client {
+				e.cache.client.CloseIdleConnections() // its own pool, used by nobody else
+			}
 			delete(r.caches, s)
 		}
 	}
 	return out
+}
+
+// clientFor is the shared client, or one that trusts only s's CA bundle.
+func (r *Registry) clientFor(s Source) (*http.Client, error) {
+	if s.CABundle == "" {
+		return r.client, nil
+	}
+	b, err := ParseCABundle([]byte(s.CABundle))
+	if err != nil {
+		return nil, err
+	}
+	return WithCABundle(r.client, b)
+}
+
+func (r *Registry) logger() *slog.Logger {
+	if r.log == nil {
+		return slog.Default()
+	}
+	return r.log
 }

@@ -88,7 +88,7 @@ func compile(snap *config.Snapshot, upstream *url.URL, reg *keys.Registry) (*sta
 			stripSet[config.NormalizeHeader(h.Header)] = true
 		}
 		if a.Unavailable == "" && used[a.Name] {
-			sources = append(sources, keys.Source{Name: a.Name, Issuer: a.Issuer, JWKSURI: a.JWKSURI})
+			sources = append(sources, a.KeySource())
 		}
 	}
 	for h := range stripSet {
@@ -109,7 +109,7 @@ func compile(snap *config.Snapshot, upstream *url.URL, reg *keys.Registry) (*sta
 			if a.ClockSkew != "" {
 				skew, _ = time.ParseDuration(a.ClockSkew) // validated
 			}
-			src := keys.Source{Name: a.Name, Issuer: a.Issuer, JWKSURI: a.JWKSURI}
+			src := a.KeySource()
 			var ks verify.KeySource = noKeys{}
 			if cache := caches[src]; cache != nil {
 				ks = cache

@@ -10,6 +10,7 @@ import (
 	"crypto"
 	"crypto/rand"
 	"crypto/rsa"
+	"crypto/tls"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -30,6 +31,8 @@ type Issuer struct {
 	Server *httptest.Server
 	// URL is the issuer identifier (no trailing slash).
 	URL string
+	// CA signed the server's certificate (NewTLS); nil for plain http.
+	CA *CA
 
 	dev *devissuer.Issuer
 
@@ -97,17 +100,32 @@ func NewKey(kid, alg string, n int) *SigningKey {
 
 // New starts an issuer publishing an RS256 key "rsa-1" and an ES256 key
 // "ec-1". It is closed when the test ends (t may be nil: close Server yourself).
-func New(t testing.TB) *Issuer {
-	iss := &Issuer{jwksStatus: http.StatusOK}
+func New(t testing.TB) *Issuer { return start(t, nil) }
+
+// NewTLS is New served over https on 127.0.0.1, with a certificate that a
+// fresh test authority (Issuer.CA) signs: a private issuer, which clients
+// trust only with Issuer.CA.PEM as their CA bundle.
+func NewTLS(t testing.TB) *Issuer { return start(t, NewCA("jwtgate test issuer CA")) }
+
+func start(t testing.TB, ca *CA) *Issuer {
+	iss := &Issuer{jwksStatus: http.StatusOK, CA: ca}
 	iss.Server = httptest.NewUnstartedServer(nil)
 	iss.URL = "http://" + iss.Server.Listener.Addr().String()
+	if ca != nil {
+		iss.Server.TLS = &tls.Config{Certificates: []tls.Certificate{ca.ServerCertificate("127.0.0.1", "::1", "localhost")}}
+		iss.URL = "https://" + iss.Server.Listener.Addr().String()
+	}
 	dev, err := devissuer.New(iss.URL, devissuer.Options{Keys: []devissuer.Key{NewKey("rsa-1", "RS256", 0).Key, NewKey("ec-1", "ES256", 0).Key}})
 	if err != nil {
 		panic(err)
 	}
 	iss.dev = dev
 	iss.Server.Config.Handler = iss.injectFaults(dev.Handler())
-	iss.Server.Start()
+	if ca != nil {
+		iss.Server.StartTLS()
+	} else {
+		iss.Server.Start()
+	}
 	if t != nil {
 		t.Cleanup(iss.Server.Close)
 	}
