@@ -213,14 +213,14 @@ func notAccepted(in routeInput) (string, string, bool) {
 	return v1alpha1.ReasonNotAccepted, "see the Accepted condition", true
 }
 
-// authorizersUnavailable: the ConfigMap makes the rules of missing or
-// deleting authorizers answer 503.
+// authorizersUnavailable: the ConfigMap makes the rules of missing,
+// deleting or unusable (e.g. a broken CA bundle) authorizers answer 503.
 func authorizersUnavailable(in routeInput) (string, string, bool) {
 	if !slices.ContainsFunc(in.unresolved, func(u compile.Unresolved) bool { return u.Unavailable }) {
 		return "", "", false
 	}
 	return v1alpha1.ReasonRefsNotResolved, fmt.Sprintf(
-		"ConfigMap %s is written, but the rules of missing authorizers answer 503 (see the ResolvedRefs condition)", in.configMap), true
+		"ConfigMap %s is written, but the rules of missing or unusable authorizers answer 503 (see the ResolvedRefs condition)", in.configMap), true
 }
 
 // authorizersUnverified: every authorizer is compiled in full, but some are
@@ -239,21 +239,28 @@ func authorizersUnverified(in routeInput) (string, string, bool) {
 // because it needs the user to create something.
 func unresolvedCondition(un []compile.Unresolved) (string, string) {
 	reason := compile.UnresolvedNotReady
-	var unavailable, notReady []string
+	var missing, unusable, notReady []string
 	for _, u := range un {
 		if u.Reason == compile.UnresolvedNotFound {
 			reason = compile.UnresolvedNotFound
 		}
-		if u.Unavailable {
-			unavailable = append(unavailable, u.Message)
-		} else {
+		switch {
+		case u.Unavailable && u.Reason == compile.UnresolvedNotFound:
+			missing = append(missing, u.Message)
+		case u.Unavailable:
+			unusable = append(unusable, u.Message)
+		default:
 			notReady = append(notReady, u.Message)
 		}
 	}
 	var parts []string
-	if len(unavailable) > 0 {
-		parts = append(parts, strings.Join(unavailable, "; ")+
+	if len(missing) > 0 {
+		parts = append(parts, strings.Join(missing, "; ")+
 			"; create it in this namespace or correct spec.rules[].authorizer. Rules using it answer 503 until then")
+	}
+	if len(unusable) > 0 {
+		parts = append(parts, strings.Join(unusable, "; ")+
+			"; fix what its Ready condition names. Rules using it answer 503 until then")
 	}
 	if len(notReady) > 0 {
 		parts = append(parts, strings.Join(notReady, "; ")+

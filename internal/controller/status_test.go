@@ -31,11 +31,14 @@ var (
 		Message: "JWTAuthorizer colors/other is being deleted"}
 	notReady = compile.Unresolved{Name: "query", Reason: compile.UnresolvedNotReady,
 		Message: "JWTAuthorizer colors/query is not Ready (reason JWKSFetchFailed)"}
+	badBundle = compile.Unresolved{Name: "private", Reason: compile.UnresolvedNotReady, Unavailable: true,
+		Message: `JWTAuthorizer colors/private cannot be used while its CA bundle, key "ca.crt" of ConfigMap colors/idp-ca, is invalid`}
 	errRefused = errors.New(`ConfigMap "jwtgate-rrr" is invalid: metadata.labels: must be no more than 63 characters`)
 )
 
 const (
 	notFoundAdvice = "; create it in this namespace or correct spec.rules[].authorizer. Rules using it answer 503 until then"
+	unusableAdvice = "; fix what its Ready condition names. Rules using it answer 503 until then"
 	notReadyAdvice = "; see its Ready condition. Its rules are compiled in full: sidecars fetch and check its keys themselves " +
 		"and answer 503 only while they cannot obtain them"
 )
@@ -60,7 +63,7 @@ var readyBranches = []readyBranch{
 	{"conflicted", func(in *routeInput) { in.conflictsWith = "colors-old" },
 		v1alpha1.ReasonNotAccepted, "see the Accepted condition"},
 	{"authorizer unavailable", func(in *routeInput) { in.unresolved = append(in.unresolved, notFound) },
-		v1alpha1.ReasonRefsNotResolved, "ConfigMap jwtgate-colors is written, but the rules of missing authorizers answer 503 (see the ResolvedRefs condition)"},
+		v1alpha1.ReasonRefsNotResolved, "ConfigMap jwtgate-colors is written, but the rules of missing or unusable authorizers answer 503 (see the ResolvedRefs condition)"},
 	{"authorizer not Ready", func(in *routeInput) { in.unresolved = append(in.unresolved, notReady) },
 		v1alpha1.ReasonRefsNotResolved, "ConfigMap jwtgate-colors is written and in force with every authorizer compiled in full, " +
 			"but the operator could not verify the keys of an authorizer; sidecars answer 503 on its rules only while they " +
@@ -127,6 +130,10 @@ func TestResolvedRefsCondition(t *testing.T) {
 			notFound.Message + "; " + deleting.Message + notFoundAdvice + "."},
 		{"not Ready", []compile.Unresolved{notReady}, false, v1alpha1.ReasonAuthorizerNotReady,
 			notReady.Message + notReadyAdvice + "."},
+		{"unusable (broken CA bundle)", []compile.Unresolved{badBundle}, false, v1alpha1.ReasonAuthorizerNotReady,
+			badBundle.Message + unusableAdvice + "."},
+		{"missing, unusable and not Ready, in that order", []compile.Unresolved{notReady, badBundle, notFound}, false, v1alpha1.ReasonAuthorizerNotFound,
+			notFound.Message + notFoundAdvice + ". " + badBundle.Message + unusableAdvice + ". " + notReady.Message + notReadyAdvice + "."},
 		{"not found outranks not Ready, missing ones first", []compile.Unresolved{notReady, notFound}, false, v1alpha1.ReasonAuthorizerNotFound,
 			notFound.Message + notFoundAdvice + ". " + notReady.Message + notReadyAdvice + "."},
 	} {
