@@ -66,7 +66,10 @@ type JWTAuthorizerSpec struct {
 
 	// identitySource says where the request carries the token:
 	// $request.header.NAME (a "Bearer" credential in that header),
-	// $request.querystring.NAME or $request.cookie.NAME.
+	// $request.querystring.NAME or $request.cookie.NAME. The token must be
+	// there and nowhere else: a second copy in another Authorization
+	// header, an access_token query or form parameter, or the same name in
+	// another letter case or encoding, is refused with 400.
 	// +optional
 	// +kubebuilder:default="$request.header.Authorization"
 	// +kubebuilder:validation:MaxLength=256
@@ -108,7 +111,9 @@ type JWTAuthorizerSpec struct {
 
 	// forwardToken says whether the app still receives the token in the
 	// request (the Authorization header, query parameter or cookie it came in).
-	// Set it to false when the app should see only the verified claims.
+	// Set it to false when the app should see only the verified claims: then
+	// only the token's header, query parameter or cookie is removed, and the
+	// rest of the query string and the other cookies reach the app as sent.
 	// +optional
 	// +kubebuilder:default=true
 	ForwardToken *bool `json:"forwardToken,omitempty"`

@@ -142,6 +142,7 @@ var (
 	bodyNotFound     = []byte(`{"message":"Not Found"}` + "\n")
 	bodyUnavailable  = []byte(`{"message":"Service Unavailable"}` + "\n")
 	bodyBadRequest   = []byte(`{"message":"Bad Request"}` + "\n")
+	bodyTooLarge     = []byte(`{"message":"Request Entity Too Large"}` + "\n")
 	bodyBadGateway   = []byte(`{"message":"Bad Gateway"}` + "\n")
 	bodyInternal     = []byte(`{"message":"Internal Server Error"}` + "\n")
 )
@@ -256,7 +257,7 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request) (out outcome) {
 			return outcome{rl.label, DecisionUnavailable, "authorizer unavailable"}
 		}
 		// 4. Token.
-		raw, problem := extract(r, a, rawQuery)
+		raw, problem := extract(r, &a.source, rawQuery)
 		switch problem {
 		case "":
 		case noToken:
@@ -277,6 +278,17 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request) (out outcome) {
 			reason := err.Error()
 			reply(w, http.StatusUnauthorized, bodyUnauthorized, `Bearer error="invalid_token", error_description="`+reason+`"`)
 			return outcome{rl.label, DecisionUnauthorized, reason}
+		}
+		// A second token in a form body is looked for only now: a client
+		// without a valid token never makes the sidecar read its body.
+		switch problem := formToken(r, &a.source); problem {
+		case "":
+		case formTooLarge:
+			reply(w, http.StatusRequestEntityTooLarge, bodyTooLarge, "")
+			return outcome{rl.label, DecisionBadRequest, problem}
+		default:
+			reply(w, http.StatusBadRequest, bodyBadRequest, `Bearer error="invalid_request", error_description="`+problem+`"`)
+			return outcome{rl.label, DecisionBadRequest, problem}
 		}
 		// 6. Scopes and claim requirements.
 		if !authz.HasScopes(tok, rl.scopes, rl.allOf) {
@@ -357,7 +369,7 @@ func (h *Handler) prepare(r *http.Request, st *state, rl *rule, tok *verify.Toke
 		}
 	}
 	if !rl.auth.forwardToken {
-		dropToken(r, rl.auth.source)
+		dropToken(r, &rl.auth.source)
 	}
 }
 
