@@ -13,8 +13,12 @@ type SigningAlgorithm string
 // ClaimToHeader copies one verified claim into a request header for the app.
 type ClaimToHeader struct {
 	// claim is the claim name, taken literally: namespaced URL claims such as
-	// "http://example.com/roles" are allowed. Strings are copied as they are;
-	// numbers and booleans in their JSON form; arrays and objects as JSON.
+	// "http://example.com/roles" are allowed. A string is copied as it is
+	// when that is unambiguous; numbers, booleans, arrays, objects and any
+	// string that is empty, has surrounding spaces, holds anything but
+	// printable ASCII or itself parses as JSON (such as "42" or "true") are
+	// sent as compact JSON, non-ASCII as \u escapes. So a header value that
+	// parses as JSON is that JSON value, and any other is the string itself.
 	// +required
 	// +kubebuilder:validation:MinLength=1
 	// +kubebuilder:validation:MaxLength=256

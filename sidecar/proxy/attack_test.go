@@ -628,3 +628,71 @@ func TestAttackDroppedTokenKeepsCookies(t *testing.T) {
 		t.Fatalf("app got cookies %q", got)
 	}
 }
+
+// Claim headers: no two claims may render alike, and every rendering must
+// survive header parsing.
+
+// decodeClaimHeader is the rule README gives apps: a value that parses as
+// JSON is that JSON, any other is the string itself.
+func decodeClaimHeader(h string) any {
+	var v any
+	if json.Unmarshal([]byte(h), &v) == nil {
+		return v
+	}
+	return h
+}
+
+// claimRenderings sends, for each value, a valid token whose roles claim
+// holds it, and checks what the app got in X-User-Roles: one line of
+// printable ASCII that decodeClaimHeader turns back into the value, and
+// not the line another value got. It returns the headers the app got.
+func claimRenderings(t *testing.T, values ...any) []http.Header {
+	t.Helper()
+	e := newEnv(t, nil)
+	seen := map[string]any{}
+	var got []http.Header
+	for _, v := range values {
+		r := e.do(t, "GET", "/my/profile", bearer(e.token("rsa-1", func(m map[string]any) { m["http://sandrino/roles"] = v })))
+		r.expect(t, 200, "", "")
+		lines := r.echo.Header.Values("X-User-Roles")
+		if len(lines) != 1 {
+			t.Fatalf("%#v: X-User-Roles %q", v, lines)
+		}
+		h := lines[0]
+		if strings.ContainsFunc(h, func(c rune) bool { return c < 0x20 || c > 0x7e }) {
+			t.Errorf("%#v rendered as %q: not printable ASCII", v, h)
+		}
+		want, _ := json.Marshal(v)
+		if back, _ := json.Marshal(decodeClaimHeader(h)); string(back) != string(want) {
+			t.Errorf("%#v rendered as %q, which an app reads as %s", v, h, back)
+		}
+		if prev, dup := seen[h]; dup {
+			t.Errorf("%#v and %#v both rendered as %q", prev, v, h)
+		}
+		seen[h] = v
+		got = append(got, r.echo.Header)
+	}
+	return got
+}
+
+func TestAttackClaimHeaderStringLooksLikeArray(t *testing.T) {
+	claimRenderings(t, `["admin"]`, []string{"admin"}, `{"role":"admin"}`, map[string]string{"role": "admin"}, "[admin", "admin")
+}
+
+func TestAttackClaimHeaderStringLooksLikeScalar(t *testing.T) {
+	claimRenderings(t, "1", 1, "-2.5e3", -2.5e3, "true", true, "false", false, `"admin"`, "admin", "NaN", "Infinity", "12ab-34")
+}
+
+func TestAttackClaimHeaderSurroundingSpaces(t *testing.T) {
+	claimRenderings(t, " admin ", "admin", "admin ", "\tadmin", "", "a  b")
+}
+
+// CR, LF and NUL must not split or end a header; DEL and non-ASCII are
+// escaped too, so every HTTP stack passes the value on unchanged.
+func TestAttackClaimHeaderControlCharacters(t *testing.T) {
+	for _, h := range claimRenderings(t, "member\r\nX-Injected: 1", "member\nX-Injected: 1", "a\x00b", "a\x7fb", "a\u2028b", "José", "😀", []string{"x\r\nX-Injected: 1", "é"}) {
+		if len(h.Values("X-Injected")) != 0 {
+			t.Fatalf("a claim injected a header: %v", h)
+		}
+	}
+}
