@@ -269,7 +269,15 @@ func isToken(s string) bool {
 	return true
 }
 
-func trimOWS(s string) string { return strings.Trim(s, " \t") }
+func trimOWS(s string) string {
+	for s != "" && (s[0] == ' ' || s[0] == '\t') {
+		s = s[1:]
+	}
+	for s != "" && (s[len(s)-1] == ' ' || s[len(s)-1] == '\t') {
+		s = s[:len(s)-1]
+	}
+	return s
+}
 
 // Names in queries, form bodies and cookies are compared as the most
 // lenient app parser reads them: percent-decoded (also IIS's %uXXXX), '+'

@@ -1,6 +1,12 @@
 package proxy
 
-import "testing"
+import (
+	"net/http"
+	"net/http/httptest"
+	"testing"
+
+	"github.com/jwtgate/jwtgate/sidecar/config"
+)
 
 // sameName must match every spelling some app parser reads as the name,
 // and nothing else.
@@ -49,5 +55,52 @@ func TestMentions(t *testing.T) {
 		if got := mentions(part, "token"); got != want {
 			t.Errorf("mentions(%q) = %v, want %v", part, got, want)
 		}
+	}
+}
+
+// extract runs on every protected request: it allocates nothing, with or
+// without a query and cookies to scan.
+func TestExtractAllocations(t *testing.T) {
+	for _, in := range []string{config.SourceHeader, config.SourceQuery, config.SourceCookie} {
+		src, r, query := extractCase(in)
+		if n := testing.AllocsPerRun(20, func() {
+			if _, problem := extract(r, &src, query); problem != "" {
+				t.Fatal(problem)
+			}
+		}); n != 0 {
+			t.Errorf("%s source: %v allocations", in, n)
+		}
+	}
+}
+
+// extractCase is a source of kind in and a request with its token there,
+// a query and cookies.
+func extractCase(in string) (tokenSource, *http.Request, string) {
+	const tok = "eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJ1c2VyLTEifQ.c2ln"
+	query := "page=2&sort=name&filter=a%20b"
+	r := httptest.NewRequest("GET", "/my/colors?"+query, nil)
+	r.Header.Set("Cookie", "theme=dark; session=abc")
+	name := "token"
+	switch in {
+	case config.SourceHeader:
+		name = "Authorization"
+		r.Header.Set(name, "Bearer "+tok)
+	case config.SourceQuery:
+		query += "&token=" + tok
+	case config.SourceCookie:
+		r.Header.Set("Cookie", "theme=dark; token="+tok+"; session=abc")
+	}
+	return newTokenSource(config.IdentitySource{In: in, Name: name}), r, query
+}
+
+func BenchmarkExtract(b *testing.B) {
+	for _, in := range []string{config.SourceHeader, config.SourceQuery, config.SourceCookie} {
+		b.Run(in, func(b *testing.B) {
+			src, r, query := extractCase(in)
+			b.ReportAllocs()
+			for b.Loop() {
+				extract(r, &src, query)
+			}
+		})
 	}
 }
