@@ -13,8 +13,12 @@ type SigningAlgorithm string
 // ClaimToHeader copies one verified claim into a request header for the app.
 type ClaimToHeader struct {
 	// claim is the claim name, taken literally: namespaced URL claims such as
-	// "http://example.com/roles" are allowed. Strings are copied as they are;
-	// numbers and booleans in their JSON form; arrays and objects as JSON.
+	// "http://example.com/roles" are allowed. A string is copied as it is
+	// when that is unambiguous; numbers, booleans, arrays, objects and any
+	// string that is empty, has surrounding spaces, holds anything but
+	// printable ASCII or itself parses as JSON (such as "42" or "true") are
+	// sent as compact JSON, non-ASCII as \u escapes. So a header value that
+	// parses as JSON is that JSON value, and any other is the string itself.
 	// +required
 	// +kubebuilder:validation:MinLength=1
 	// +kubebuilder:validation:MaxLength=256
@@ -98,7 +102,10 @@ type JWTAuthorizerSpec struct {
 
 	// identitySource says where the request carries the token:
 	// $request.header.NAME (a "Bearer" credential in that header),
-	// $request.querystring.NAME or $request.cookie.NAME.
+	// $request.querystring.NAME or $request.cookie.NAME. The token must be
+	// there and nowhere else: a second copy in another Authorization
+	// header, an access_token query or form parameter, or the same name in
+	// another letter case or encoding, is refused with 400.
 	// +optional
 	// +kubebuilder:default="$request.header.Authorization"
 	// +kubebuilder:validation:MaxLength=256
@@ -156,7 +163,9 @@ type JWTAuthorizerSpec struct {
 
 	// forwardToken says whether the app still receives the token in the
 	// request (the Authorization header, query parameter or cookie it came in).
-	// Set it to false when the app should see only the verified claims.
+	// Set it to false when the app should see only the verified claims: then
+	// only the token's header, query parameter or cookie is removed, and the
+	// rest of the query string and the other cookies reach the app as sent.
 	// +optional
 	// +kubebuilder:default=true
 	ForwardToken *bool `json:"forwardToken,omitempty"`

@@ -140,20 +140,48 @@ func scalarHolds(raw string, values []string) bool {
 	return slices.Contains(values, text)
 }
 
-// HeaderValue renders a claim for a request header: strings as they are,
-// everything else (arrays, numbers, objects) as compact JSON. Strings with
-// control characters are rendered as JSON so they cannot split headers.
+// HeaderValue renders a claim for a request header so that no two claims
+// render alike and the value reaches the app unchanged through any HTTP
+// stack: a string as it is when that is unambiguous (plain), anything
+// else as compact JSON in printable ASCII (non-ASCII as \u escapes). So
+// an app reads a value that parses as JSON as that JSON, and any other
+// value as the string itself. Nothing rendered holds a control character.
 func HeaderValue(raw string) (string, bool) {
 	raw = strings.TrimSpace(raw)
 	if raw == "" || raw == "null" {
 		return "", false
 	}
 	if raw[0] == '"' {
-		if s, ok := jsonscan.Unquote(raw); ok && !strings.ContainsFunc(s, func(r rune) bool { return r < 0x20 || r == 0x7f }) {
+		s, ok := jsonscan.Unquote(raw)
+		if !ok {
+			return "", false
+		}
+		if plain(s) {
 			return s, true
 		}
 	}
-	return jsonscan.Compact(raw)
+	return jsonscan.CompactASCII(raw)
+}
+
+// plain reports whether a string claim can go into a header unquoted: not
+// empty (an empty header may be dropped on the way), printable ASCII,
+// without surrounding spaces (header parsers trim them), and not readable
+// as JSON, so "1" stays apart from 1 and "[\"a\"]" from ["a"]. NaN and
+// Infinity count as JSON: Python's json module reads them.
+func plain(s string) bool {
+	if s == "" || s[0] == ' ' || s[len(s)-1] == ' ' {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if s[i] < 0x20 || s[i] > 0x7e {
+			return false
+		}
+	}
+	switch s {
+	case "NaN", "Infinity", "-Infinity":
+		return false
+	}
+	return !jsonscan.Valid(s)
 }
 
 // Covers reports whether every request rule a admits is admitted by rule b

@@ -113,10 +113,31 @@ func TestClaimHolds(t *testing.T) {
 func TestHeaderValue(t *testing.T) {
 	cases := map[string]string{
 		`"u1"`:        "u1",
+		`"auth0|123"`: "auth0|123",
+		`"12ab-34"`:   "12ab-34", // not JSON
+		`"a\u0041"`:   "aA",
 		`["a", "b"]`:  `["a","b"]`,
 		`42`:          "42",
+		`true`:        "true",
 		`"a\r\nX: y"`: `"a\r\nX: y"`,
 		`{"k": 1}`:    `{"k":1}`,
+		// Strings an app would read as other JSON, or lose on the way,
+		// stay JSON strings.
+		`"42"`:            `"42"`,
+		`"true"`:          `"true"`,
+		`"null"`:          `"null"`,
+		`"[\"a\"]"`:       `"[\"a\"]"`,
+		`"\"a\""`:         `"\"a\""`,
+		`"NaN"`:           `"NaN"`,
+		`"-Infinity"`:     `"-Infinity"`,
+		`""`:              `""`,
+		`" a"`:            `" a"`,
+		`"a "`:            `"a "`,
+		`"a\tb"`:          `"a\tb"`,
+		"\"a\x7fb\"":      `"a\u007fb"`,
+		`"é"`:             `"\u00e9"`,
+		`["é", "😀"]`:      `["\u00e9","\ud83d\ude00"]`,
+		`{"é": "\u00e9"}`: `{"\u00e9":"\u00e9"}`,
 	}
 	for in, want := range cases {
 		if got, ok := authz.HeaderValue(in); !ok || got != want {

@@ -12,6 +12,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"strings"
+	"unicode/utf16"
 	"unicode/utf8"
 )
 
@@ -249,6 +250,45 @@ func Compact(s string) (string, bool) {
 		}
 	}
 	return s, true
+}
+
+// CompactASCII is Compact with DEL and every non-ASCII character written
+// as a \u escape (a surrogate pair above U+FFFF), so the text is printable
+// ASCII and goes into an HTTP header as it is. Without such characters it
+// allocates no more than Compact.
+func CompactASCII(s string) (string, bool) {
+	c, ok := Compact(s)
+	if !ok {
+		return "", false
+	}
+	i := 0
+	for i < len(c) && c[i] < 0x7f {
+		i++
+	}
+	if i == len(c) {
+		return c, true
+	}
+	// Valid JSON has such characters inside strings only, where an escape
+	// means the same.
+	b := make([]byte, 0, len(c)+16)
+	b = append(b, c[:i]...)
+	for _, r := range c[i:] {
+		switch {
+		case r < 0x7f:
+			b = append(b, byte(r))
+		case r > 0xffff:
+			r1, r2 := utf16.EncodeRune(r)
+			b = appendEscape(appendEscape(b, r1), r2)
+		default:
+			b = appendEscape(b, r)
+		}
+	}
+	return string(b), true
+}
+
+func appendEscape(b []byte, r rune) []byte {
+	const hex = "0123456789abcdef"
+	return append(b, '\\', 'u', hex[r>>12&0xf], hex[r>>8&0xf], hex[r>>4&0xf], hex[r&0xf])
 }
 
 // Object iterates over the members of the JSON object that s holds in

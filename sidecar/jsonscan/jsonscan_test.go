@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"maps"
+	"reflect"
 	"slices"
 	"strings"
 	"testing"
@@ -106,6 +107,26 @@ func TestCompact(t *testing.T) {
 	}
 	if _, ok := jsonscan.Compact(`[1,`); ok {
 		t.Error("compacted malformed JSON")
+	}
+}
+
+func TestCompactASCII(t *testing.T) {
+	cases := map[string]string{`[ "a" , 1 ]`: `["a",1]`, `"é\u00e9"`: `"\u00e9\u00e9"`, "\"\x7f\"": `"\u007f"`, `["😀"]`: `["\ud83d\ude00"]`, `{"ключ": "€"}`: `{"\u043a\u043b\u044e\u0447":"\u20ac"}`}
+	for in, want := range cases {
+		got, ok := jsonscan.CompactASCII(in)
+		if !ok || got != want {
+			t.Errorf("%s: %q %v, want %q", in, got, ok, want)
+		}
+		var a, b any
+		if json.Unmarshal([]byte(in), &a) != nil || json.Unmarshal([]byte(got), &b) != nil || !reflect.DeepEqual(a, b) {
+			t.Errorf("%s: %s means something else", in, got)
+		}
+	}
+	if _, ok := jsonscan.CompactASCII(`["a"`); ok {
+		t.Error("malformed JSON accepted")
+	}
+	if testing.AllocsPerRun(10, func() { _, _ = jsonscan.CompactASCII(`["member","admin"]`) }) != 0 {
+		t.Error("ASCII JSON allocated")
 	}
 }
 

@@ -8,6 +8,7 @@ import (
 	"maps"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"runtime"
 	"slices"
 	"strconv"
@@ -545,6 +546,23 @@ func TestAttackStalledForwardedBody(t *testing.T) {
 	readOK(conn, br, `app read "ok"`)
 }
 
+// TestAttackStalledFormBodyWithValidToken: the form body that a valid token
+// makes the sidecar scan for a second token is read under the same idle
+// deadline as a forwarded body, so stalling it holds nothing for long.
+func TestAttackStalledFormBodyWithValidToken(t *testing.T) {
+	const idle = 200 * time.Millisecond
+	e := newEnvWith(t, func(cfg map[string]any) {
+		cfg["upstream"] = newBodyApp(t)
+		cfg["rules"] = append(cfg["rules"].([]any), map[string]any{"path": "/upload", "methods": []string{"POST"}, "authorizer": "auth0"})
+	}, func(o *proxy.Options) { o.BodyIdleTimeout = idle })
+	start := time.Now()
+	conn, br := e.dial(t, "POST /upload HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer "+e.token("rsa-1", nil)+
+		"\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: 10\r\n\r\na=b")
+	if res := readClosed(t, conn, br, start.Add(idle+2*time.Second)); res.StatusCode != http.StatusRequestTimeout {
+		t.Fatalf("stalled form body: %d, want 408", res.StatusCode)
+	}
+}
+
 // TestAttackTokenInTwoPlacesOtherSpelling: a second token the app may read
 // instead of the verified one, under an encoding or spelling the sidecar
 // would not look up literally, is a token in two places.
@@ -735,4 +753,260 @@ func TestAttackNearMissUnicodeFoldAndFormatSuffix(t *testing.T) {
 	noScope := e.token("rsa-1", func(m map[string]any) { m["scope"] = "openid" })
 	e.do(t, "GET", "/my/colors.json", bearer(noScope)).expect(t, 400, nearMiss, "")
 	e.do(t, "GET", "/my/profile.json", bearer(noScope)).expect(t, 200, "", "")
+}
+
+// One token, one place: a second copy that some app's parser reads in
+// place of the verified one is refused, in every spelling such a parser
+// accepts.
+
+const sentTwice = `Bearer error="invalid_request", error_description="token sent more than once"`
+
+// sourceEnv is the running example with the token in the query parameter
+// or cookie (in) called name.
+func sourceEnv(t *testing.T, in, name string, forwardToken bool) *env {
+	return newEnv(t, func(cfg map[string]any) {
+		a := cfg["authorizers"].([]any)[0].(map[string]any)
+		a["identitySource"] = map[string]any{"in": in, "name": name}
+		a["forwardToken"] = forwardToken
+	})
+}
+
+// forged is a token of the issuer's shape signed by someone else, for an
+// app that would read it instead of the verified one.
+func forged(e *env) string {
+	return devissuertest.NewKey("rsa-1", "RS256", 3).Sign(e.claims(func(m map[string]any) { m["sub"] = "admin" }), nil)
+}
+
+// Go's cookie parser drops `token=<forged>\` (a backslash is no cookie
+// octet) and reads the second cookie; Node's takes the first.
+func TestAttackCookieHiddenFromGoParser(t *testing.T) {
+	e := sourceEnv(t, "cookie", "token", true)
+	tok, bad := e.token("rsa-1", nil), forged(e)
+	e.do(t, "GET", "/my/profile", http.Header{"Cookie": {"token=" + tok}}).expect(t, 200, "", "")
+	e.do(t, "GET", "/my/profile", http.Header{"Cookie": {"token=" + bad + `\; token=` + tok}}).expect(t, 400, sentTwice, "")
+	e.do(t, "GET", "/my/profile", http.Header{"Cookie": {"token=" + bad + `\`, "token=" + tok}}).expect(t, 400, sentTwice, "")
+}
+
+// ASP.NET reads cookie names ignoring case, PHP decodes them.
+func TestAttackCookieNameCase(t *testing.T) {
+	e := sourceEnv(t, "cookie", "token", true)
+	tok, bad := e.token("rsa-1", nil), forged(e)
+	for _, c := range []string{"Token=" + bad + "; token=" + tok, "token=" + tok + "; TOKEN=" + bad, "token=" + tok + "; %74oken=" + bad} {
+		e.do(t, "GET", "/my/profile", http.Header{"Cookie": {c}}).expect(t, 400, sentTwice, "")
+	}
+	// Only another spelling: the token is not where it is configured.
+	e.do(t, "GET", "/my/profile", http.Header{"Cookie": {"Token=" + tok}}).
+		expect(t, 400, `Bearer error="invalid_request", error_description="token must be sent in the token cookie"`, "")
+}
+
+// A cookie Go's parser drops but a legacy one splits at ',' (or reads
+// quoted) could carry another token; the sidecar refuses it when it
+// mentions the token's name, and ignores it otherwise.
+func TestAttackCookieMalformedMentionsToken(t *testing.T) {
+	const malformed = `Bearer error="invalid_request", error_description="malformed cookie"`
+	e := sourceEnv(t, "cookie", "token", true)
+	tok, bad := e.token("rsa-1", nil), forged(e)
+	for _, c := range []string{"a=b,token=" + bad + "; token=" + tok, "a=b,TOKEN=" + bad, `token="` + tok} {
+		e.do(t, "GET", "/my/profile", http.Header{"Cookie": {c}}).expect(t, 400, malformed, "")
+	}
+	// Controls: malformed cookies that do not name the token.
+	e.do(t, "GET", "/my/profile", http.Header{"Cookie": {`a=b c; consent={"csrf_token":"x", "token":1}; t="token"; token=` + tok}}).expect(t, 200, "", "")
+}
+
+// ASP.NET Core's query collection ignores case.
+func TestAttackQueryNameCase(t *testing.T) {
+	e := sourceEnv(t, "querystring", "token", true)
+	tok, bad := e.token("rsa-1", nil), forged(e)
+	e.do(t, "GET", "/my/profile?token="+tok, nil).expect(t, 200, "", "")
+	for _, q := range []string{"Token=" + bad + "&token=" + tok, "token=" + tok + "&TOKEN=" + bad, "token=" + tok + "&%54oken=" + bad} {
+		e.do(t, "GET", "/my/profile?"+q, nil).expect(t, 400, sentTwice, "")
+	}
+	// A form body is read as query parameters by PHP's $_REQUEST and Go's FormValue.
+	e.send(t, "POST", "/ws?token="+tok, http.Header{"Content-Type": {"application/x-www-form-urlencoded"}}, strings.NewReader("token="+bad)).
+		expect(t, 400, sentTwice, "")
+}
+
+// RFC 6750's access_token next to the Authorization header, in the
+// spellings lenient parsers read as it: case (ASP.NET), PHP's mangling
+// of ' ', '.' and '[', arrays (PHP, Rack, qs), IIS's %u escapes, and
+// letters Java and .NET fold to ASCII (ſ).
+func TestAttackAccessTokenQuerySpellings(t *testing.T) {
+	e := newEnv(t, nil)
+	tok, bad := e.token("rsa-1", nil), forged(e)
+	for _, name := range []string{"ACCESS_TOKEN", "Access_Token", "access.token", "access+token", "access%20token", "access[token",
+		"access_token[]", "access_token%5B0%5D", "+access_token", "%u0061ccess_token", "acce%C5%BF%C5%BF_token", "ACCE%C5%BF%C5%BF_TOKEN"} {
+		e.do(t, "GET", "/my/profile?a=1&"+name+"="+bad, bearer(tok)).expect(t, 400, sentTwice, "")
+	}
+	e.do(t, "GET", "/my/profile?accesstoken=1&access_tokens=1&my_access_token=1&access-token=1", bearer(tok)).expect(t, 200, "", "")
+}
+
+// RFC 6750 also puts access_token in a form-encoded body.
+func TestAttackAccessTokenInFormBody(t *testing.T) {
+	e := newEnv(t, nil)
+	tok, bad := e.token("rsa-1", nil), forged(e)
+	form := http.Header{"Authorization": {"Bearer " + tok}, "Content-Type": {"application/x-www-form-urlencoded"}}
+	pad := "pad=" + strings.Repeat("x", 60<<10) + "&"
+	for _, body := range []string{"a=1&access_token=" + bad, "ACCESS_TOKEN=" + bad, pad + "access_token=" + bad} {
+		e.send(t, "POST", "/ws", form, strings.NewReader(body)).expect(t, 400, sentTwice, "")
+		// Chunked, length unknown.
+		e.send(t, "POST", "/ws", form, io.MultiReader(strings.NewReader(body))).expect(t, 400, sentTwice, "")
+	}
+	for _, ct := range [][]string{{"Application/X-WWW-Form-Urlencoded; charset=UTF-8"}, {`application/x-www-form-urlencoded;charset="utf-8"`}, {"text/plain", "application/x-www-form-urlencoded"}} {
+		e.send(t, "POST", "/ws", http.Header{"Authorization": form["Authorization"], "Content-Type": ct}, strings.NewReader("access_token="+bad)).
+			expect(t, 400, sentTwice, "")
+	}
+	// A form without a token reaches the app unchanged.
+	body := pad + "q=a%26b+c&x=%E2%82%AC"
+	r := e.send(t, "POST", "/ws", form, strings.NewReader(body))
+	r.expect(t, 200, "", "")
+	if r.echo.Body != body {
+		t.Fatalf("the app got a body of %d bytes, want the %d sent", len(r.echo.Body), len(body))
+	}
+	// Without a valid token the body is never read.
+	for _, h := range []http.Header{{}, bearer(tok[:len(tok)-4] + "AAAA")} {
+		req := httptest.NewRequest("POST", "/ws", unreadBody{t})
+		req.Header = h
+		req.Header.Set("Content-Type", form.Get("Content-Type"))
+		w := httptest.NewRecorder()
+		e.h.ServeHTTP(w, req)
+		if w.Code != 401 {
+			t.Fatalf("status %d", w.Code)
+		}
+	}
+}
+
+// unreadBody fails the test when read.
+type unreadBody struct{ t *testing.T }
+
+func (b unreadBody) Read([]byte) (int, error) {
+	b.t.Error("the body was read")
+	return 0, io.EOF
+}
+
+// A form body the sidecar cannot scan soundly is refused, not passed on
+// unread: larger than it reads, or bytes that are not its text.
+func TestAttackFormBodyUnscannable(t *testing.T) {
+	e := newEnv(t, nil)
+	tok := e.token("rsa-1", nil)
+	big := "a=" + strings.Repeat("x", 64<<10)
+	hdr := func(kv ...string) http.Header {
+		h := http.Header{"Authorization": {"Bearer " + tok}, "Content-Type": {"application/x-www-form-urlencoded"}}
+		for i := 0; i < len(kv); i += 2 {
+			h.Set(kv[i], kv[i+1])
+		}
+		return h
+	}
+	e.send(t, "POST", "/ws", hdr(), strings.NewReader(big)).expect(t, 413, "", `{"message":"Request Entity Too Large"}`)
+	e.send(t, "POST", "/ws", hdr(), io.MultiReader(strings.NewReader(big))).expect(t, 413, "", `{"message":"Request Entity Too Large"}`)
+	const opaque = `Bearer error="invalid_request", error_description="form body is compressed or not in an ASCII-compatible charset"`
+	e.send(t, "POST", "/ws", hdr("Content-Encoding", "gzip"), strings.NewReader("\x1f\x8b")).expect(t, 400, opaque, "")
+	e.send(t, "POST", "/ws", hdr("Content-Type", "application/x-www-form-urlencoded; charset=utf-16"), strings.NewReader("a\x00=\x00")).expect(t, 400, opaque, "")
+	// PHP reads the media type up to a ',': a form, but no charset can be read.
+	e.send(t, "POST", "/ws", hdr("Content-Type", "application/x-www-form-urlencoded, text/plain"), strings.NewReader("a=1")).expect(t, 400, opaque, "")
+	// Other bodies are not forms and are not read.
+	e.send(t, "POST", "/ws", hdr("Content-Type", "application/json"), strings.NewReader(`{"access_token":"x"}`)).expect(t, 200, "", "")
+}
+
+// With forwardToken false only the token's pair leaves the query: a
+// re-encoded, reordered query breaks signed URLs.
+func TestAttackDroppedTokenKeepsRawQuery(t *testing.T) {
+	e := sourceEnv(t, "querystring", "token", false)
+	tok := e.token("rsa-1", nil)
+	for q, want := range map[string]string{
+		"b=2&token=" + tok + "&a=%2F&c=x+y&sig=AbC%3D%3D&z&&e=%41": "b=2&a=%2F&c=x+y&sig=AbC%3D%3D&z&&e=%41",
+		"token=" + tok + "&z=1&a=2":                                "z=1&a=2",
+		"z=1&a=2&token=" + tok:                                     "z=1&a=2",
+		"token=" + tok:                                             "",
+	} {
+		r := e.do(t, "GET", "/my/profile?"+q, nil)
+		r.expect(t, 200, "", "")
+		if r.echo.RawQuery != want {
+			t.Errorf("app got query %q, want %q", r.echo.RawQuery, want)
+		}
+	}
+}
+
+// With forwardToken false only the token's cookie is removed; the others,
+// even ones Go's parser would drop, reach the app as sent.
+func TestAttackDroppedTokenKeepsCookies(t *testing.T) {
+	e := sourceEnv(t, "cookie", "token", false)
+	tok := e.token("rsa-1", nil)
+	r := e.do(t, "GET", "/my/profile", http.Header{"Cookie": {`theme=dark; token=` + tok + `; x=a\b; pref="q"`, "token2=1"}})
+	r.expect(t, 200, "", "")
+	if got := r.echo.Header.Values("Cookie"); len(got) != 2 || got[0] != `theme=dark; x=a\b; pref="q"` || got[1] != "token2=1" {
+		t.Fatalf("app got cookies %q", got)
+	}
+	r = e.do(t, "GET", "/my/profile", http.Header{"Cookie": {`token="` + tok + `"`}})
+	r.expect(t, 200, "", "")
+	if got := r.echo.Header.Values("Cookie"); len(got) != 0 {
+		t.Fatalf("app got cookies %q", got)
+	}
+}
+
+// Claim headers: no two claims may render alike, and every rendering must
+// survive header parsing.
+
+// decodeClaimHeader is the rule README gives apps: a value that parses as
+// JSON is that JSON, any other is the string itself.
+func decodeClaimHeader(h string) any {
+	var v any
+	if json.Unmarshal([]byte(h), &v) == nil {
+		return v
+	}
+	return h
+}
+
+// claimRenderings sends, for each value, a valid token whose roles claim
+// holds it, and checks what the app got in X-User-Roles: one line of
+// printable ASCII that decodeClaimHeader turns back into the value, and
+// not the line another value got. It returns the headers the app got.
+func claimRenderings(t *testing.T, values ...any) []http.Header {
+	t.Helper()
+	e := newEnv(t, nil)
+	seen := map[string]any{}
+	var got []http.Header
+	for _, v := range values {
+		r := e.do(t, "GET", "/my/profile", bearer(e.token("rsa-1", func(m map[string]any) { m["http://sandrino/roles"] = v })))
+		r.expect(t, 200, "", "")
+		lines := r.echo.Header.Values("X-User-Roles")
+		if len(lines) != 1 {
+			t.Fatalf("%#v: X-User-Roles %q", v, lines)
+		}
+		h := lines[0]
+		if strings.ContainsFunc(h, func(c rune) bool { return c < 0x20 || c > 0x7e }) {
+			t.Errorf("%#v rendered as %q: not printable ASCII", v, h)
+		}
+		want, _ := json.Marshal(v)
+		if back, _ := json.Marshal(decodeClaimHeader(h)); string(back) != string(want) {
+			t.Errorf("%#v rendered as %q, which an app reads as %s", v, h, back)
+		}
+		if prev, dup := seen[h]; dup {
+			t.Errorf("%#v and %#v both rendered as %q", prev, v, h)
+		}
+		seen[h] = v
+		got = append(got, r.echo.Header)
+	}
+	return got
+}
+
+func TestAttackClaimHeaderStringLooksLikeArray(t *testing.T) {
+	claimRenderings(t, `["admin"]`, []string{"admin"}, `{"role":"admin"}`, map[string]string{"role": "admin"}, "[admin", "admin")
+}
+
+func TestAttackClaimHeaderStringLooksLikeScalar(t *testing.T) {
+	claimRenderings(t, "1", 1, "-2.5e3", -2.5e3, "true", true, "false", false, `"admin"`, "admin", "NaN", "Infinity", "12ab-34")
+}
+
+func TestAttackClaimHeaderSurroundingSpaces(t *testing.T) {
+	claimRenderings(t, " admin ", "admin", "admin ", "\tadmin", "", "a  b")
+}
+
+// CR, LF and NUL must not split or end a header; DEL and non-ASCII are
+// escaped too, so every HTTP stack passes the value on unchanged.
+func TestAttackClaimHeaderControlCharacters(t *testing.T) {
+	for _, h := range claimRenderings(t, "member\r\nX-Injected: 1", "member\nX-Injected: 1", "a\x00b", "a\x7fb", "a\u2028b", "José", "😀", []string{"x\r\nX-Injected: 1", "é"}) {
+		if len(h.Values("X-Injected")) != 0 {
+			t.Fatalf("a claim injected a header: %v", h)
+		}
+	}
 }

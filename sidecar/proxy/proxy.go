@@ -154,6 +154,7 @@ var (
 	bodyBadRequest   = []byte(`{"message":"Bad Request"}` + "\n")
 	bodyMethod       = []byte(`{"message":"Method Not Allowed"}` + "\n")
 	bodyTimeout      = []byte(`{"message":"Request Timeout"}` + "\n")
+	bodyTooLarge     = []byte(`{"message":"Request Entity Too Large"}` + "\n")
 	bodyBadGateway   = []byte(`{"message":"Bad Gateway"}` + "\n")
 	bodyInternal     = []byte(`{"message":"Internal Server Error"}` + "\n")
 )
@@ -213,6 +214,7 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request) (out outcome) {
 	if body {
 		closeUnread(w)
 	}
+	underDeadline := false // the body is wrapped by forwardBody
 	// A panic while deciding answers 500 and the request is never
 	// forwarded. Once forwarding starts, panics (ReverseProxy's
 	// ErrAbortHandler) belong to net/http, which closes the connection.
@@ -289,7 +291,7 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request) (out outcome) {
 			return outcome{rl.label, DecisionUnavailable, "authorizer unavailable"}
 		}
 		// 4. Token.
-		raw, problem := extract(r, a, rawQuery)
+		raw, problem := extract(r, &a.source, rawQuery)
 		switch problem {
 		case "":
 		case noToken:
@@ -311,6 +313,26 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request) (out outcome) {
 			reply(w, http.StatusUnauthorized, bodyUnauthorized, `Bearer error="invalid_token", error_description="`+reason+`"`)
 			return outcome{rl.label, DecisionUnauthorized, reason}
 		}
+		// A second token in a form body is looked for only now: a client
+		// without a valid token never makes the sidecar read its body. From
+		// here on the body is read under the idle deadline, by the form check
+		// as by the app, so a stalled body cannot hold the check either.
+		if body && !underDeadline {
+			r = forwardBody(w, r, h.opts.BodyIdleTimeout)
+			underDeadline = true
+		}
+		switch problem := formToken(r, &a.source); {
+		case stalled(r):
+			reply(w, http.StatusRequestTimeout, bodyTimeout, "")
+			return outcome{rl.label, DecisionBadRequest, "request body stalled"}
+		case problem == "":
+		case problem == formTooLarge:
+			reply(w, http.StatusRequestEntityTooLarge, bodyTooLarge, "")
+			return outcome{rl.label, DecisionBadRequest, problem}
+		default:
+			reply(w, http.StatusBadRequest, bodyBadRequest, `Bearer error="invalid_request", error_description="`+problem+`"`)
+			return outcome{rl.label, DecisionBadRequest, problem}
+		}
 		// 6. Scopes and claim requirements.
 		if !authz.HasScopes(tok, rl.scopes, rl.allOf) {
 			reply(w, http.StatusForbidden, bodyForbidden, rl.challenge)
@@ -323,9 +345,9 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request) (out outcome) {
 			}
 		}
 	}
-	// 7. Forward.
+	// 7. Forward (a body not yet under the idle deadline goes under it now).
 	h.prepare(r, st, rl, tok, path)
-	if body {
+	if body && !underDeadline {
 		r = forwardBody(w, r, h.opts.BodyIdleTimeout)
 	}
 	forwarding = true
@@ -393,7 +415,7 @@ func (h *Handler) prepare(r *http.Request, st *state, rl *rule, tok *verify.Toke
 		}
 	}
 	if !rl.auth.forwardToken {
-		dropToken(r, rl.auth.source)
+		dropToken(r, &rl.auth.source)
 	}
 }
 

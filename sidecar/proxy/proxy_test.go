@@ -26,13 +26,15 @@ const aud = "urn:colors-api"
 type echoed struct {
 	Method, Path, RawQuery, Host string
 	Header                       http.Header
+	Body                         string
 }
 
 func newEcho(t testing.TB) *httptest.Server {
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
 		w.Header().Set("Access-Control-Allow-Origin", "*") // the sidecar must override this
-		_ = json.NewEncoder(w).Encode(echoed{r.Method, r.URL.Path, r.URL.RawQuery, r.Host, r.Header})
+		body, _ := io.ReadAll(r.Body)
+		_ = json.NewEncoder(w).Encode(echoed{r.Method, r.URL.Path, r.URL.RawQuery, r.Host, r.Header, string(body)})
 	}))
 	t.Cleanup(srv.Close)
 	return srv
@@ -151,7 +153,13 @@ type resp struct {
 // do sends a raw request line so tests control the exact bytes.
 func (e *env) do(t testing.TB, method, target string, hdr http.Header) resp {
 	t.Helper()
-	req, err := http.NewRequest(method, e.srv.URL, nil)
+	return e.send(t, method, target, hdr, nil)
+}
+
+// send is do with a request body.
+func (e *env) send(t testing.TB, method, target string, hdr http.Header, body io.Reader) resp {
+	t.Helper()
+	req, err := http.NewRequest(method, e.srv.URL, body)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -237,6 +245,11 @@ func TestResponseTable(t *testing.T) {
 	})
 	t.Run("400 ambiguous path", func(t *testing.T) {
 		e.do(t, "GET", "/my/../colors", nil).expect(t, 400, `Bearer error="invalid_request", error_description="path has a dot segment"`, "")
+	})
+	t.Run("413 form body too large", func(t *testing.T) {
+		form := http.Header{"Authorization": {"Bearer " + tok}, "Content-Type": {"application/x-www-form-urlencoded"}}
+		e.send(t, "POST", "/ws", form, strings.NewReader("a="+strings.Repeat("x", 64<<10))).
+			expect(t, 413, "", `{"message":"Request Entity Too Large"}`)
 	})
 	t.Run("401 no token", func(t *testing.T) {
 		e.do(t, "GET", "/my/profile", nil).expect(t, 401, `Bearer realm="jwtgate"`, `{"message":"Unauthorized"}`)

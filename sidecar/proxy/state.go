@@ -48,15 +48,12 @@ type rule struct {
 }
 
 type authorizer struct {
-	name        string
-	unavailable string
-	policy      verify.Policy
-	source      config.IdentitySource
-	// sourceVariant is the normalised source header name when the header
-	// has '_' spellings to refuse ("" for Authorization and other sources).
-	sourceVariant string
-	headers       []config.ClaimHeader // canonical header names
-	forwardToken  bool
+	name         string
+	unavailable  string
+	policy       verify.Policy
+	source       tokenSource
+	headers      []config.ClaimHeader // canonical header names
+	forwardToken bool
 }
 
 // compile turns a validated snapshot into a state. upstream overrides the
@@ -97,13 +94,7 @@ func compile(snap *config.Snapshot, upstream *url.URL, reg *keys.Registry) (*sta
 	caches := reg.Sync(sources)
 	auths := map[string]*authorizer{}
 	for _, a := range c.Authorizers {
-		az := &authorizer{name: a.Name, unavailable: a.Unavailable, source: a.IdentitySource, forwardToken: a.ForwardToken}
-		if a.IdentitySource.In == config.SourceHeader {
-			az.source.Name = http.CanonicalHeaderKey(a.IdentitySource.Name)
-			if strings.ContainsAny(az.source.Name, "-_") {
-				az.sourceVariant = config.NormalizeHeader(az.source.Name)
-			}
-		}
+		az := &authorizer{name: a.Name, unavailable: a.Unavailable, source: newTokenSource(a.IdentitySource), forwardToken: a.ForwardToken}
 		if a.Unavailable == "" {
 			skew := 60 * time.Second
 			if a.ClockSkew != "" {
