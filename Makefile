@@ -36,7 +36,7 @@ vet: ## Run go vet.
 
 .PHONY: lint
 lint: ## Run golangci-lint (errcheck, govet, ineffassign, staticcheck, unused; see .golangci.yml).
-	$(GOLANGCI_LINT) run ./...
+	$(GOLANGCI_LINT) run --allow-parallel-runners ./...
 
 .PHONY: verify
 verify: ## Fail when generated files are stale or code is unformatted.
