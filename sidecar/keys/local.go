@@ -14,7 +14,7 @@ import (
 // server's 1 MiB.
 const MaxLocalJWKSBytes = 64 << 10
 
-// ErrJWKSInvalid: a key set given locally is not a JWK Set. Its messages
+// ErrJWKSInvalid means a key set given locally is not a JWK Set. Its messages
 // say what is wrong without quoting the set.
 var ErrJWKSInvalid = errors.New("invalid JWK Set")
 
