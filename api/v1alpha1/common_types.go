@@ -38,6 +38,13 @@ const (
 	// ReasonCABundleInvalid: spec.caBundle's value is not PEM certificates
 	// only, or is too large.
 	ReasonCABundleInvalid = "CABundleInvalid"
+	// ReasonKeysLoaded: spec.jwks holds usable keys.
+	ReasonKeysLoaded = "KeysLoaded"
+	// ReasonJWKSNotFound: spec.jwks names a ConfigMap or key that does not
+	// exist.
+	ReasonJWKSNotFound = "JWKSNotFound"
+	// ReasonJWKSInvalid: spec.jwks is not a JWK Set, or is too large.
+	ReasonJWKSInvalid = "JWKSInvalid"
 )
 
 // Reasons for ProtectedRoute conditions.

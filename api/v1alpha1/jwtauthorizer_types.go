@@ -61,7 +61,7 @@ type ConfigMapKeyReference struct {
 	// +kubebuilder:validation:XValidation:rule="self.matches('^[a-z0-9]([-a-z0-9]*[a-z0-9])?([.][a-z0-9]([-a-z0-9]*[a-z0-9])?)*$')",message="name must be the name of a ConfigMap in this namespace: lower-case letters, digits, '-' and '.', e.g. idp-ca"
 	Name string `json:"name"`
 
-	// key is the ConfigMap key that holds the PEM certificates, e.g. ca.crt.
+	// key is the ConfigMap key that holds the value, e.g. ca.crt or jwks.json.
 	// +required
 	// +kubebuilder:validation:MinLength=1
 	// +kubebuilder:validation:MaxLength=253
@@ -69,22 +69,83 @@ type ConfigMapKeyReference struct {
 	Key string `json:"key"`
 }
 
+// JWKSSource is a key set given to the authorizer instead of fetched.
+// +kubebuilder:validation:XValidation:rule="has(self.inline) != has(self.configMapKeyRef)",message="jwks: set exactly one of inline (the JWK Set's JSON) or configMapKeyRef (a ConfigMap key holding it)"
+type JWKSSource struct {
+	// inline is the JWK Set's JSON, e.g. {"keys":[{"kty":"EC","kid":"k1",
+	// "crv":"P-256","x":"...","y":"..."}]}: public keys only. At most 64 KiB.
+	// +optional
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=65536
+	// +kubebuilder:validation:XValidation:rule="!self.matches('\"(d|p|q|dp|dq|qi|k)\"\\\\s*:')",message="jwks.inline holds private or symmetric key material (a \"d\", \"p\", \"q\", \"dp\", \"dq\", \"qi\" or \"k\" member): give only the public keys, and replace a private key that was exposed"
+	Inline string `json:"inline,omitempty"`
+
+	// configMapKeyRef names a key of a ConfigMap in the JWTAuthorizer's own
+	// namespace whose value is the JWK Set's JSON, e.g. created with
+	// `kubectl create configmap idp-keys --from-file=jwks.json`. A Secret
+	// cannot be named: a key set is public, and a Secret reference would let
+	// whoever may write a JWTAuthorizer have the operator read Secrets on
+	// their behalf.
+	// +optional
+	ConfigMapKeyRef *ConfigMapKeyReference `json:"configMapKeyRef,omitempty"`
+}
+
+// KeyRefresh times the fetches of an issuer's keys. Key rotation: publish
+// the new key at least interval plus unknownKidCooldown before signing
+// with it (or rely on a token with an unknown kid triggering a refetch),
+// and keep the old key published until the tokens it signed have expired
+// plus maxStale.
+// +kubebuilder:validation:XValidation:rule="duration(has(self.maxStale) ? self.maxStale : '12h') >= duration(has(self.interval) ? self.interval : '1h') + duration(has(self.interval) ? self.interval : '1h')",message="keyRefresh.maxStale must be at least twice keyRefresh.interval (1h when interval is unset, the longest the issuer's Cache-Control can set; maxStale is 12h when unset), so one failed refresh does not leave the sidecars without keys: raise maxStale or shorten interval"
+type KeyRefresh struct {
+	// interval is the time between two fetches of the key set, replacing
+	// what the issuer's Cache-Control says. Between 1m and 24h; when unset,
+	// Cache-Control max-age clamped to 1m..1h, 10m without one.
+	// +optional
+	// +kubebuilder:validation:Type=string
+	// +kubebuilder:validation:XValidation:rule="duration(self) >= duration('1m') && duration(self) <= duration('24h')",message="keyRefresh.interval must be between 1m and 24h, e.g. 15m"
+	Interval *metav1.Duration `json:"interval,omitempty"`
+
+	// unknownKidCooldown is the least time between two refetches caused by
+	// tokens naming a kid the key set does not hold, so a new key is picked
+	// up at once while random kids cannot make the sidecars hammer the
+	// issuer. Between 5s and 10m; 30s when unset.
+	// +optional
+	// +kubebuilder:validation:Type=string
+	// +kubebuilder:validation:XValidation:rule="duration(self) >= duration('5s') && duration(self) <= duration('10m')",message="keyRefresh.unknownKidCooldown must be between 5s and 10m, e.g. 30s"
+	UnknownKIDCooldown *metav1.Duration `json:"unknownKidCooldown,omitempty"`
+
+	// maxStale is how long the last fetched keys keep verifying tokens while
+	// refetches fail; after it, the rules using this authorizer answer 503.
+	// A key the issuer removes stops verifying at the next successful
+	// refresh. Between 1h and 7d (168h); 12h when unset.
+	// +optional
+	// +kubebuilder:validation:Type=string
+	// +kubebuilder:validation:XValidation:rule="duration(self) >= duration('1h') && duration(self) <= duration('168h')",message="keyRefresh.maxStale must be between 1h and 168h (7 days), e.g. 12h"
+	MaxStale *metav1.Duration `json:"maxStale,omitempty"`
+}
+
 // JWTAuthorizerSpec says which tokens are valid: who issued them, for whom,
 // where the request carries them and which keys sign them. It is the
 // equivalent of an API gateway's JWT authorizer.
+// +kubebuilder:validation:XValidation:rule="!isURL(self.issuer) || url(self.issuer).getScheme() != 'http' || url(self.issuer).getHostname() in ['localhost', '127.0.0.1', '::1'] || (has(self.allowInsecureHTTP) && self.allowInsecureHTTP && self.issuer.matches('^http://([a-z0-9]([-a-z0-9]*[a-z0-9])?\\\\.)+[a-z0-9]([-a-z0-9]*[a-z0-9])?\\\\.svc(\\\\.cluster\\\\.local)?(:[0-9]+)?([/?#].*)?$'))",fieldPath=".issuer",message="issuer is http: anyone on the network path could replace the signing keys and forge tokens; use https, or, for an identity provider inside the cluster (host NAME.NAMESPACE.svc or NAME.NAMESPACE.svc.cluster.local), set allowInsecureHTTP: true to accept that risk (http is always accepted for localhost, 127.0.0.1 and [::1])"
+// +kubebuilder:validation:XValidation:rule="!has(self.jwksURI) || size(self.jwksURI) == 0 || !isURL(self.jwksURI) || url(self.jwksURI).getScheme() != 'http' || url(self.jwksURI).getHostname() in ['localhost', '127.0.0.1', '::1'] || (has(self.allowInsecureHTTP) && self.allowInsecureHTTP && self.jwksURI.matches('^http://([a-z0-9]([-a-z0-9]*[a-z0-9])?\\\\.)+[a-z0-9]([-a-z0-9]*[a-z0-9])?\\\\.svc(\\\\.cluster\\\\.local)?(:[0-9]+)?([/?#].*)?$'))",fieldPath=".jwksURI",message="jwksURI is http: anyone on the network path could replace the signing keys and forge tokens; use https, or, for an identity provider inside the cluster (host NAME.NAMESPACE.svc or NAME.NAMESPACE.svc.cluster.local), set allowInsecureHTTP: true to accept that risk (http is always accepted for localhost, 127.0.0.1 and [::1])"
+// +kubebuilder:validation:XValidation:rule="!has(self.jwks) || !has(self.jwksURI) || size(self.jwksURI) == 0",fieldPath=".jwks",message="set either jwks (the keys themselves: nothing is fetched) or jwksURI (where to fetch them), not both"
+// +kubebuilder:validation:XValidation:rule="!has(self.jwks) || !has(self.caBundle)",fieldPath=".caBundle",message="caBundle is used only to fetch keys, and with jwks nothing is fetched: remove caBundle, or remove jwks to fetch the keys"
+// +kubebuilder:validation:XValidation:rule="!has(self.jwks) || !has(self.keyRefresh)",fieldPath=".keyRefresh",message="keyRefresh times key fetches, and with jwks nothing is fetched: remove keyRefresh (to change the keys, edit jwks)"
 // +kubebuilder:validation:XValidation:rule="!has(self.claimsToHeaders) || self.claimsToHeaders.all(a, self.claimsToHeaders.exists_one(b, b.header.lowerAscii() == a.header.lowerAscii()))",message="claimsToHeaders: each header may appear only once (compared case-insensitively)"
 type JWTAuthorizerSpec struct {
 	// issuer is the token issuer, compared to the token's `iss` claim byte for
 	// byte (a trailing slash matters). It must be an absolute https URL; http is
-	// allowed only for loopback hosts (localhost, 127.0.0.1, [::1]) during
-	// development, and the operator checks loopback issuers only when started
-	// with --allow-loopback-issuers. Link-local and cloud metadata addresses
-	// are never contacted. When jwksURI is empty, keys are discovered from
-	// {issuer}/.well-known/openid-configuration.
+	// allowed for loopback hosts (localhost, 127.0.0.1, [::1]) during
+	// development, and for cluster-internal hosts with allowInsecureHTTP. The
+	// operator checks loopback issuers only when started with
+	// --allow-loopback-issuers. Link-local and cloud metadata addresses are
+	// never contacted. When jwksURI and jwks are empty, keys are discovered
+	// from {issuer}/.well-known/openid-configuration.
 	// +required
 	// +kubebuilder:validation:MinLength=1
 	// +kubebuilder:validation:MaxLength=512
-	// +kubebuilder:validation:XValidation:rule="isURL(self) && url(self).getHostname() != '' && (url(self).getScheme() == 'https' || (url(self).getScheme() == 'http' && url(self).getHostname() in ['localhost', '127.0.0.1', '::1']))",message="issuer must be an absolute https URL such as https://example.auth0.com/ (http only for localhost, 127.0.0.1 or [::1])"
+	// +kubebuilder:validation:XValidation:rule="isURL(self) && url(self).getHostname() != '' && url(self).getScheme() in ['https', 'http']",message="issuer must be an absolute https URL such as https://example.auth0.com/"
 	// +kubebuilder:validation:XValidation:rule="!self.contains('?') && !self.contains('#')",message="issuer may not contain a query or fragment"
 	Issuer string `json:"issuer"`
 
@@ -118,8 +179,39 @@ type JWTAuthorizerSpec struct {
 	// ({issuer}/.well-known/openid-configuration). Same scheme rules as issuer.
 	// +optional
 	// +kubebuilder:validation:MaxLength=1024
-	// +kubebuilder:validation:XValidation:rule="self == '' || (isURL(self) && url(self).getHostname() != '' && (url(self).getScheme() == 'https' || (url(self).getScheme() == 'http' && url(self).getHostname() in ['localhost', '127.0.0.1', '::1'])))",message="jwksURI must be an absolute https URL (http only for localhost, 127.0.0.1 or [::1]), or empty to use OIDC discovery"
+	// +kubebuilder:validation:XValidation:rule="self == '' || (isURL(self) && url(self).getHostname() != '' && url(self).getScheme() in ['https', 'http'])",message="jwksURI must be an absolute https URL, or empty to use OIDC discovery"
 	JWKSURI string `json:"jwksURI,omitempty"`
+
+	// jwks gives the signing keys here instead of having them fetched: for
+	// an issuer whose keys cannot be fetched from the cluster. With it,
+	// nothing is discovered or fetched; tokens' `iss` is still compared to
+	// issuer. It cannot be combined with jwksURI, caBundle or keyRefresh.
+	// The operator checks the set as it checks fetched ones (RSA of at
+	// least 2048 bits, EC P-256/P-384/P-521 or Ed25519 public keys, each
+	// with a kid; symmetric and private keys are refused) and compiles only
+	// the usable public keys into the route's configuration, so an edit
+	// reaches the sidecars within seconds. While the set is missing or has
+	// no usable key, the rules using this authorizer answer 503.
+	// +optional
+	JWKS *JWKSSource `json:"jwks,omitempty"`
+
+	// allowInsecureHTTP accepts http:// in issuer, jwksURI and the jwks_uri
+	// the issuer's discovery document names, for hosts that name a Service
+	// of the cluster (NAME.NAMESPACE.svc or NAME.NAMESPACE.svc.cluster.local):
+	// an identity provider in the cluster that serves no TLS. Anyone who can
+	// see or redirect the traffic between the pods could then replace the
+	// keys and forge tokens, and an ExternalName Service can make such a name
+	// point outside the cluster, so prefer https with caBundle. The operator's
+	// check and every sidecar apply the same rule. Off unless set.
+	// +optional
+	AllowInsecureHTTP bool `json:"allowInsecureHTTP,omitempty"`
+
+	// keyRefresh sets when fetched keys are refetched and how long they are
+	// used while the issuer cannot be reached. Unset fields keep the
+	// defaults: interval from the key set's Cache-Control max-age clamped to
+	// 1m..1h (10m without one), unknownKidCooldown 30s, maxStale 12h.
+	// +optional
+	KeyRefresh *KeyRefresh `json:"keyRefresh,omitempty"`
 
 	// caBundle names the CA certificates (PEM) that OIDC discovery and key
 	// set fetches trust instead of the public trust store: for an issuer
@@ -182,13 +274,20 @@ type JWTAuthorizerStatus struct {
 	// +optional
 	JWKSURI string `json:"jwksURI,omitempty"`
 
-	// keys counts the usable signing keys found at the last fetch.
+	// keys counts the usable signing keys found at the last fetch, or in
+	// spec.jwks.
 	// +optional
 	Keys int32 `json:"keys,omitempty"`
 
 	// lastFetchTime is when the key set was last fetched successfully.
 	// +optional
 	LastFetchTime *metav1.Time `json:"lastFetchTime,omitempty"`
+
+	// jwksHash identifies the spec.jwks keys last read and found usable
+	// ("sha256:" and the hex digest of the key set as compiled into routes).
+	// Empty without spec.jwks or while it cannot be used.
+	// +optional
+	JWKSHash string `json:"jwksHash,omitempty"`
 
 	// caBundleHash identifies the spec.caBundle certificates last read and
 	// found valid ("sha256:" and the hex digest of the certificates as
@@ -199,16 +298,19 @@ type JWTAuthorizerStatus struct {
 	CABundleHash string `json:"caBundleHash,omitempty"`
 
 	// conditions: Ready is True with reason KeysFetched once usable keys were
-	// fetched; otherwise False with DiscoveryFailed, IssuerMismatch,
-	// JWKSFetchFailed, NoUsableKeys, IssuerNotAllowed (a loopback,
-	// link-local or cloud metadata host, which the operator does not
-	// contact), CABundleNotFound or CABundleInvalid (spec.caBundle's
-	// ConfigMap or key is missing, or it is not PEM certificates) and a
-	// message that says what to fix.
+	// fetched, or KeysLoaded once spec.jwks was read and holds usable keys;
+	// otherwise False with DiscoveryFailed, IssuerMismatch, JWKSFetchFailed,
+	// NoUsableKeys, IssuerNotAllowed (a loopback, link-local or cloud
+	// metadata host, which the operator does not contact), CABundleNotFound
+	// or CABundleInvalid (spec.caBundle's ConfigMap or key is missing, or it
+	// is not PEM certificates), JWKSNotFound or JWKSInvalid (spec.jwks's
+	// ConfigMap or key is missing, or it is not a JWK Set) and a message
+	// that says what to fix.
 	// Ready is the operator's own periodic check: routes using a not-Ready
 	// authorizer keep their full configuration, since sidecars fetch the
-	// keys themselves; only a CA bundle that cannot be used makes its rules
-	// answer 503, as sidecars must not fall back to other authorities.
+	// keys themselves; only a CA bundle or a spec.jwks that cannot be used
+	// makes its rules answer 503, as sidecars must not fall back to other
+	// authorities or keys.
 	// Transitions are also reported as Events (Normal when Ready, Warning
 	// when not).
 	// +optional

@@ -65,4 +65,19 @@ var _ = Describe("kubectl against the local control plane", Ordered, func() {
 		out := kubectl("explain", "protectedroute.spec.rules.path")
 		Expect(out).To(ContainSubstring("literal beats {param} beats {greedy+}"))
 	})
+
+	It("shows the key timing in kubectl describe", func() {
+		file := filepath.Join(GinkgoT().TempDir(), "timed.yaml")
+		Expect(os.WriteFile(file, []byte(`apiVersion: auth.jwtgate.io/v1alpha1
+kind: JWTAuthorizer
+metadata: {name: timed, namespace: `+testNamespace+`}
+spec:
+  issuer: https://sandrino.auth0.com/
+  audiences: [urn:colors-api]
+  keyRefresh: {interval: 15m, unknownKidCooldown: 10s, maxStale: 48h}
+`), 0o600)).To(Succeed())
+		kubectl("apply", "-f", file)
+		out := kubectl("describe", "jwta", "timed", "-n", testNamespace)
+		Expect(out).To(MatchRegexp(`Key Refresh:\s+Interval:\s+15m\s+Max Stale:\s+48h\s+Unknown Kid Cooldown:\s+10s`))
+	})
 })

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/intstr"
 
 	"github.com/jwtgate/jwtgate/api/v1alpha1"
@@ -55,15 +56,18 @@ type Unresolved struct {
 	Unavailable bool
 }
 
-// CABundle is an authorizer's spec.caBundle as the operator read it from
-// its ConfigMap: the certificates to trust, or why there are none.
-type CABundle struct {
-	// PEM is the certificates as keys.ParseCABundle re-encodes them.
-	PEM string
-	// Problem, when set, says why the bundle cannot be used (its ConfigMap
-	// is missing, or it is not PEM certificates). The authorizer then
-	// compiles as Unavailable: its fetches must never fall back to the
-	// public trust store.
+// Referenced is what an authorizer's spec.caBundle or spec.jwks held when
+// the operator read and checked it: the certificates to trust, the keys to
+// use, or why there are none.
+type Referenced struct {
+	// CABundle is the certificates as keys.ParseCABundle re-encodes them.
+	CABundle string
+	// JWKS is the key set as keys.ParseLocalJWKS re-encodes it.
+	JWKS string
+	// Problem, when set, says why the bundle or key set cannot be used (its
+	// ConfigMap is missing, or it does not parse). The authorizer then
+	// compiles as Unavailable: it must never fall back to the public trust
+	// store, or to fetching keys it was given.
 	Problem string
 }
 
@@ -96,16 +100,16 @@ func Ready(a *v1alpha1.JWTAuthorizer) bool {
 }
 
 // Compile compiles route with authorizers (by name, from the route's
-// namespace; missing ones are absent) and the CA bundles of those that set
-// spec.caBundle (by authorizer name, read by the caller). Only a missing
-// authorizer, one being deleted, or one whose CA bundle is missing or
-// unusable compiles as Unavailable (503). An existing one compiles in full
+// namespace; missing ones are absent) and what the spec.caBundle or
+// spec.jwks of those that set one held (by authorizer name, read by the
+// caller). Only a missing authorizer, one being deleted, or one whose CA
+// bundle or key set is missing or unusable compiles as Unavailable (503). An existing one compiles in full
 // whatever its Ready state: an operator check that failed once must not take
 // routes down, and the sidecar fetches and validates the keys itself,
 // failing closed (503) while it cannot obtain them. It returns an
 // *InvalidRulesError when the sidecar would refuse the rules (ambiguous
 // together, or differing only by letter case).
-func Compile(route *v1alpha1.ProtectedRoute, authorizers map[string]*v1alpha1.JWTAuthorizer, bundles map[string]CABundle) (*Result, error) {
+func Compile(route *v1alpha1.ProtectedRoute, authorizers map[string]*v1alpha1.JWTAuthorizer, refs map[string]Referenced) (*Result, error) {
 	cfg := config.Config{
 		Source: config.Source{Namespace: route.Namespace, Name: route.Name, Generation: route.Generation},
 		Listen: ":" + strconv.Itoa(config.DefaultListenPort),
@@ -119,7 +123,7 @@ func Compile(route *v1alpha1.ProtectedRoute, authorizers map[string]*v1alpha1.JW
 		cfg.Rules = append(cfg.Rules, compileRule(r))
 	}
 	res := &Result{}
-	cfg.Authorizers, res.Unresolved = compileAuthorizers(route, authorizers, bundles)
+	cfg.Authorizers, res.Unresolved = compileAuthorizers(route, authorizers, refs)
 	cfg.CORS = compileCORS(route.Spec.CORS)
 	// The lowest version that expresses the route, so sidecars older than
 	// this operator keep accepting every route that uses nothing newer.
@@ -177,8 +181,8 @@ func Hash(data []byte) string { return config.Hash(data) }
 // ResolveRefs reports, sorted by name, the authorizers the route references
 // that are missing or not Ready (see Unresolved.Unavailable). It holds even when the rules are invalid, so
 // ResolvedRefs can be reported alongside InvalidRules.
-func ResolveRefs(route *v1alpha1.ProtectedRoute, authorizers map[string]*v1alpha1.JWTAuthorizer, bundles map[string]CABundle) []Unresolved {
-	_, un := compileAuthorizers(route, authorizers, bundles)
+func ResolveRefs(route *v1alpha1.ProtectedRoute, authorizers map[string]*v1alpha1.JWTAuthorizer, refs map[string]Referenced) []Unresolved {
+	_, un := compileAuthorizers(route, authorizers, refs)
 	return un
 }
 
@@ -194,16 +198,16 @@ func References(rules []v1alpha1.RouteRule) []string {
 	return refs
 }
 
-func compileAuthorizers(route *v1alpha1.ProtectedRoute, authorizers map[string]*v1alpha1.JWTAuthorizer, bundles map[string]CABundle) ([]config.Authorizer, []Unresolved) {
-	refs := References(route.Spec.Rules)
-	out := make([]config.Authorizer, 0, len(refs))
+func compileAuthorizers(route *v1alpha1.ProtectedRoute, authorizers map[string]*v1alpha1.JWTAuthorizer, refs map[string]Referenced) ([]config.Authorizer, []Unresolved) {
+	names := References(route.Spec.Rules)
+	out := make([]config.Authorizer, 0, len(names))
 	var unresolved []Unresolved
-	for _, name := range refs {
-		var bundle *CABundle
-		if b, ok := bundles[name]; ok {
-			bundle = &b
+	for _, name := range names {
+		var ref *Referenced
+		if r, ok := refs[name]; ok {
+			ref = &r
 		}
-		a, un := compileAuthorizer(route.Namespace, name, authorizers[name], bundle)
+		a, un := compileAuthorizer(route.Namespace, name, authorizers[name], ref)
 		out = append(out, a)
 		if un != nil {
 			unresolved = append(unresolved, *un)
@@ -236,7 +240,7 @@ func compileRule(r v1alpha1.RouteRule) config.Rule {
 	return out
 }
 
-func compileAuthorizer(ns, name string, a *v1alpha1.JWTAuthorizer, bundle *CABundle) (config.Authorizer, *Unresolved) {
+func compileAuthorizer(ns, name string, a *v1alpha1.JWTAuthorizer, ref *Referenced) (config.Authorizer, *Unresolved) {
 	out := config.Authorizer{Name: name, IdentitySource: config.IdentitySource{In: config.SourceHeader, Name: "Authorization"}}
 	unavailable := func(reason, msg string) (config.Authorizer, *Unresolved) {
 		out.Unavailable = msg
@@ -254,19 +258,21 @@ func compileAuthorizer(ns, name string, a *v1alpha1.JWTAuthorizer, bundle *CABun
 		// The schema prevents this; compile it closed rather than guess.
 		return unavailable(UnresolvedNotReady, fmt.Sprintf("JWTAuthorizer %s/%s: %v", ns, name, err))
 	}
-	if a.Spec.CABundle != nil {
+	if what := Referencing(a); what != "" {
 		switch {
-		case bundle == nil:
-			return unavailable(UnresolvedNotReady, fmt.Sprintf("JWTAuthorizer %s/%s: its CA bundle was not read", ns, name))
-		case bundle.Problem != "":
-			return unavailable(UnresolvedNotReady, fmt.Sprintf("JWTAuthorizer %s/%s cannot be used while %s", ns, name, bundle.Problem))
+		case ref == nil:
+			return unavailable(UnresolvedNotReady, fmt.Sprintf("JWTAuthorizer %s/%s: its %s was not read", ns, name, what))
+		case ref.Problem != "":
+			return unavailable(UnresolvedNotReady, fmt.Sprintf("JWTAuthorizer %s/%s cannot be used while %s", ns, name, ref.Problem))
 		}
-		out.CABundle = bundle.PEM
+		out.CABundle, out.JWKS = ref.CABundle, ref.JWKS
 	}
 	out.IdentitySource = src
 	out.Issuer = a.Spec.Issuer
 	out.Audiences = sortedSet(a.Spec.Audiences)
 	out.JWKSURI = a.Spec.JWKSURI
+	out.AllowInsecureHTTP = a.Spec.AllowInsecureHTTP
+	out.KeyRefresh = keyRefresh(a.Spec.KeyRefresh)
 	out.Algorithms = algorithms(a.Spec.Algorithms)
 	skew := DefaultClockSkew
 	if a.Spec.ClockSkew != nil {
@@ -286,6 +292,38 @@ func compileAuthorizer(ns, name string, a *v1alpha1.JWTAuthorizer, bundle *CABun
 	}
 	return out, &Unresolved{Name: name, Reason: UnresolvedNotReady,
 		Message: fmt.Sprintf("JWTAuthorizer %s/%s is not Ready (%s)", ns, name, reason)}
+}
+
+// Referencing names what a's spec refers to that the caller must read
+// into a Referenced: "CA bundle", "key set", or "" for neither (the API
+// allows at most one).
+func Referencing(a *v1alpha1.JWTAuthorizer) string {
+	switch {
+	case a.Spec.CABundle != nil:
+		return "CA bundle"
+	case a.Spec.JWKS != nil:
+		return "key set"
+	}
+	return ""
+}
+
+// keyRefresh compiles only the fields that are set, so an authorizer
+// without them compiles as before (format version 1).
+func keyRefresh(k *v1alpha1.KeyRefresh) *config.KeyRefresh {
+	if k == nil {
+		return nil
+	}
+	str := func(d *metav1.Duration) string {
+		if d == nil {
+			return ""
+		}
+		return d.Duration.String()
+	}
+	out := &config.KeyRefresh{Interval: str(k.Interval), UnknownKIDCooldown: str(k.UnknownKIDCooldown), MaxStale: str(k.MaxStale)}
+	if *out == (config.KeyRefresh{}) {
+		return nil
+	}
+	return out
 }
 
 // ParseIdentitySource parses $request.header.NAME, $request.querystring.NAME

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -19,6 +20,7 @@ import (
 
 	"github.com/jwtgate/jwtgate/api/v1alpha1"
 	"github.com/jwtgate/jwtgate/sidecar/config"
+	"github.com/jwtgate/jwtgate/sidecar/keys"
 )
 
 var update = flag.Bool("update", false, "rewrite testdata/*.golden.json from the current output")
@@ -84,14 +86,17 @@ func TestGolden(t *testing.T) {
 		name    string
 		route   *v1alpha1.ProtectedRoute
 		auths   map[string]*v1alpha1.JWTAuthorizer
-		bundles map[string]CABundle
+		bundles map[string]Referenced
 	}{
 		{"colors-ready", colorsRoute(t), map[string]*v1alpha1.JWTAuthorizer{"auth0": colorsAuthorizer(t)}, nil},
 		{"colors-authorizer-missing", colorsRoute(t), nil, nil},
 		{"colors-authorizer-not-ready", colorsRoute(t), map[string]*v1alpha1.JWTAuthorizer{"auth0": notReady}, nil},
 		{"numeric-port-two-authorizers", numeric, map[string]*v1alpha1.JWTAuthorizer{"auth0": colorsAuthorizer(t), "query": query, "unused": colorsAuthorizer(t)}, nil},
 		{"colors-ca-bundle", colorsRoute(t), map[string]*v1alpha1.JWTAuthorizer{"auth0": withCABundle(colorsAuthorizer(t))},
-			map[string]CABundle{"auth0": {PEM: privateCA(t)}}},
+			map[string]Referenced{"auth0": {CABundle: privateCA(t)}}},
+		{"colors-local-jwks-in-cluster-http", colorsRoute(t), map[string]*v1alpha1.JWTAuthorizer{"auth0": inClusterHTTP(withJWKS(colorsAuthorizer(t)))},
+			map[string]Referenced{"auth0": {JWKS: localJWKS(t)}}},
+		{"colors-key-refresh", colorsRoute(t), map[string]*v1alpha1.JWTAuthorizer{"auth0": withKeyRefresh(colorsAuthorizer(t), "15m", "10s", "48h")}, nil},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -169,12 +174,12 @@ func TestFailsClosed(t *testing.T) {
 	badSource := colorsAuthorizer(t)
 	badSource.Spec.IdentitySource = "$request.body.token"
 
-	unusable := map[string]CABundle{"auth0": {Problem: "its CA bundle is missing"}}
+	unusable := map[string]Referenced{"auth0": {Problem: "its CA bundle is missing"}}
 
 	cases := []struct {
 		name       string
 		auth       *v1alpha1.JWTAuthorizer
-		bundles    map[string]CABundle
+		bundles    map[string]Referenced
 		wantReason string
 		wantMsg    string
 	}{
@@ -186,6 +191,10 @@ func TestFailsClosed(t *testing.T) {
 		{"CA bundle not read", withCABundle(colorsAuthorizer(t)), nil, UnresolvedNotReady, "JWTAuthorizer colors/auth0: its CA bundle was not read"},
 		{"CA bundle unusable", withCABundle(colorsAuthorizer(t)), unusable, UnresolvedNotReady,
 			"JWTAuthorizer colors/auth0 cannot be used while its CA bundle is missing"},
+		// Keys it was given are never replaced by fetched ones.
+		{"key set not read", withJWKS(colorsAuthorizer(t)), nil, UnresolvedNotReady, "JWTAuthorizer colors/auth0: its key set was not read"},
+		{"key set unusable", withJWKS(colorsAuthorizer(t)), map[string]Referenced{"auth0": {Problem: "its key set has no usable key"}},
+			UnresolvedNotReady, "JWTAuthorizer colors/auth0 cannot be used while its key set has no usable key"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -205,7 +214,7 @@ func TestFailsClosed(t *testing.T) {
 				t.Fatalf("want exactly the referenced authorizer, got %+v", res.Config.Authorizers)
 			}
 			a := res.Config.Authorizers[0]
-			if a.Unavailable != tc.wantMsg || a.Issuer != "" || len(a.Audiences) != 0 || a.JWKSURI != "" || a.CABundle != "" {
+			if a.Unavailable != tc.wantMsg || a.Issuer != "" || len(a.Audiences) != 0 || a.JWKSURI != "" || a.CABundle != "" || a.JWKS != "" {
 				t.Fatalf("unavailable authorizer carries verification data or no reason: %+v", a)
 			}
 			for _, r := range res.Config.Rules {
@@ -527,7 +536,7 @@ func privateCA(t testing.TB) string {
 // version 2 exactly when an authorizer carries one, so every other route
 // still reaches version 1 sidecars, byte for byte as before.
 func TestCABundleVersion(t *testing.T) {
-	bundles := map[string]CABundle{"auth0": {PEM: privateCA(t)}}
+	bundles := map[string]Referenced{"auth0": {CABundle: privateCA(t)}}
 	plain, err := Compile(colorsRoute(t), map[string]*v1alpha1.JWTAuthorizer{"auth0": colorsAuthorizer(t)}, nil)
 	if err != nil {
 		t.Fatal(err)
@@ -535,7 +544,7 @@ func TestCABundleVersion(t *testing.T) {
 	cases := []struct {
 		name    string
 		auth    *v1alpha1.JWTAuthorizer
-		bundles map[string]CABundle
+		bundles map[string]Referenced
 		version int
 	}{
 		{"with a bundle", withCABundle(colorsAuthorizer(t)), bundles, 2},
@@ -563,6 +572,94 @@ func TestCABundleVersion(t *testing.T) {
 				t.Fatalf("authorizer %+v, want it in full with the bundle", a)
 			}
 			if _, err := config.Parse(res.JSON); err != nil {
+				t.Fatalf("the sidecar refuses it: %v", err)
+			}
+		})
+	}
+}
+
+// withJWKS makes a name spec.jwks.
+func withJWKS(a *v1alpha1.JWTAuthorizer) *v1alpha1.JWTAuthorizer {
+	a.Spec.JWKS = &v1alpha1.JWKSSource{ConfigMapKeyRef: &v1alpha1.ConfigMapKeyReference{Name: "colors-keys", Key: "jwks.json"}}
+	return a
+}
+
+// inClusterHTTP points a at an identity provider in the cluster without TLS.
+func inClusterHTTP(a *v1alpha1.JWTAuthorizer) *v1alpha1.JWTAuthorizer {
+	a.Spec.Issuer, a.Spec.AllowInsecureHTTP = "http://keycloak.idp.svc:8080/realms/colors", true
+	return a
+}
+
+// withKeyRefresh sets the key timing; "" leaves a field unset.
+func withKeyRefresh(a *v1alpha1.JWTAuthorizer, interval, cooldown, maxStale string) *v1alpha1.JWTAuthorizer {
+	d := func(s string) *metav1.Duration {
+		if s == "" {
+			return nil
+		}
+		v, err := time.ParseDuration(s)
+		if err != nil {
+			panic(err)
+		}
+		return &metav1.Duration{Duration: v}
+	}
+	a.Spec.KeyRefresh = &v1alpha1.KeyRefresh{Interval: d(interval), UnknownKIDCooldown: d(cooldown), MaxStale: d(maxStale)}
+	return a
+}
+
+// localJWKS is a fixed key set (RFC 7517 A.1's EC key), so the golden
+// output is stable.
+func localJWKS(t testing.TB) string {
+	t.Helper()
+	l, err := keys.ParseLocalJWKS([]byte(`{"keys":[{"kty":"EC","crv":"P-256","x":"MKBCTNIcKUSDii11ySs3526iDZ8AiTo7Tu6KPAqv7D4",` +
+		`"y":"4Etl6SRW2YiLUrN5vfvVHuhp7x8PxltmWWlbbM4IFyM","use":"sig","kid":"1"}]}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return l.JSON
+}
+
+// Each key source field needs format version 2 and is written only when
+// set, so an authorizer that sets none compiles byte for byte as before.
+func TestKeySourceVersion(t *testing.T) {
+	plain, err := Compile(colorsRoute(t), map[string]*v1alpha1.JWTAuthorizer{"auth0": colorsAuthorizer(t)}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cases := []struct {
+		name string
+		auth *v1alpha1.JWTAuthorizer
+		refs map[string]Referenced
+		want config.Authorizer // the key source fields only
+	}{
+		{"local key set", withJWKS(colorsAuthorizer(t)), map[string]Referenced{"auth0": {JWKS: localJWKS(t)}}, config.Authorizer{JWKS: localJWKS(t)}},
+		{"http in the cluster", inClusterHTTP(colorsAuthorizer(t)), nil, config.Authorizer{AllowInsecureHTTP: true}},
+		{"one timing field", withKeyRefresh(colorsAuthorizer(t), "", "", "2h"), nil, config.Authorizer{KeyRefresh: &config.KeyRefresh{MaxStale: "2h0m0s"}}},
+		{"every timing field", withKeyRefresh(colorsAuthorizer(t), "5m", "1m", "7h"), nil,
+			config.Authorizer{KeyRefresh: &config.KeyRefresh{Interval: "5m0s", UnknownKIDCooldown: "1m0s", MaxStale: "7h0m0s"}}},
+		{"an empty keyRefresh", withKeyRefresh(colorsAuthorizer(t), "", "", ""), nil, config.Authorizer{}},
+		{"a key set read for an authorizer that no longer names one", colorsAuthorizer(t), map[string]Referenced{"auth0": {JWKS: localJWKS(t)}}, config.Authorizer{}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			res, err := Compile(colorsRoute(t), map[string]*v1alpha1.JWTAuthorizer{"auth0": tc.auth}, tc.refs)
+			if err != nil {
+				t.Fatal(err)
+			}
+			a := res.Config.Authorizers[0]
+			got := config.Authorizer{JWKS: a.JWKS, AllowInsecureHTTP: a.AllowInsecureHTTP, KeyRefresh: a.KeyRefresh}
+			if !reflect.DeepEqual(got, tc.want) || a.Unavailable != "" {
+				t.Fatalf("compiled %+v, want %+v", a, tc.want)
+			}
+			if reflect.DeepEqual(tc.want, config.Authorizer{}) {
+				if res.Config.Version != 1 || !bytes.Equal(res.JSON, plain.JSON) {
+					t.Fatalf("compiled differently from a route without key source fields:\n%s", res.JSON)
+				}
+				return
+			}
+			if res.Config.Version != 2 {
+				t.Fatalf("version %d, want 2", res.Config.Version)
+			}
+			if snap, err := config.Parse(res.JSON); err != nil || snap.Config.Authorizers[0].KeySource().Issuer != a.Issuer {
 				t.Fatalf("the sidecar refuses it: %v", err)
 			}
 		})

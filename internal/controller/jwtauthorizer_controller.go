@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"slices"
+	"strings"
 	"time"
 
 	"k8s.io/apimachinery/pkg/api/equality"
@@ -86,38 +88,42 @@ func (r *JWTAuthorizerReconciler) Reconcile(ctx context.Context, req ctrl.Reques
 		return ctrl.Result{}, nil
 	}
 
-	bundle, err := r.caBundle(ctx, &a)
-	var bundleErr *caBundleError
-	if err != nil && !errors.As(err, &bundleErr) {
-		return ctrl.Result{}, err
-	}
-	var uri string
-	var n int
-	if err == nil {
-		fetchCtx, cancel := context.WithTimeout(ctx, r.FetchTimeout)
-		defer cancel()
-		uri, n, err = r.check(fetchCtx, &a, bundle)
+	res, err := r.keys(ctx, &a)
+	var refErr *refError
+	if err != nil && !errors.As(err, &refErr) && res.checked == "" {
+		return ctrl.Result{}, err // the API's, not the authorizer's
 	}
 
 	st := a.Status.DeepCopy()
 	st.ObservedGeneration = a.Generation
-	st.JWKSURI = uri
-	st.CABundleHash = ""
-	if bundle != nil {
-		st.CABundleHash = bundle.Hash()
+	st.JWKSURI, st.CABundleHash, st.JWKSHash = res.uri, "", ""
+	if res.bundle != nil {
+		st.CABundleHash = res.bundle.Hash()
+	}
+	if res.local != nil {
+		st.JWKSHash = res.local.Hash()
+		st.LastFetchTime = nil // nothing is fetched
 	}
 	reason := v1alpha1.ReasonKeysFetched
+	if res.local != nil {
+		reason = v1alpha1.ReasonKeysLoaded
+	}
 	if err == nil {
-		now := metav1.NewTime(time.Now().Truncate(time.Second))
-		st.Keys, st.LastFetchTime = int32(n), &now
-		setCondition(&st.Conditions, a.Generation, v1alpha1.ConditionReady, true, reason,
-			fmt.Sprintf("%d usable signing keys at %s", n, uri)+trustMessage(bundle, nil))
+		st.Keys = int32(res.n)
+		msg := fmt.Sprintf("%d usable signing keys at %s", res.n, res.uri)
+		if res.local == nil {
+			now := metav1.NewTime(time.Now().Truncate(time.Second))
+			st.LastFetchTime = &now
+		} else {
+			msg = fmt.Sprintf("%d usable signing keys in %s", res.n, res.checked) + skippedMessage(res.local.Skipped)
+		}
+		setCondition(&st.Conditions, a.Generation, v1alpha1.ConditionReady, true, reason, msg+trustMessage(res.bundle, nil))
 	} else {
 		reason = failureReason(err)
 		if reason == v1alpha1.ReasonNoUsableKeys {
 			st.Keys = 0
 		}
-		setCondition(&st.Conditions, a.Generation, v1alpha1.ConditionReady, false, reason, failureMessage(err)+trustMessage(bundle, err))
+		setCondition(&st.Conditions, a.Generation, v1alpha1.ConditionReady, false, reason, failureMessage(err)+trustMessage(res.bundle, err))
 	}
 	jwksChecks.WithLabelValues(reason).Inc()
 
@@ -128,7 +134,7 @@ func (r *JWTAuthorizerReconciler) Reconcile(ctx context.Context, req ctrl.Reques
 			return ctrl.Result{}, perr
 		}
 		recordTransitions(r.Recorder, &a, ActionCheckKeys, before.Status.Conditions, st.Conditions)
-		logger.Info("status updated", "ready", err == nil, "reason", reason, "keys", st.Keys, "jwksURI", uri)
+		logger.Info("status updated", "ready", err == nil, "reason", reason, "keys", st.Keys, "checked", res.checked)
 	}
 	if err != nil {
 		delay := min(r.backoff.When(req.NamespacedName), r.RefreshInterval)
@@ -139,30 +145,66 @@ func (r *JWTAuthorizerReconciler) Reconcile(ctx context.Context, req ctrl.Reques
 	return ctrl.Result{RequeueAfter: r.RefreshInterval}, nil
 }
 
-// caBundle reads spec.caBundle; nil when the authorizer names none.
-func (r *JWTAuthorizerReconciler) caBundle(ctx context.Context, a *v1alpha1.JWTAuthorizer) (*keys.CABundle, error) {
-	if a.Spec.CABundle == nil {
-		return nil, nil
+// keyCheck is what the operator found out about an authorizer's keys.
+type keyCheck struct {
+	bundle *keys.CABundle  // spec.caBundle, when set and valid
+	local  *keys.LocalJWKS // spec.jwks, when set and valid
+	// checked says where the keys were looked at: the key set URL, or
+	// where spec.jwks was read; empty when the check did not get that far.
+	checked string
+	uri     string // the key set URL, for status
+	n       int    // usable keys for spec.algorithms
+}
+
+// keys checks a's keys: spec.jwks as it is read, otherwise fetched
+// trusting what the sidecars will trust. An error that is not a
+// *refError with an empty checked is the API server's.
+func (r *JWTAuthorizerReconciler) keys(ctx context.Context, a *v1alpha1.JWTAuthorizer) (keyCheck, error) {
+	var res keyCheck
+	var err error
+	if a.Spec.JWKS != nil {
+		if res.local, res.checked, err = readJWKS(ctx, r.APIReader, a); err != nil {
+			var re *refError
+			if errors.As(err, &re) {
+				res.checked = "spec.jwks"
+			}
+			return res, err
+		}
+		res.n, err = usableKeys(a, res.local.Keys, res.checked)
+		return res, err
 	}
-	return readCABundle(ctx, r.APIReader, a)
+	if a.Spec.CABundle != nil {
+		if res.bundle, err = readCABundle(ctx, r.APIReader, a); err != nil {
+			var re *refError
+			if errors.As(err, &re) {
+				res.checked = "spec.caBundle"
+			}
+			return res, err
+		}
+	}
+	fetchCtx, cancel := context.WithTimeout(ctx, r.FetchTimeout)
+	defer cancel()
+	res.uri, res.n, err = r.check(fetchCtx, a, res.bundle)
+	res.checked = "the issuer"
+	return res, err
 }
 
 // check resolves the JWKS URI and counts the keys that can verify at least
-// one algorithm the authorizer allows. With a CA bundle, its fetches trust
-// only the bundle, through the same client construction the sidecar uses.
+// one algorithm the authorizer allows. Its fetches trust what the
+// sidecars' do (CA bundle, insecure http), through the same keys.Fetcher.
 func (r *JWTAuthorizerReconciler) check(ctx context.Context, a *v1alpha1.JWTAuthorizer, bundle *keys.CABundle) (string, int, error) {
-	hc := r.HTTPClient
+	src := keys.Source{Issuer: a.Spec.Issuer, JWKSURI: a.Spec.JWKSURI, AllowInsecureHTTP: a.Spec.AllowInsecureHTTP}
 	if bundle != nil {
-		var err error
-		if hc, err = keys.WithCABundle(r.HTTPClient, bundle); err != nil {
-			return "", 0, err
-		}
-		defer hc.CloseIdleConnections() // a pool of its own, used once
+		src.CABundle = bundle.PEM
 	}
+	f, err := keys.NewFetcher(r.HTTPClient, src)
+	if err != nil {
+		return "", 0, err
+	}
+	defer f.Close()
 	uri := a.Spec.JWKSURI
 	if uri == "" {
-		var err error
-		if uri, err = keys.Discover(ctx, hc, a.Spec.Issuer); err != nil {
+		if uri, err = f.Discover(ctx, a.Spec.Issuer); err != nil {
 			return "", 0, err
 		}
 		// status.jwksURI repeats the issuer's document only for a URI the
@@ -172,10 +214,17 @@ func (r *JWTAuthorizerReconciler) check(ctx context.Context, a *v1alpha1.JWTAuth
 				keys.ErrDiscovery, keys.DiscoveryURL(a.Spec.Issuer), err)
 		}
 	}
-	res, err := keys.FetchJWKS(ctx, hc, uri)
+	res, err := f.FetchJWKS(ctx, uri)
 	if err != nil {
 		return uri, 0, err
 	}
+	n, err := usableKeys(a, res.Keys, "the key set at "+uri)
+	return uri, n, err
+}
+
+// usableKeys counts the keys of set that can verify at least one
+// algorithm a allows.
+func usableKeys(a *v1alpha1.JWTAuthorizer, ks []keys.Key, set string) (int, error) {
 	allowed := compile.AllAlgorithms
 	if len(a.Spec.Algorithms) > 0 {
 		allowed = make([]string, len(a.Spec.Algorithms))
@@ -184,19 +233,33 @@ func (r *JWTAuthorizerReconciler) check(ctx context.Context, a *v1alpha1.JWTAuth
 		}
 	}
 	n := 0
-	for _, k := range res.Keys {
-		for _, alg := range allowed {
-			if k.Allows(alg) {
-				n++
-				break
-			}
+	for _, k := range ks {
+		if slices.ContainsFunc(allowed, k.Allows) {
+			n++
 		}
 	}
 	if n == 0 {
-		return uri, 0, fmt.Errorf("%w: the key set at %s has %d usable keys but none can verify spec.algorithms %v; publish a matching key or widen spec.algorithms",
-			keys.ErrNoUsableKeys, uri, len(res.Keys), allowed)
+		return 0, fmt.Errorf("%w: %s has %d usable keys but none can verify spec.algorithms %v; publish a matching key or widen spec.algorithms",
+			keys.ErrNoUsableKeys, set, len(ks), allowed)
 	}
-	return uri, n, nil
+	return n, nil
+}
+
+// skippedMessage names the keys of a given set that are not used, so a
+// pasted private or weak key does not go unnoticed.
+func skippedMessage(skipped []keys.Skipped) string {
+	if len(skipped) == 0 {
+		return ""
+	}
+	parts := make([]string, 0, len(skipped))
+	for i, s := range skipped {
+		if i == 3 {
+			parts = append(parts, fmt.Sprintf("and %d more", len(skipped)-3))
+			break
+		}
+		parts = append(parts, s.String())
+	}
+	return fmt.Sprintf(" (%d keys not used: %s)", len(skipped), strings.Join(parts, "; "))
 }
 
 func (r *JWTAuthorizerReconciler) hostPolicy() keys.HostPolicy {
@@ -205,10 +268,10 @@ func (r *JWTAuthorizerReconciler) hostPolicy() keys.HostPolicy {
 
 // failureReason maps a keys error to the Ready condition's reason.
 func failureReason(err error) string {
-	var bundleErr *caBundleError
+	var re *refError
 	switch {
-	case errors.As(err, &bundleErr):
-		return bundleErr.reason
+	case errors.As(err, &re):
+		return re.reason
 	case errors.Is(err, keys.ErrHostNotAllowed):
 		return v1alpha1.ReasonIssuerNotAllowed
 	case errors.Is(err, keys.ErrIssuerMismatch):
@@ -240,8 +303,8 @@ func failureMessage(err error) string {
 
 // SetupWithManager registers the reconciler. Status writes do not change the
 // generation, so the predicate keeps them from re-triggering a check; the
-// periodic requeue does the re-checking, and an edit of a CA bundle's
-// ConfigMap re-checks at once.
+// periodic requeue does the re-checking, and an edit of a ConfigMap that
+// spec.caBundle or spec.jwks names re-checks at once.
 func (r *JWTAuthorizerReconciler) SetupWithManager(ctx context.Context, mgr ctrl.Manager) error {
 	if r.RefreshInterval <= 0 {
 		r.RefreshInterval = DefaultRefreshInterval
@@ -262,13 +325,13 @@ func (r *JWTAuthorizerReconciler) SetupWithManager(ctx context.Context, mgr ctrl
 		r.APIReader = mgr.GetAPIReader()
 	}
 	r.backoff = workqueue.NewTypedItemExponentialFailureRateLimiter[types.NamespacedName](r.RetryBase, r.RefreshInterval)
-	bundles, err := r.watchCABundles(ctx, mgr)
+	configMaps, err := r.watchConfigMaps(ctx, mgr)
 	if err != nil {
 		return err
 	}
 	return ctrl.NewControllerManagedBy(mgr).
 		For(&v1alpha1.JWTAuthorizer{}, builder.WithPredicates(predicate.GenerationChangedPredicate{})).
-		WatchesRawSource(bundles).
+		WatchesRawSource(configMaps).
 		Named("jwtauthorizer").
 		Complete(r)
 }

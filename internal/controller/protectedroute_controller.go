@@ -90,7 +90,7 @@ func (r *ProtectedRouteReconciler) Reconcile(ctx context.Context, req ctrl.Reque
 	if err != nil {
 		return ctrl.Result{}, err
 	}
-	res, invalid, err := compileRoute(&route, g.authorizers, g.bundles)
+	res, invalid, err := compileRoute(&route, g.authorizers, g.refs)
 	if err != nil {
 		return ctrl.Result{}, err
 	}
@@ -109,8 +109,8 @@ func (r *ProtectedRouteReconciler) Reconcile(ctx context.Context, req ctrl.Reque
 // gathered is what a route's outcome depends on besides its own spec.
 type gathered struct {
 	authorizers map[string]*v1alpha1.JWTAuthorizer
-	// bundles are the CA bundles of the authorizers that name one.
-	bundles map[string]compile.CABundle
+	// refs are what the authorizers' spec.caBundle or spec.jwks held.
+	refs map[string]compile.Referenced
 	// conflict is the older route that keeps the pods both select; nil when none.
 	conflict *v1alpha1.ProtectedRoute
 	pods     podCensus
@@ -122,7 +122,7 @@ func (r *ProtectedRouteReconciler) gather(ctx context.Context, route *v1alpha1.P
 	if g.authorizers, err = r.authorizers(ctx, route); err != nil {
 		return g, err
 	}
-	if g.bundles, err = r.caBundles(ctx, g.authorizers); err != nil {
+	if g.refs, err = r.referenced(ctx, g.authorizers); err != nil {
 		return g, err
 	}
 	if g.conflict, err = r.olderOverlapping(ctx, route); err != nil {
@@ -134,8 +134,8 @@ func (r *ProtectedRouteReconciler) gather(ctx context.Context, route *v1alpha1.P
 
 // compileRoute compiles the route; rules that cannot be enforced together are
 // an outcome to report, not an error to retry. res is nil when they are invalid.
-func compileRoute(route *v1alpha1.ProtectedRoute, auths map[string]*v1alpha1.JWTAuthorizer, bundles map[string]compile.CABundle) (*compile.Result, *compile.InvalidRulesError, error) {
-	res, err := compile.Compile(route, auths, bundles)
+func compileRoute(route *v1alpha1.ProtectedRoute, auths map[string]*v1alpha1.JWTAuthorizer, refs map[string]compile.Referenced) (*compile.Result, *compile.InvalidRulesError, error) {
+	res, err := compile.Compile(route, auths, refs)
 	var invalid *compile.InvalidRulesError
 	switch {
 	case errors.As(err, &invalid):
@@ -182,7 +182,7 @@ func newRouteInput(route *v1alpha1.ProtectedRoute, g gathered, invalid *compile.
 		generation:   route.Generation,
 		invalid:      invalid,
 		references:   len(compile.References(route.Spec.Rules)),
-		unresolved:   compile.ResolveRefs(route, g.authorizers, g.bundles),
+		unresolved:   compile.ResolveRefs(route, g.authorizers, g.refs),
 		writeOutcome: w,
 		configMap:    ObjectName(route.Name),
 		rules:        st.Rules,

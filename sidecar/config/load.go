@@ -159,7 +159,7 @@ func validateAuthorizer(v *validator, p string, a *Authorizer) {
 	}
 	if a.Issuer == "" {
 		v.add(p+".issuer", "is empty")
-	} else if err := keys.CheckURL(a.Issuer); err != nil {
+	} else if err := keys.CheckSourceURL(a.Issuer, a.AllowInsecureHTTP); err != nil {
 		v.add(p+".issuer", "%q: %v", a.Issuer, err)
 	}
 	if len(a.Audiences) == 0 {
@@ -181,7 +181,7 @@ func validateAuthorizer(v *validator, p string, a *Authorizer) {
 		v.add(p+".identitySource.name", "%q is not a valid header name", a.IdentitySource.Name)
 	}
 	if a.JWKSURI != "" {
-		if err := keys.CheckURL(a.JWKSURI); err != nil {
+		if err := keys.CheckSourceURL(a.JWKSURI, a.AllowInsecureHTTP); err != nil {
 			v.add(p+".jwksURI", "%q: %v", a.JWKSURI, err)
 		}
 	}
@@ -190,6 +190,7 @@ func validateAuthorizer(v *validator, p string, a *Authorizer) {
 			v.add(p+".caBundle", "%v", err)
 		}
 	}
+	validateKeySource(v, p, a)
 	if len(a.Algorithms) == 0 {
 		v.add(p+".algorithms", "is empty; list the allowed algorithms explicitly")
 	}
@@ -220,6 +221,73 @@ func validateAuthorizer(v *validator, p string, a *Authorizer) {
 		}
 		seen[NormalizeHeader(ch.Header)] = true
 	}
+}
+
+// Bounds of Authorizer.KeyRefresh; the JWTAuthorizer API states the same.
+var (
+	RefreshIntervalBounds    = Bounds{Min: time.Minute, Max: 24 * time.Hour}
+	UnknownKIDCooldownBounds = Bounds{Min: 5 * time.Second, Max: 10 * time.Minute}
+	MaxStaleBounds           = Bounds{Min: time.Hour, Max: 7 * 24 * time.Hour}
+)
+
+// Bounds is an inclusive range of durations.
+type Bounds struct{ Min, Max time.Duration }
+
+// validateKeySource checks a local key set and the key timing. Keys given
+// locally are never fetched, so nothing that shapes a fetch may come with
+// them.
+func validateKeySource(v *validator, p string, a *Authorizer) {
+	if a.JWKS != "" {
+		if _, err := keys.ParseLocalJWKS([]byte(a.JWKS)); err != nil {
+			v.add(p+".jwks", "%v", err)
+		}
+		fetchOnly := []struct {
+			field string
+			set   bool
+		}{{"jwksURI", a.JWKSURI != ""}, {"caBundle", a.CABundle != ""}, {"keyRefresh", a.KeyRefresh != nil}}
+		for _, f := range fetchOnly {
+			if f.set {
+				v.add(p+"."+f.field, "is set with jwks; a key set given locally is never fetched")
+			}
+		}
+	}
+	r := a.KeyRefresh
+	if r == nil {
+		return
+	}
+	interval := checkDuration(v, p+".keyRefresh.interval", r.Interval, RefreshIntervalBounds)
+	checkDuration(v, p+".keyRefresh.unknownKidCooldown", r.UnknownKIDCooldown, UnknownKIDCooldownBounds)
+	maxStale := checkDuration(v, p+".keyRefresh.maxStale", r.MaxStale, MaxStaleBounds)
+	if interval == 0 {
+		interval = keys.DefaultMaxRefresh // the longest the issuer's Cache-Control can set
+	}
+	if maxStale == 0 {
+		maxStale = keys.DefaultMaxStale
+	}
+	if maxStale < 2*interval {
+		v.add(p+".keyRefresh.maxStale", "%s is less than twice the refresh interval %s; one failed refresh would leave no usable keys", maxStale, interval)
+	}
+}
+
+// checkDuration returns s, a duration within b, or 0 when it is empty or
+// invalid (then reported).
+func checkDuration(v *validator, field, s string, b Bounds) time.Duration {
+	if s == "" {
+		return 0
+	}
+	d, err := parseDuration(s)
+	if err != nil || d < b.Min || d > b.Max {
+		v.add(field, "%q must be a duration between %s and %s", s, b.Min, b.Max)
+		return 0
+	}
+	return d
+}
+
+func parseDuration(s string) (time.Duration, error) {
+	if s == "" {
+		return 0, nil
+	}
+	return time.ParseDuration(s)
 }
 
 func validateRule(v *validator, p string, r *Rule, authorizers map[string]bool) {

@@ -102,6 +102,15 @@ type Authorizer struct {
 	// instead of the system's roots (a private issuer); empty means the
 	// system's roots. Version 2.
 	CABundle string `json:"caBundle,omitempty"`
+	// AllowInsecureHTTP admits http issuer and key set URLs on
+	// cluster-internal hosts (keys.CheckSourceURL). Version 2.
+	AllowInsecureHTTP bool `json:"allowInsecureHTTP,omitempty"`
+	// JWKS is the key set itself (keys.ParseLocalJWKS's JSON), given
+	// instead of fetched: no discovery, no fetch, no staleness. Version 2.
+	JWKS string `json:"jwks,omitempty"`
+	// KeyRefresh times the key fetches; nil keeps the sidecar's defaults.
+	// Version 2.
+	KeyRefresh *KeyRefresh `json:"keyRefresh,omitempty"`
 	// Algorithms is the allow-list; never empty after compilation (the
 	// compiler expands "all asymmetric" explicitly).
 	Algorithms []string `json:"algorithms,omitempty"`
@@ -113,9 +122,32 @@ type Authorizer struct {
 	ForwardToken bool `json:"forwardToken"`
 }
 
-// KeySource is where the sidecar gets a's keys, and whom it trusts for them.
+// KeyRefresh overrides when keys are refetched and how long they serve
+// through an outage, as Go durations ("15m"); empty fields keep the
+// defaults (keys.Default*).
+type KeyRefresh struct {
+	// Interval replaces the refresh interval the issuer's Cache-Control
+	// would set.
+	Interval string `json:"interval,omitempty"`
+	// UnknownKIDCooldown is the least time between refetches that unknown
+	// kids cause.
+	UnknownKIDCooldown string `json:"unknownKidCooldown,omitempty"`
+	// MaxStale is how long the last good keys serve while fetches fail.
+	MaxStale string `json:"maxStale,omitempty"`
+}
+
+// KeySource is where the sidecar gets a's keys, whom it trusts for them
+// and when it refetches them.
 func (a *Authorizer) KeySource() keys.Source {
-	return keys.Source{Name: a.Name, Issuer: a.Issuer, JWKSURI: a.JWKSURI, CABundle: a.CABundle}
+	s := keys.Source{Name: a.Name, Issuer: a.Issuer, JWKSURI: a.JWKSURI, CABundle: a.CABundle,
+		AllowInsecureHTTP: a.AllowInsecureHTTP, JWKS: a.JWKS}
+	if r := a.KeyRefresh; r != nil {
+		// Validated: a duration that does not parse cannot get here.
+		s.Timing.Interval, _ = parseDuration(r.Interval)
+		s.Timing.UnknownKIDCooldown, _ = parseDuration(r.UnknownKIDCooldown)
+		s.Timing.MaxStale, _ = parseDuration(r.MaxStale)
+	}
+	return s
 }
 
 // IdentitySource is a parsed $request.<in>.<name>.

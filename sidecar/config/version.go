@@ -31,6 +31,12 @@ type FieldVersion struct {
 // writes, is the newest entry a configuration uses.
 var fieldVersions = []FieldVersion{
 	{Path: "authorizers[].caBundle", Version: 2},
+	{Path: "authorizers[].allowInsecureHTTP", Version: 2},
+	{Path: "authorizers[].jwks", Version: 2},
+	{Path: "authorizers[].keyRefresh", Version: 2},
+	{Path: "authorizers[].keyRefresh.interval", Version: 2},
+	{Path: "authorizers[].keyRefresh.unknownKidCooldown", Version: 2},
+	{Path: "authorizers[].keyRefresh.maxStale", Version: 2},
 }
 
 // Format is a configuration format: the versions it reads and the version

@@ -21,6 +21,15 @@ var (
 	ErrUnknownKID = errors.New("unknown kid")
 )
 
+// Defaults of Options, which a Source's Timing may override.
+const (
+	DefaultMinRefresh         = time.Minute
+	DefaultMaxRefresh         = time.Hour
+	DefaultRefresh            = 10 * time.Minute
+	DefaultUnknownKIDCooldown = 30 * time.Second
+	DefaultMaxStale           = 12 * time.Hour
+)
+
 // Options bound the cache's behaviour. Zero fields take the defaults.
 type Options struct {
 	// MinRefresh and MaxRefresh clamp the refresh interval taken from
@@ -46,14 +55,28 @@ func (o Options) withDefaults() Options {
 			*v = d
 		}
 	}
-	def(&o.MinRefresh, time.Minute)
-	def(&o.MaxRefresh, time.Hour)
-	def(&o.DefaultRefresh, 10*time.Minute)
+	def(&o.MinRefresh, DefaultMinRefresh)
+	def(&o.MaxRefresh, DefaultMaxRefresh)
+	def(&o.DefaultRefresh, DefaultRefresh)
 	def(&o.RetryMin, time.Second)
 	def(&o.RetryMax, time.Minute)
-	def(&o.UnknownKIDCooldown, 30*time.Second)
-	def(&o.MaxStale, 12*time.Hour)
+	def(&o.UnknownKIDCooldown, DefaultUnknownKIDCooldown)
+	def(&o.MaxStale, DefaultMaxStale)
 	def(&o.FetchTimeout, 10*time.Second)
+	return o
+}
+
+// with applies a source's timing over o.
+func (o Options) with(t Timing) Options {
+	if t.Interval > 0 {
+		o.DefaultRefresh, o.MinRefresh, o.MaxRefresh = t.Interval, t.Interval, t.Interval
+	}
+	if t.UnknownKIDCooldown > 0 {
+		o.UnknownKIDCooldown = t.UnknownKIDCooldown
+	}
+	if t.MaxStale > 0 {
+		o.MaxStale = t.MaxStale
+	}
 	return o
 }
 
@@ -68,6 +91,26 @@ type Source struct {
 	// CABundle, when set, is the PEM certificates (ParseCABundle) that
 	// discovery and key set fetches trust instead of the system's roots.
 	CABundle string
+	// AllowInsecureHTTP admits http issuer and key set URLs on
+	// cluster-internal hosts (see CheckSourceURL).
+	AllowInsecureHTTP bool
+	// JWKS, when set, is the key set itself (a LocalJWKS's JSON): nothing
+	// is fetched, and the keys never go stale.
+	JWKS string
+	// Timing overrides the cache's Options; zero fields keep them.
+	Timing Timing
+}
+
+// Timing is when an authorizer's keys are refetched and how long they
+// serve through an outage.
+type Timing struct {
+	// Interval, when set, is the time between refreshes, whatever the
+	// issuer's Cache-Control says.
+	Interval time.Duration
+	// UnknownKIDCooldown: see Options.
+	UnknownKIDCooldown time.Duration
+	// MaxStale: see Options.
+	MaxStale time.Duration
 }
 
 // Observer receives fetch outcomes (metrics). Result is "success",
@@ -84,12 +127,12 @@ type snapshot struct {
 
 // Cache holds one authorizer's keys.
 type Cache struct {
-	src    Source
-	client *http.Client
-	opts   Options
-	obs    Observer
-	log    *slog.Logger
-	now    func() time.Time
+	src     Source
+	fetcher *Fetcher
+	opts    Options
+	obs     Observer
+	log     *slog.Logger
+	now     func() time.Time
 
 	snap atomic.Pointer[snapshot]
 
@@ -110,20 +153,63 @@ type call struct {
 	err  error
 }
 
-// NewCache returns a cache; Run fetches and keeps the keys fresh.
+// NewCache returns a cache; Run fetches and keeps the keys fresh. client
+// must already trust what src.CABundle says (NewFetcher, or a Registry,
+// applies it).
 func NewCache(src Source, client *http.Client, opts Options, obs Observer, log *slog.Logger) *Cache {
+	return newCache(src, &Fetcher{client: client, allowInsecureHTTP: src.AllowInsecureHTTP}, opts, obs, log)
+}
+
+func newCache(src Source, f *Fetcher, opts Options, obs Observer, log *slog.Logger) *Cache {
 	if log == nil {
 		log = slog.Default()
 	}
-	return &Cache{src: src, client: client, opts: opts.withDefaults(), obs: obs, log: log.With("authorizer", src.Name),
+	c := &Cache{src: src, fetcher: f, opts: opts.withDefaults().with(src.Timing), obs: obs, log: log.With("authorizer", src.Name),
 		now: time.Now, missing: map[string]time.Time{}, jwksURI: src.JWKSURI}
+	if src.JWKS != "" {
+		c.load()
+	}
+	return c
+}
+
+// local reports whether the keys come with the configuration.
+func (c *Cache) local() bool { return c.src.JWKS != "" }
+
+// load takes the key set the configuration holds. Validation parsed it
+// already; should it not parse, no keys are held and requests get 503.
+func (c *Cache) load() {
+	res, err := ParseJWKS([]byte(c.src.JWKS))
+	if err != nil {
+		c.log.Error("the configured key set does not parse; its rules answer 503", "error", Detail(err))
+		return
+	}
+	byKID := make(map[string]Key, len(res.Keys))
+	for _, k := range res.Keys {
+		byKID[k.KID] = k
+	}
+	now := c.now()
+	c.snap.Store(&snapshot{byKID: byKID, fetchedAt: now})
+	c.log.Info("keys loaded from the configuration", "keys", len(byKID), "skipped", len(res.Skipped))
+	if c.obs != nil {
+		c.obs.Fetched(c.src.Name, "success", len(byKID), now)
+	}
+}
+
+// fresh reports whether s may be used: held, and fetched within MaxStale
+// (keys given in the configuration do not age).
+func (c *Cache) fresh(s *snapshot) bool {
+	return s != nil && (c.local() || c.now().Sub(s.fetchedAt) <= c.opts.MaxStale)
 }
 
 // Source returns where the cache gets its keys.
 func (c *Cache) Source() Source { return c.src }
 
-// Run fetches the keys and refreshes them until ctx ends.
+// Run fetches the keys and refreshes them until ctx ends. Keys given in
+// the configuration are never fetched: it returns at once.
 func (c *Cache) Run(ctx context.Context) {
+	if c.local() {
+		return
+	}
 	for {
 		err := c.refresh(ctx)
 		c.mu.Lock()
@@ -150,10 +236,7 @@ func (c *Cache) Run(ctx context.Context) {
 // Ready reports whether the issuer's key set was fetched and is not older
 // than MaxStale: the sidecar can decide. A set the issuer emptied counts, since
 // every token is then refused (unknown kid).
-func (c *Cache) Ready() bool {
-	s := c.snap.Load()
-	return s != nil && c.now().Sub(s.fetchedAt) <= c.opts.MaxStale
-}
+func (c *Cache) Ready() bool { return c.fresh(c.snap.Load()) }
 
 // KeyCount is the number of usable keys held.
 func (c *Cache) KeyCount() int {
@@ -165,14 +248,18 @@ func (c *Cache) KeyCount() int {
 
 // Lookup returns the key named kid. An unknown kid triggers at most one
 // refetch per cooldown (shared by concurrent callers); a kid still missing
-// afterwards is remembered for the cooldown.
+// afterwards is remembered for the cooldown. Keys given in the
+// configuration change only with it: nothing is refetched.
 func (c *Cache) Lookup(ctx context.Context, kid string) (Key, error) {
 	s := c.snap.Load()
-	if s == nil || c.now().Sub(s.fetchedAt) > c.opts.MaxStale {
+	if !c.fresh(s) {
 		return Key{}, ErrKeysUnavailable
 	}
 	if k, ok := s.byKID[kid]; ok {
 		return k, nil
+	}
+	if c.local() {
+		return Key{}, ErrUnknownKID
 	}
 	now := c.now()
 	c.mu.Lock()
@@ -257,13 +344,13 @@ func (c *Cache) fetch() error {
 	c.mu.Unlock()
 	if uri == "" {
 		var err error
-		uri, err = Discover(ctx, c.client, c.src.Issuer)
+		uri, err = c.fetcher.Discover(ctx, c.src.Issuer)
 		if err != nil {
 			c.observe("discovery_error", err)
 			return err
 		}
 	}
-	res, err := FetchJWKS(ctx, c.client, uri)
+	res, err := c.fetcher.FetchJWKS(ctx, uri)
 	// A well-formed set without a usable key is the issuer's answer, not an
 	// outage: it replaces the keys we hold, so tokens signed with the
 	// withdrawn ones fail. Only failures to get an answer serve stale keys.

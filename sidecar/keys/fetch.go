@@ -14,6 +14,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"regexp"
 	"strconv"
 	"strings"
 	"time"
@@ -171,8 +172,13 @@ func DiscoveryURL(issuer string) string {
 // jwks_uri. The document's issuer must equal issuer byte for byte (OIDC
 // Discovery 4.3), because tokens are later checked against the same string.
 func Discover(ctx context.Context, c *http.Client, issuer string) (string, error) {
+	return (&Fetcher{client: c}).Discover(ctx, issuer)
+}
+
+// Discover is the package's Discover with f's trust settings.
+func (f *Fetcher) Discover(ctx context.Context, issuer string) (string, error) {
 	u := DiscoveryURL(issuer)
-	body, _, err := get(ctx, c, u)
+	body, _, err := get(ctx, f.client, u)
 	if err != nil {
 		return "", wrapGet(ErrDiscovery, err, "check that spec.issuer is the issuer's exact URL and that it is reachable from the cluster")
 	}
@@ -198,7 +204,7 @@ func Discover(ctx context.Context, c *http.Client, issuer string) (string, error
 	if doc.JWKSURI == "" {
 		return "", fmt.Errorf("%w: the discovery document at %s has no jwks_uri; set spec.jwksURI", ErrDiscovery, u)
 	}
-	if len(doc.JWKSURI) > maxURLLength || CheckURL(doc.JWKSURI) != nil {
+	if len(doc.JWKSURI) > maxURLLength || CheckSourceURL(doc.JWKSURI, f.allowInsecureHTTP) != nil {
 		return "", fmt.Errorf("%w: the discovery document at %s has a jwks_uri that is not an https URL of at most %d bytes; set spec.jwksURI",
 			ErrDiscovery, u, maxURLLength)
 	}
@@ -224,7 +230,12 @@ func isIssuerURL(s string) bool {
 // CheckURL accepts https URLs, and http only for loopback hosts (tests and
 // local development): keys fetched in the clear could be swapped by anyone on
 // the path.
-func CheckURL(raw string) error {
+func CheckURL(raw string) error { return CheckSourceURL(raw, false) }
+
+// CheckSourceURL is CheckURL for a source that may allow insecure http:
+// then http is also accepted for cluster-internal hosts (IsClusterInternal),
+// a risk its owner took explicitly.
+func CheckSourceURL(raw string, allowInsecureHTTP bool) error {
 	u, err := url.Parse(raw)
 	if err != nil {
 		return fmt.Errorf("not a URL: %v", err)
@@ -232,7 +243,12 @@ func CheckURL(raw string) error {
 	switch u.Scheme {
 	case "https":
 	case "http":
-		if !IsLoopback(u.Hostname()) {
+		switch {
+		case IsLoopback(u.Hostname()):
+		case allowInsecureHTTP && IsClusterInternal(u.Hostname()):
+		case allowInsecureHTTP:
+			return fmt.Errorf("http is allowed only for loopback hosts and, with allowInsecureHTTP, cluster-internal hosts (NAME.NAMESPACE.svc or NAME.NAMESPACE.svc.cluster.local); use https")
+		default:
 			return fmt.Errorf("http is allowed only for loopback hosts; use https")
 		}
 	default:
@@ -243,6 +259,15 @@ func CheckURL(raw string) error {
 	}
 	return nil
 }
+
+// clusterInternal matches Service names: NAME.NAMESPACE.svc, optionally
+// followed by the default cluster domain. The JWTAuthorizer API checks the
+// same pattern.
+var clusterInternal = regexp.MustCompile(`^([a-z0-9]([-a-z0-9]*[a-z0-9])?\.)+[a-z0-9]([-a-z0-9]*[a-z0-9])?\.svc(\.cluster\.local)?$`)
+
+// IsClusterInternal reports whether host names a Service of the cluster
+// (*.svc, *.svc.cluster.local).
+func IsClusterInternal(host string) bool { return clusterInternal.MatchString(host) }
 
 // IsLoopback reports whether host is localhost or a loopback IP.
 func IsLoopback(host string) bool {
@@ -269,10 +294,15 @@ type FetchResult struct {
 // keeps only usable signing keys. It fails with ErrNoUsableKeys when none
 // remain, naming why each key was skipped.
 func FetchJWKS(ctx context.Context, c *http.Client, uri string) (*FetchResult, error) {
-	if err := CheckURL(uri); err != nil {
+	return (&Fetcher{client: c}).FetchJWKS(ctx, uri)
+}
+
+// FetchJWKS is the package's FetchJWKS with f's trust settings.
+func (f *Fetcher) FetchJWKS(ctx context.Context, uri string) (*FetchResult, error) {
+	if err := CheckSourceURL(uri, f.allowInsecureHTTP); err != nil {
 		return nil, fmt.Errorf("%w: JWKS URI %q: %v", ErrFetch, uri, err)
 	}
-	body, hdr, err := get(ctx, c, uri)
+	body, hdr, err := get(ctx, f.client, uri)
 	if err != nil {
 		return nil, wrapGet(ErrFetch, err, "check spec.jwksURI (or the issuer's jwks_uri) and that it is reachable from the cluster")
 	}
@@ -282,10 +312,15 @@ func FetchJWKS(ctx context.Context, c *http.Client, uri string) (*FetchResult, e
 	}
 	res.MaxAge, res.HasMaxAge = CacheMaxAge(hdr.Get("Cache-Control"))
 	if len(res.Keys) == 0 {
-		return res, fmt.Errorf("%w: the key set at %s has %d keys and none is a usable signing key (%s); publish an RSA (>= 2048 bits), EC P-256/P-384/P-521 or Ed25519 key with a kid and use \"sig\"",
-			ErrNoUsableKeys, uri, len(res.Skipped), summarize(res.Skipped))
+		return res, noUsableKeys("the key set at "+uri, res)
 	}
 	return res, nil
+}
+
+// noUsableKeys says why none of the keys of set is usable and what to publish.
+func noUsableKeys(set string, res *FetchResult) error {
+	return fmt.Errorf("%w: %s has %d keys and none is a usable signing key (%s); publish an RSA (>= 2048 bits), EC P-256/P-384/P-521 or Ed25519 key with a kid and use \"sig\"",
+		ErrNoUsableKeys, set, len(res.Skipped), summarize(res.Skipped))
 }
 
 func summarize(s []Skipped) string {

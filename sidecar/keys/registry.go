@@ -43,13 +43,13 @@ func (r *Registry) Sync(sources []Source) map[Source]*Cache {
 		want[s] = true
 		e, ok := r.caches[s]
 		if !ok {
-			client, err := r.clientFor(s)
+			f, err := NewFetcher(r.client, s)
 			if err != nil {
 				r.logger().Error("cannot fetch keys: the CA bundle is unusable", "authorizer", s.Name, "error", Detail(err))
 				continue
 			}
 			ctx, cancel := context.WithCancel(r.ctx)
-			e = &entry{cache: NewCache(s, client, r.opts, r.obs, r.log), cancel: cancel}
+			e = &entry{cache: newCache(s, f, r.opts, r.obs, r.log), cancel: cancel}
 			r.caches[s] = e
 			go e.cache.Run(ctx)
 		}
@@ -58,25 +58,11 @@ func (r *Registry) Sync(sources []Source) map[Source]*Cache {
 	for s, e := range r.caches {
 		if !want[s] {
 			e.cancel()
-			if e.cache.client != r.client {
-				e.cache.client.CloseIdleConnections() // its own pool, used by nobody else
-			}
+			e.cache.fetcher.Close()
 			delete(r.caches, s)
 		}
 	}
 	return out
-}
-
-// clientFor is the shared client, or one that trusts only s's CA bundle.
-func (r *Registry) clientFor(s Source) (*http.Client, error) {
-	if s.CABundle == "" {
-		return r.client, nil
-	}
-	b, err := ParseCABundle([]byte(s.CABundle))
-	if err != nil {
-		return nil, err
-	}
-	return WithCABundle(r.client, b)
 }
 
 func (r *Registry) logger() *slog.Logger {

@@ -84,8 +84,10 @@ func ParseCABundle(data []byte) (*CABundle, error) {
 }
 
 // Hash identifies the certificates: "sha256:" and the hex digest of PEM.
-func (b *CABundle) Hash() string {
-	sum := sha256.Sum256([]byte(b.PEM))
+func (b *CABundle) Hash() string { return hash(b.PEM) }
+
+func hash(s string) string {
+	sum := sha256.Sum256([]byte(s))
 	return "sha256:" + hex.EncodeToString(sum[:])
 }
 
