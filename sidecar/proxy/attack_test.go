@@ -505,7 +505,8 @@ func memInUse() int64 {
 // cut off after the idle timeout (408, connection closed), while a slow but
 // live client, and a slow app once the body is in, are waited for.
 func TestAttackStalledForwardedBody(t *testing.T) {
-	const idle = 200 * time.Millisecond
+	// Wide margins: on a loaded machine a sleeping writer wakes late.
+	const idle = time.Second
 	e := newEnvWith(t, func(cfg map[string]any) {
 		cfg["upstream"] = newBodyApp(t)
 		cfg["rules"] = append(cfg["rules"].([]any), map[string]any{"path": "/upload", "methods": []string{"POST"}, "public": true})
@@ -534,15 +535,15 @@ func TestAttackStalledForwardedBody(t *testing.T) {
 			t.Fatalf("%d %q close=%v, want 200 %q on a kept connection", res.StatusCode, b, res.Close, want)
 		}
 	}
-	// A byte every idle/2: five idle timeouts in all, never idle for one.
+	// A byte every idle/4: two and a half idle timeouts in all, never idle for one.
 	conn, br := e.dial(t, post+"Content-Length: 10\r\n\r\n")
 	for _, c := range []byte("0123456789") {
-		time.Sleep(idle / 2)
+		time.Sleep(idle / 4)
 		_, _ = conn.Write([]byte{c})
 	}
 	readOK(conn, br, `app read "0123456789"`)
 	// The app may take longer than idle once it has the body.
-	conn, br = e.dial(t, post+"X-Think: 500ms\r\nContent-Length: 2\r\n\r\nok")
+	conn, br = e.dial(t, post+"X-Think: 1500ms\r\nContent-Length: 2\r\n\r\nok")
 	readOK(conn, br, `app read "ok"`)
 }
 
