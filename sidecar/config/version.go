@@ -31,6 +31,16 @@ type FieldVersion struct {
 // writes, is the newest entry a configuration uses.
 var fieldVersions = []FieldVersion{
 	{Path: "authorizers[].caBundle", Version: 2},
+	// Nested claim paths and the scope source.
+	{Path: "authorizers[].scopeClaims", Version: 2},
+	{Path: "authorizers[].scopeClaims[]", Version: 2},
+	{Path: "authorizers[].scopeClaims[][]", Version: 2},
+	{Path: "authorizers[].claimsToHeaders[].path", Version: 2},
+	{Path: "authorizers[].claimsToHeaders[].path[]", Version: 2},
+	{Path: "rules[].claims[].path", Version: 2},
+	{Path: "rules[].claims[].path[]", Version: 2},
+	// Claim operators: a version 1 sidecar would read any of them as In.
+	{Path: "rules[].claims[].operator", Version: 2},
 }
 
 // Format is a configuration format: the versions it reads and the version
