@@ -265,8 +265,8 @@ func implies(have, need *config.ClaimRequirement) bool {
 	case nop == config.OperatorExists:
 		return true // every operator fails on an absent claim
 	case hop != nop:
-		// In, NotIn and Prefix imply one another for no values: an array
-		// claim may hold other elements, and a number has no prefix.
+		// Otherwise no operator implies another: an array claim may hold a
+		// refused element besides an accepted one, and a number has no prefix.
 		return false
 	case nop == config.OperatorIn:
 		return subset(have.Values, need.Values) // a held value is one need accepts
