@@ -10,19 +10,16 @@ import (
 // +kubebuilder:validation:Enum=RS256;RS384;RS512;PS256;PS384;PS512;ES256;ES384;ES512;EdDSA
 type SigningAlgorithm string
 
-// ClaimToHeader copies one verified claim into a request header for the app.
+// ClaimToHeader copies one verified claim, named by claim or path, into a
+// request header for the app. A string is copied as it is when that is
+// unambiguous; numbers, booleans, arrays, objects and any string that is
+// empty, has surrounding spaces, holds anything but printable ASCII or
+// itself parses as JSON (such as "42" or "true") are sent as compact JSON,
+// non-ASCII as \u escapes. So a header value that parses as JSON is that
+// JSON value, and any other is the string itself. A claim that is absent (or
+// null) sets no header.
 type ClaimToHeader struct {
-	// claim is the claim name, taken literally: namespaced URL claims such as
-	// "http://example.com/roles" are allowed. A string is copied as it is
-	// when that is unambiguous; numbers, booleans, arrays, objects and any
-	// string that is empty, has surrounding spaces, holds anything but
-	// printable ASCII or itself parses as JSON (such as "42" or "true") are
-	// sent as compact JSON, non-ASCII as \u escapes. So a header value that
-	// parses as JSON is that JSON value, and any other is the string itself.
-	// +required
-	// +kubebuilder:validation:MinLength=1
-	// +kubebuilder:validation:MaxLength=256
-	Claim string `json:"claim"`
+	ClaimReference `json:",inline"`
 
 	// header is the request header that receives the claim, e.g. X-User-Id.
 	// Client-sent copies of it are always removed first. It may not be a
@@ -252,6 +249,18 @@ type JWTAuthorizerSpec struct {
 	// +listType=atomic
 	// +kubebuilder:validation:MaxItems=32
 	ClaimsToHeaders []ClaimToHeader `json:"claimsToHeaders,omitempty"`
+
+	// scopeClaims says where a token's scopes are read: the first of these
+	// claims that is present is used, either a string of scopes separated by
+	// spaces or an array of strings; one that is present but neither gives
+	// no scopes (the next is not tried). When omitted: scope, scp and
+	// permissions, in that order. For Keycloak's realm roles as scopes:
+	// [{path: [realm_access, roles]}].
+	// +optional
+	// +listType=atomic
+	// +kubebuilder:validation:MinItems=1
+	// +kubebuilder:validation:MaxItems=8
+	ScopeClaims []ClaimReference `json:"scopeClaims,omitempty"`
 
 	// forwardToken says whether the app still receives the token in the
 	// request (the Authorization header, query parameter or cookie it came in).

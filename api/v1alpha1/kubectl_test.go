@@ -42,6 +42,14 @@ var _ = Describe("kubectl against the local control plane", Ordered, func() {
 		Expect(k8sClient.Get(ctx, keyOf(&authv1alpha1.ProtectedRoute{ObjectMeta: nameIn("colors-api")}), &route)).To(Succeed())
 		Expect(route.Spec.Rules).To(HaveLen(3))
 		Expect(route.Spec.CORS.MaxAge.Duration.Minutes()).To(Equal(10.0))
+
+		// The Keycloak sample names its nested roles by path.
+		Expect(out).To(ContainSubstring("jwtauthorizer.auth.jwtgate.io/keycloak created"))
+		Expect(out).To(ContainSubstring("protectedroute.auth.jwtgate.io/colors-admin created"))
+		var admin authv1alpha1.ProtectedRoute
+		Expect(k8sClient.Get(ctx, keyOf(&authv1alpha1.ProtectedRoute{ObjectMeta: nameIn("colors-admin")}), &admin)).To(Succeed())
+		Expect(admin.Spec.Rules[0].Claims[0].Path).To(Equal([]string{"realm_access", "roles"}))
+		Expect(admin.Spec.Rules[1].Claims[1].Operator).To(Equal(authv1alpha1.ClaimOperatorNotIn))
 	})
 
 	It("shows the printer columns under the short names", func() {

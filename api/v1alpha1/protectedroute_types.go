@@ -17,24 +17,53 @@ const (
 	ScopeMatchAllOf ScopeMatch = "AllOf"
 )
 
-// ClaimRequirement is an extra condition on a verified claim.
-type ClaimRequirement struct {
-	// claim is the claim name, taken literally (namespaced URL claims such as
-	// "http://example.com/roles" are allowed).
-	// +required
-	// +kubebuilder:validation:MinLength=1
-	// +kubebuilder:validation:MaxLength=256
-	Claim string `json:"claim"`
+// ClaimOperator says how a claim requirement's values are compared.
+// Every operator fails when the claim is absent or null.
+// +kubebuilder:validation:Enum=In;NotIn;Exists;Prefix
+type ClaimOperator string
 
-	// values are the accepted values; the requirement holds when the claim
-	// equals any one of them. An array claim holds when any of its elements
-	// does. Numbers and booleans are compared in their JSON form ("42", "true").
-	// +required
+const (
+	// ClaimOperatorIn holds when the claim, or any element of an array
+	// claim, equals one of the values.
+	ClaimOperatorIn ClaimOperator = "In"
+	// ClaimOperatorNotIn holds when the claim is present and neither it nor
+	// any element equals one of the values. An object, or an array holding
+	// objects, arrays or null, fails: it cannot be vouched for.
+	ClaimOperatorNotIn ClaimOperator = "NotIn"
+	// ClaimOperatorExists holds when the claim is present, whatever its
+	// value (an empty string or array too). It takes no values.
+	ClaimOperatorExists ClaimOperator = "Exists"
+	// ClaimOperatorPrefix holds when the claim, or any element of an array
+	// claim, is a string that starts with one of the values.
+	ClaimOperatorPrefix ClaimOperator = "Prefix"
+)
+
+// ClaimRequirement is an extra condition on one verified claim, named by
+// claim or path.
+// +kubebuilder:validation:XValidation:rule="!has(self.operator) || self.operator != 'Exists' || !has(self.values)",message="operator Exists takes no values (it requires only that the claim is present); remove values, or use operator In to require one of them"
+// +kubebuilder:validation:XValidation:rule="(has(self.operator) && self.operator == 'Exists') || has(self.values)",message="values must list at least one value for operator In (the default), NotIn or Prefix; use operator: Exists to require only that the claim is present"
+// +kubebuilder:validation:XValidation:rule="!has(self.operator) || self.operator != 'Prefix' || !has(self.values) || self.values.all(v, size(v) > 0)",message="a Prefix value must not be empty: every string starts with it; use operator: Exists to require only that the claim is present"
+type ClaimRequirement struct {
+	ClaimReference `json:",inline"`
+
+	// operator: In (default) holds when the claim, or any element of an
+	// array claim, equals one of values; NotIn when the claim is present and
+	// none of it equals any of values (an absent claim does not satisfy
+	// NotIn); Exists when the claim is present (no values); Prefix when the
+	// claim, or an element, is a string starting with one of values.
+	// Numbers and booleans compare in their JSON form ("42", "true") and
+	// never match a Prefix; null counts as absent.
+	// +optional
+	Operator ClaimOperator `json:"operator,omitempty"`
+
+	// values are what operator compares the claim with; required, except
+	// with Exists, which takes none.
+	// +optional
 	// +listType=set
 	// +kubebuilder:validation:MinItems=1
 	// +kubebuilder:validation:MaxItems=64
 	// +kubebuilder:validation:items:MaxLength=256
-	Values []string `json:"values"`
+	Values []string `json:"values,omitempty"`
 }
 
 // RouteRule decides who may call one path. Exactly one of public: true and
@@ -80,7 +109,8 @@ type RouteRule struct {
 	Authorizer string `json:"authorizer,omitempty"`
 
 	// scopes the token must carry (read from the first present of the `scope`,
-	// `scp` and `permissions` claims), matched token by token.
+	// `scp` and `permissions` claims, or of the authorizer's scopeClaims),
+	// matched token by token.
 	// +optional
 	// +listType=set
 	// +kubebuilder:validation:MaxItems=32

@@ -73,6 +73,7 @@ func mint(args []string, out io.Writer) error {
 	aud := fs.String("aud", "", "audience (the issuer's default when empty)")
 	alg := fs.String("alg", "RS256", "RS256 or ES256")
 	ttl := fs.Duration("ttl", devissuer.DefaultTTL, "lifetime")
+	claims := fs.String("claims", "", `extra claims as a JSON object, e.g. '{"realm_access":{"roles":["admin"]}}'`)
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -82,6 +83,9 @@ func mint(args []string, out io.Writer) error {
 	}
 	if *aud != "" {
 		q.Set("aud", *aud)
+	}
+	if *claims != "" {
+		q.Set("claims", *claims)
 	}
 	client := &http.Client{Timeout: 5 * time.Second}
 	resp, err := client.Get(strings.TrimSuffix(*iss, "/") + devissuer.MintPath + "?" + q.Encode())

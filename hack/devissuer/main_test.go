@@ -17,7 +17,7 @@ func TestMintCommandAsksTheRunningIssuer(t *testing.T) {
 	}
 	defer srv.Close()
 	var out bytes.Buffer
-	if err := mint([]string{"--issuer", srv.URL(), "--sub", "carol", "--scope", "read:colors", "--alg", "ES256"}, &out); err != nil {
+	if err := mint([]string{"--issuer", srv.URL(), "--sub", "carol", "--scope", "read:colors", "--alg", "ES256", "--claims", `{"realm_access":{"roles":["admin"]}}`}, &out); err != nil {
 		t.Fatal(err)
 	}
 	keys, _ := srv.PublicKeys()
@@ -25,8 +25,8 @@ func TestMintCommandAsksTheRunningIssuer(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if tok.Subject() != "carol" {
-		t.Fatalf("sub %q", tok.Subject())
+	if ra, _ := tok.Get("realm_access"); tok.Subject() != "carol" || ra == nil {
+		t.Fatalf("sub %q, realm_access %v", tok.Subject(), ra)
 	}
 
 	err = mint([]string{"--issuer", srv.URL(), "--alg", "HS256"}, &out)

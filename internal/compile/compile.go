@@ -235,9 +235,26 @@ func compileRule(r v1alpha1.RouteRule) config.Rule {
 		}
 	}
 	for _, c := range r.Claims {
-		out.Claims = append(out.Claims, config.ClaimRequirement{Claim: c.Claim, Values: sortedSet(c.Values)})
+		claim, path := claimRef(c.ClaimReference)
+		op := string(c.Operator)
+		if c.Operator == v1alpha1.ClaimOperatorIn {
+			op = "" // the version 1 meaning, so older sidecars keep the route
+		}
+		out.Claims = append(out.Claims, config.ClaimRequirement{Claim: claim, Path: path, Operator: op, Values: sortedSet(c.Values)})
 	}
 	return out
+}
+
+// claimRef compiles a claim reference: a path of one segment is that
+// top-level claim, which every format version expresses.
+func claimRef(r v1alpha1.ClaimReference) (string, []string) {
+	switch len(r.Path) {
+	case 0:
+		return r.Claim, nil
+	case 1:
+		return r.Path[0], nil
+	}
+	return "", slices.Clone(r.Path)
 }
 
 func compileAuthorizer(ns, name string, a *v1alpha1.JWTAuthorizer, ref *Referenced) (config.Authorizer, *Unresolved) {
@@ -280,7 +297,15 @@ func compileAuthorizer(ns, name string, a *v1alpha1.JWTAuthorizer, ref *Referenc
 	}
 	out.ClockSkew = skew.String()
 	for _, c := range a.Spec.ClaimsToHeaders {
-		out.ClaimsToHeaders = append(out.ClaimsToHeaders, config.ClaimHeader{Claim: c.Claim, Header: c.Header})
+		claim, path := claimRef(c.ClaimReference)
+		out.ClaimsToHeaders = append(out.ClaimsToHeaders, config.ClaimHeader{Claim: claim, Path: path, Header: c.Header})
+	}
+	for _, c := range a.Spec.ScopeClaims {
+		claim, path := claimRef(c)
+		if path == nil {
+			path = []string{claim}
+		}
+		out.ScopeClaims = append(out.ScopeClaims, path)
 	}
 	out.ForwardToken = a.Spec.ForwardToken == nil || *a.Spec.ForwardToken
 	if Ready(a) {

@@ -50,6 +50,19 @@ func colorsAuthorizer(t testing.TB) *v1alpha1.JWTAuthorizer {
 	return a
 }
 
+// The Keycloak samples: nested roles named by path.
+func keycloakRoute(t testing.TB) *v1alpha1.ProtectedRoute {
+	r := loadSample[v1alpha1.ProtectedRoute](t, "auth_v1alpha1_protectedroute_keycloak.yaml")
+	r.Generation = 1
+	return r
+}
+
+func keycloakAuthorizer(t testing.TB) *v1alpha1.JWTAuthorizer {
+	a := loadSample[v1alpha1.JWTAuthorizer](t, "auth_v1alpha1_jwtauthorizer_keycloak.yaml")
+	markReady(a, 1)
+	return a
+}
+
 func markReady(a *v1alpha1.JWTAuthorizer, gen int64) {
 	a.Generation = gen
 	a.Status.ObservedGeneration = gen
@@ -70,7 +83,7 @@ func TestGolden(t *testing.T) {
 	numeric.Spec.CORS = nil
 	numeric.Spec.Rules = append(numeric.Spec.Rules,
 		v1alpha1.RouteRule{Path: "/admin/{proxy+}", Authorizer: "query", Scopes: []string{"write:colors", "admin"}, ScopeMatch: v1alpha1.ScopeMatchAllOf,
-			Claims: []v1alpha1.ClaimRequirement{{Claim: "http://sandrino/roles", Values: []string{"member", "admin"}}}},
+			Claims: []v1alpha1.ClaimRequirement{{ClaimReference: v1alpha1.ClaimReference{Claim: "http://sandrino/roles"}, Values: []string{"member", "admin"}}}},
 		v1alpha1.RouteRule{Path: "/colors/{id}", Methods: []v1alpha1.HTTPMethod{"PUT", "DELETE"}, Authorizer: "query"},
 	)
 	query := &v1alpha1.JWTAuthorizer{
@@ -97,6 +110,7 @@ func TestGolden(t *testing.T) {
 		{"colors-local-jwks-in-cluster-http", colorsRoute(t), map[string]*v1alpha1.JWTAuthorizer{"auth0": inClusterHTTP(withJWKS(colorsAuthorizer(t)))},
 			map[string]Referenced{"auth0": {JWKS: localJWKS(t)}}},
 		{"colors-key-refresh", colorsRoute(t), map[string]*v1alpha1.JWTAuthorizer{"auth0": withKeyRefresh(colorsAuthorizer(t), "15m", "10s", "48h")}, nil},
+		{"keycloak-nested-roles", keycloakRoute(t), map[string]*v1alpha1.JWTAuthorizer{"keycloak": keycloakAuthorizer(t)}, nil},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -663,5 +677,82 @@ func TestKeySourceVersion(t *testing.T) {
 				t.Fatalf("the sidecar refuses it: %v", err)
 			}
 		})
+	}
+}
+
+// Claim references compile to the wire format's claim or path; what version
+// 1 expresses (a top-level claim, In) stays version 1, byte for byte.
+func TestClaimPathsAndOperators(t *testing.T) {
+	ref := func(claim string, path ...string) v1alpha1.ClaimReference {
+		return v1alpha1.ClaimReference{Claim: claim, Path: path}
+	}
+	cases := []struct {
+		name    string
+		req     v1alpha1.ClaimRequirement
+		want    config.ClaimRequirement
+		version int
+	}{
+		{"top-level claim", v1alpha1.ClaimRequirement{ClaimReference: ref("roles"), Values: []string{"a"}},
+			config.ClaimRequirement{Claim: "roles", Values: []string{"a"}}, 1},
+		{"explicit In is the version 1 meaning", v1alpha1.ClaimRequirement{ClaimReference: ref("roles"), Operator: v1alpha1.ClaimOperatorIn, Values: []string{"a"}},
+			config.ClaimRequirement{Claim: "roles", Values: []string{"a"}}, 1},
+		{"a path of one segment is a top-level claim", v1alpha1.ClaimRequirement{ClaimReference: ref("", "a.b"), Values: []string{"a"}},
+			config.ClaimRequirement{Claim: "a.b", Values: []string{"a"}}, 1},
+		{"nested path", v1alpha1.ClaimRequirement{ClaimReference: ref("", "realm_access", "roles"), Values: []string{"admin"}},
+			config.ClaimRequirement{Path: []string{"realm_access", "roles"}, Values: []string{"admin"}}, 2},
+		{"NotIn", v1alpha1.ClaimRequirement{ClaimReference: ref("roles"), Operator: v1alpha1.ClaimOperatorNotIn, Values: []string{"x"}},
+			config.ClaimRequirement{Claim: "roles", Operator: "NotIn", Values: []string{"x"}}, 2},
+		{"Exists", v1alpha1.ClaimRequirement{ClaimReference: ref("", "resource_access", "colors-api"), Operator: v1alpha1.ClaimOperatorExists},
+			config.ClaimRequirement{Path: []string{"resource_access", "colors-api"}, Operator: "Exists"}, 2},
+		{"Prefix", v1alpha1.ClaimRequirement{ClaimReference: ref("tenant"), Operator: v1alpha1.ClaimOperatorPrefix, Values: []string{"eu-"}},
+			config.ClaimRequirement{Claim: "tenant", Operator: "Prefix", Values: []string{"eu-"}}, 2},
+	}
+	auths := map[string]*v1alpha1.JWTAuthorizer{"auth0": colorsAuthorizer(t)}
+	plain := colorsRoute(t)
+	plain.Spec.Rules[2].Claims = []v1alpha1.ClaimRequirement{{ClaimReference: ref("roles"), Values: []string{"a"}}}
+	v1, err := Compile(plain, auths, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			r := colorsRoute(t)
+			r.Spec.Rules[2].Claims = []v1alpha1.ClaimRequirement{tc.req}
+			res, err := Compile(r, auths, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got := res.Config.Rules[2].Claims
+			if len(got) != 1 || !reflect.DeepEqual(got[0], tc.want) || res.Config.Version != tc.version {
+				t.Fatalf("compiled %+v at version %d, want %+v at version %d", got, res.Config.Version, tc.want, tc.version)
+			}
+			if tc.version == 1 && tc.want.Claim == "roles" && !bytes.Equal(res.JSON, v1.JSON) {
+				t.Fatalf("compiled differently from the version 1 spelling:\n%s", res.JSON)
+			}
+		})
+	}
+}
+
+func TestClaimHeadersAndScopeClaims(t *testing.T) {
+	a := colorsAuthorizer(t)
+	a.Spec.ClaimsToHeaders = []v1alpha1.ClaimToHeader{
+		{ClaimReference: v1alpha1.ClaimReference{Claim: "sub"}, Header: "X-User-Id"},
+		{ClaimReference: v1alpha1.ClaimReference{Path: []string{"realm_access", "roles"}}, Header: "X-User-Roles"},
+	}
+	a.Spec.ScopeClaims = []v1alpha1.ClaimReference{{Path: []string{"realm_access", "roles"}}, {Claim: "scope"}, {Path: []string{"scp"}}}
+	res, err := Compile(colorsRoute(t), map[string]*v1alpha1.JWTAuthorizer{"auth0": a}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := res.Config.Authorizers[0]
+	wantHeaders := []config.ClaimHeader{{Claim: "sub", Header: "X-User-Id"}, {Path: []string{"realm_access", "roles"}, Header: "X-User-Roles"}}
+	wantScopes := [][]string{{"realm_access", "roles"}, {"scope"}, {"scp"}}
+	if !reflect.DeepEqual(got.ClaimsToHeaders, wantHeaders) || !reflect.DeepEqual(got.ScopeClaims, wantScopes) || res.Config.Version != 2 {
+		t.Fatalf("headers %+v, scope claims %v, version %d", got.ClaimsToHeaders, got.ScopeClaims, res.Config.Version)
+	}
+	// Without scopeClaims the sidecar's default applies, and version 1 says it.
+	a.Spec.ClaimsToHeaders, a.Spec.ScopeClaims = a.Spec.ClaimsToHeaders[:1], nil
+	if res, _ = Compile(colorsRoute(t), map[string]*v1alpha1.JWTAuthorizer{"auth0": a}, nil); res.Config.Version != 1 || res.Config.Authorizers[0].ScopeClaims != nil {
+		t.Fatalf("version %d, scope claims %v; want version 1 and none", res.Config.Version, res.Config.Authorizers[0].ScopeClaims)
 	}
 }

@@ -3,6 +3,7 @@ package devissuer
 import (
 	"encoding/json"
 	"fmt"
+	"maps"
 	"net/http"
 	"strings"
 	"time"
@@ -23,7 +24,8 @@ const claimParamPrefix = "claim."
 //
 // GET /mint?sub=alice&scope=read:colors&aud=urn:colors-api&alg=ES256&ttl=10m&claim.http://sandrino/roles=admin
 // answers the signed token as text/plain. `scope` may repeat or be
-// space-delimited. Every response allows any origin: a single-page app on
+// space-delimited. claims={"realm_access":{"roles":["admin"]}} adds claims
+// of any shape, nested ones included (Keycloak's, for example). Every response allows any origin: a single-page app on
 // another origin fetches its demo token here.
 func (i *Issuer) Handler() http.Handler {
 	mux := http.NewServeMux()
@@ -107,8 +109,17 @@ func ParseMintQuery(q map[string][]string) (MintRequest, error) {
 			} else {
 				req.Claims[claim] = append([]string(nil), vals...)
 			}
+		case name == "claims":
+			var extra map[string]any
+			if err := json.Unmarshal([]byte(vals[len(vals)-1]), &extra); err != nil || extra == nil {
+				return req, fmt.Errorf(`claims must be a JSON object, e.g. {"realm_access":{"roles":["admin"]}}`)
+			}
+			if req.Claims == nil {
+				req.Claims = map[string]any{}
+			}
+			maps.Copy(req.Claims, extra)
 		default:
-			return req, fmt.Errorf("unknown parameter %q: use sub, scope, aud, alg, ttl or claim.NAME", name)
+			return req, fmt.Errorf("unknown parameter %q: use sub, scope, aud, alg, ttl, claim.NAME or claims", name)
 		}
 	}
 	return req, nil

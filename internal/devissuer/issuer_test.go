@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"io"
 	"net/http"
+	"net/url"
 	"strings"
 	"testing"
 	"time"
@@ -154,6 +155,28 @@ func TestExpiredAndForeignTokensFailVerification(t *testing.T) {
 	}
 }
 
+// Claims of any shape: Keycloak nests its roles in objects.
+func TestMintNestedClaims(t *testing.T) {
+	srv := startIssuer(t)
+	q := url.Values{"claims": {`{"realm_access":{"roles":["colors-admin"]},"resource_access":{"colors-api":{"roles":["delete"]}}}`}, "claim.tenant": {"eu"}}
+	code, _, tok := get(t, srv.URL()+"mint?"+q.Encode())
+	if code != 200 {
+		t.Fatalf("mint: %d %s", code, tok)
+	}
+	parsed, err := jwt.ParseString(strings.TrimSpace(tok), jwt.WithKeySet(keysFromDiscovery(t, srv)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, want := range map[string]string{
+		"realm_access": `{"roles":["colors-admin"]}`, "resource_access": `{"colors-api":{"roles":["delete"]}}`, "tenant": `"eu"`,
+	} {
+		v, _ := parsed.Get(name)
+		if b, _ := json.Marshal(v); string(b) != want {
+			t.Errorf("%s: %s, want %s", name, b, want)
+		}
+	}
+}
+
 func TestMintRefusesBadRequests(t *testing.T) {
 	srv := startIssuer(t)
 	for _, tc := range []struct{ query, want string }{
@@ -164,6 +187,9 @@ func TestMintRefusesBadRequests(t *testing.T) {
 		{"claim.exp=1", `claim "exp" is set by the issuer itself`},
 		{"claim.scope=admin", `claim "scope" is set by the issuer itself`},
 		{"color=red", `unknown parameter "color"`},
+		{"claims=[1]", "claims must be a JSON object"},
+		{"claims=null", "claims must be a JSON object"},
+		{`claims={"iss":"x"}`, `claim "iss" is set by the issuer itself`},
 	} {
 		code, _, body := get(t, srv.URL()+"mint?"+tc.query)
 		if code != http.StatusBadRequest || !strings.Contains(body, tc.want) {

@@ -18,15 +18,32 @@ type Claims interface {
 	Claim(name string) string
 }
 
-// scopeClaims are read in this order; the first present one is used.
-var scopeClaims = [...]string{"scope", "scp", "permissions"}
+// Lookup returns the raw JSON text of a claim, "" when absent: the
+// top-level claim named claim when path is empty, else the value at path,
+// whose first segment is a top-level claim and each next one a member of
+// the object before. A path goes through objects only; an object along it
+// that names a segment twice (readers disagree on which copy counts) makes
+// the value absent, as anything but an object along it does.
+func Lookup(c Claims, claim string, path []string) string {
+	if len(path) == 0 {
+		return c.Claim(claim)
+	}
+	raw := c.Claim(path[0])
+	for _, seg := range path[1:] {
+		var ok bool
+		if raw, ok = jsonscan.Member(raw, seg); !ok {
+			return ""
+		}
+	}
+	return raw
+}
 
-// Scopes returns the token's scopes from the first present of scope
-// (delimited by the space character), scp and permissions; each may be a string or an array
-// of strings.
-func Scopes(c Claims) []string {
+// Scopes returns the token's scopes from the first present of the claim
+// paths from (config.DefaultScopeClaims when empty): a string delimited by
+// the space character, or an array of strings.
+func Scopes(c Claims, from [][]string) []string {
 	var list []string
-	eachScope(c, func(s string) bool {
+	eachScope(c, from, func(s string) bool {
 		list = append(list, s)
 		return true
 	})
@@ -35,9 +52,12 @@ func Scopes(c Claims) []string {
 
 // eachScope calls yield with each scope until it returns false. A present
 // but malformed scope claim yields nothing, never a fallback.
-func eachScope(c Claims, yield func(string) bool) {
-	for _, name := range scopeClaims {
-		raw := c.Claim(name)
+func eachScope(c Claims, from [][]string, yield func(string) bool) {
+	if len(from) == 0 {
+		from = config.DefaultScopeClaims
+	}
+	for _, path := range from {
+		raw := Lookup(c, "", path)
 		if raw == "" {
 			continue
 		}
@@ -76,15 +96,16 @@ func stringArray(raw string) bool {
 	return a.Valid()
 }
 
-// HasScopes checks need against the token's scopes token for token: any
-// one (AnyOf) or all (AllOf). No requirement always holds.
-func HasScopes(c Claims, need []string, all bool) bool {
+// HasScopes checks need against the token's scopes (read as Scopes does)
+// token for token: any one (AnyOf) or all (AllOf). No requirement always
+// holds.
+func HasScopes(c Claims, from [][]string, need []string, all bool) bool {
 	if len(need) == 0 {
 		return true
 	}
 	if !all {
 		found := false
-		eachScope(c, func(s string) bool {
+		eachScope(c, from, func(s string) bool {
 			found = slices.Contains(need, s)
 			return !found
 		})
@@ -92,7 +113,7 @@ func HasScopes(c Claims, need []string, all bool) bool {
 	}
 	for _, n := range need {
 		found := false
-		eachScope(c, func(s string) bool {
+		eachScope(c, from, func(s string) bool {
 			found = s == n
 			return !found
 		})
@@ -103,41 +124,88 @@ func HasScopes(c Claims, need []string, all bool) bool {
 	return true
 }
 
-// ClaimHolds reports whether raw equals any of values: strings compare as
-// text, numbers and booleans in their JSON form, arrays when any element
-// does. Absent (""), null and objects never hold.
-func ClaimHolds(raw string, values []string) bool {
-	raw = strings.TrimSpace(raw)
-	if raw == "" {
-		return false
-	}
-	switch raw[0] {
-	case '[':
-		a := jsonscan.NewArray(raw)
-		held := false
-		for a.Next() {
-			held = held || a.Value[0] != '[' && scalarHolds(a.Value, values)
-		}
-		return held && a.Valid()
-	case '{', 'n':
-		return false
-	}
-	return scalarHolds(raw, values)
+// Holds reports whether the token meets requirement r.
+func Holds(c Claims, r *config.ClaimRequirement) bool {
+	return Meets(Lookup(c, r.Claim, r.Path), r.Operator, r.Values)
 }
 
-func scalarHolds(raw string, values []string) bool {
-	if raw[0] == '{' || raw[0] == 'n' {
+// Meets reports whether a claim's raw JSON meets operator op ("" is In)
+// with values. A claim is present when it is there and not null; every
+// operator fails on an absent claim, so a requirement never holds for lack
+// of data. Strings compare as text, numbers and booleans in their JSON form;
+// an array is compared element by element, and elements that are arrays,
+// objects or null never match.
+//
+//   - In: the claim, or an element, equals one of values.
+//   - NotIn: the claim is present and neither it nor any element equals one
+//     of values. An object, or an array holding anything but strings, numbers
+//     and booleans, cannot be vouched for and fails.
+//   - Exists: the claim is present, whatever its type (an empty string or
+//     array too).
+//   - Prefix: the claim, or an element, is a string that starts with one of
+//     values. Numbers and booleans never match.
+//
+// An operator Meets does not know never holds.
+func Meets(raw, op string, values []string) bool {
+	raw = strings.TrimSpace(raw)
+	if raw == "" || raw == "null" {
 		return false
 	}
-	text := raw
-	if raw[0] == '"' {
+	switch op {
+	case "", config.OperatorIn:
+		return anyElement(raw, func(text string, _ bool) bool { return slices.Contains(values, text) })
+	case config.OperatorNotIn:
+		return !anyElement(raw, func(text string, _ bool) bool { return slices.Contains(values, text) }) && allScalars(raw)
+	case config.OperatorExists:
+		return true
+	case config.OperatorPrefix:
+		return anyElement(raw, func(text string, isString bool) bool {
+			return isString && slices.ContainsFunc(values, func(p string) bool { return strings.HasPrefix(text, p) })
+		})
+	}
+	return false
+}
+
+// anyElement reports whether match holds for raw (a string, number or
+// boolean) or for any such element of the well-formed array raw. match
+// gets the text (strings unquoted, others in their JSON form) and whether
+// it was a string.
+func anyElement(raw string, match func(text string, isString bool) bool) bool {
+	if raw[0] != '[' {
+		return scalarMatches(raw, match)
+	}
+	a := jsonscan.NewArray(raw)
+	held := false
+	for a.Next() {
+		held = held || scalarMatches(a.Value, match)
+	}
+	return held && a.Valid()
+}
+
+func scalarMatches(raw string, match func(text string, isString bool) bool) bool {
+	switch raw[0] {
+	case '{', '[', 'n':
+		return false
+	case '"':
 		s, ok := jsonscan.Unquote(raw)
-		if !ok {
+		return ok && match(s, true)
+	}
+	return match(raw, false)
+}
+
+// allScalars reports whether raw is a string, number or boolean, or a
+// well-formed array of those only.
+func allScalars(raw string) bool {
+	if raw[0] != '[' {
+		return raw[0] != '{' && jsonscan.Valid(raw)
+	}
+	a := jsonscan.NewArray(raw)
+	for a.Next() {
+		if c := a.Value[0]; c == '{' || c == '[' || c == 'n' {
 			return false
 		}
-		text = s
 	}
-	return slices.Contains(values, text)
+	return a.Valid()
 }
 
 // HeaderValue renders a claim for a request header so that no two claims
@@ -205,21 +273,61 @@ func Covers(a, b *config.Rule) bool {
 		return false
 	}
 	for _, need := range b.Claims {
-		if !slices.ContainsFunc(a.Claims, func(have config.ClaimRequirement) bool {
-			// A token holding one of have.Values holds one of need.Values.
-			return have.Claim == need.Claim && subset(have.Values, need.Values)
-		}) {
+		if !slices.ContainsFunc(a.Claims, func(have config.ClaimRequirement) bool { return implies(&have, &need) }) {
 			return false
 		}
 	}
 	return true
 }
 
+// implies reports whether every token meeting have meets need (both
+// weighed). It answers yes only when sure: the same claim, named the same
+// way segment by segment, and an operator pair whose implication holds for
+// every JSON value (see Meets).
+func implies(have, need *config.ClaimRequirement) bool {
+	if !slices.Equal(segments(have), segments(need)) {
+		return false
+	}
+	hop, nop := operator(have), operator(need)
+	switch {
+	case nop == config.OperatorExists:
+		return true // every operator fails on an absent claim
+	case hop != nop:
+		// Otherwise no operator implies another: an array claim may hold a
+		// refused element besides an accepted one, and a number has no prefix.
+		return false
+	case nop == config.OperatorIn:
+		return subset(have.Values, need.Values) // a held value is one need accepts
+	case nop == config.OperatorNotIn:
+		return subset(need.Values, have.Values) // have refuses more
+	case nop == config.OperatorPrefix:
+		return !slices.ContainsFunc(have.Values, func(h string) bool {
+			return !slices.ContainsFunc(need.Values, func(n string) bool { return strings.HasPrefix(h, n) })
+		})
+	}
+	return false
+}
+
+// segments is r's claim as a path; only Covers uses it (it allocates).
+func segments(r *config.ClaimRequirement) []string {
+	if len(r.Path) > 0 {
+		return r.Path
+	}
+	return []string{r.Claim}
+}
+
+func operator(r *config.ClaimRequirement) string {
+	if r.Operator == "" {
+		return config.OperatorIn
+	}
+	return r.Operator
+}
+
 // Fields of config.Rule and config.ClaimRequirement that Covers does not
 // weigh; empty unless one was added without teaching Covers about it.
 var (
 	unweighedRule  = unknownFields(config.Rule{}, "Path", "Methods", "Public", "Authorizer", "Scopes", "ScopeMatch", "Claims")
-	unweighedClaim = unknownFields(config.ClaimRequirement{}, "Claim", "Values")
+	unweighedClaim = unknownFields(config.ClaimRequirement{}, "Claim", "Path", "Operator", "Values")
 )
 
 // unknownFields returns the indices of v's fields not named in known.
@@ -259,7 +367,7 @@ func weighed(r *config.Rule) bool {
 		return false
 	}
 	for i := range r.Claims {
-		if !allZero(&r.Claims[i], unweighedClaim) {
+		if !allZero(&r.Claims[i], unweighedClaim) || !slices.Contains(config.Operators, operator(&r.Claims[i])) {
 			return false
 		}
 	}

@@ -205,12 +205,16 @@ func validateAuthorizer(v *validator, p string, a *Authorizer) {
 			v.add(p+".clockSkew", "%q must be a duration between 0s and %s", a.ClockSkew, MaxClockSkew)
 		}
 	}
+	if len(a.ScopeClaims) > MaxScopeClaims {
+		v.add(p+".scopeClaims", "has %d claims, at most %d are allowed", len(a.ScopeClaims), MaxScopeClaims)
+	}
+	for j, sc := range a.ScopeClaims {
+		validatePath(v, fmt.Sprintf("%s.scopeClaims[%d]", p, j), sc)
+	}
 	seen := map[string]bool{}
 	for j, ch := range a.ClaimsToHeaders {
 		q := fmt.Sprintf("%s.claimsToHeaders[%d]", p, j)
-		if ch.Claim == "" {
-			v.add(q+".claim", "is empty")
-		}
+		validateClaimRef(v, q, ch.Claim, ch.Path)
 		switch {
 		case !validHeaderName(ch.Header):
 			v.add(q+".header", "%q is not a valid header name", ch.Header)
@@ -320,11 +324,43 @@ func validateRule(v *validator, p string, r *Rule, authorizers map[string]bool) 
 		v.add(p+".scopeMatch", "%q must be AnyOf or AllOf", r.ScopeMatch)
 	}
 	for j, c := range r.Claims {
-		if c.Claim == "" {
-			v.add(fmt.Sprintf("%s.claims[%d].claim", p, j), "is empty")
+		q := fmt.Sprintf("%s.claims[%d]", p, j)
+		validateClaimRef(v, q, c.Claim, c.Path)
+		switch {
+		case c.Operator != "" && !slices.Contains(Operators, c.Operator):
+			v.add(q+".operator", "%q must be one of %s", c.Operator, strings.Join(Operators, ", "))
+		case c.Operator == OperatorExists:
+			if len(c.Values) > 0 {
+				v.add(q+".values", "must be empty for Exists")
+			}
+		case len(c.Values) == 0:
+			v.add(q+".values", "is empty; list at least one accepted value")
+		case c.Operator == OperatorPrefix && slices.Contains(c.Values, ""):
+			v.add(q+".values", "has an empty prefix, which every string has")
 		}
-		if len(c.Values) == 0 {
-			v.add(fmt.Sprintf("%s.claims[%d].values", p, j), "is empty; list at least one accepted value")
+	}
+}
+
+// validateClaimRef checks that exactly one of a top-level claim and a
+// claim path is set.
+func validateClaimRef(v *validator, p, claim string, path []string) {
+	switch {
+	case claim != "" && len(path) > 0:
+		v.add(p, "sets both claim and path; set exactly one")
+	case len(path) > 0:
+		validatePath(v, p+".path", path)
+	case claim == "":
+		v.add(p+".claim", "is empty")
+	}
+}
+
+func validatePath(v *validator, p string, path []string) {
+	if len(path) == 0 || len(path) > MaxPathSegments {
+		v.add(p, "has %d segments; a claim path has 1 to %d", len(path), MaxPathSegments)
+	}
+	for k, seg := range path {
+		if seg == "" {
+			v.add(fmt.Sprintf("%s[%d]", p, k), "is empty")
 		}
 	}
 }

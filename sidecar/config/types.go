@@ -51,6 +51,27 @@ const (
 	ScopeMatchAllOf = "AllOf"
 )
 
+// Claim requirement operators; empty means OperatorIn.
+const (
+	OperatorIn     = "In"
+	OperatorNotIn  = "NotIn"
+	OperatorExists = "Exists"
+	OperatorPrefix = "Prefix"
+)
+
+// Operators lists every claim requirement operator.
+var Operators = []string{OperatorIn, OperatorNotIn, OperatorExists, OperatorPrefix}
+
+// MaxPathSegments bounds a claim path, as the API does.
+const MaxPathSegments = 8
+
+// MaxScopeClaims bounds Authorizer.ScopeClaims, as the API does.
+const MaxScopeClaims = 8
+
+// DefaultScopeClaims are where scopes are read when an authorizer names
+// none: the first present of scope, scp and permissions.
+var DefaultScopeClaims = [][]string{{"scope"}, {"scp"}, {"permissions"}}
+
 // Config is the whole sidecar configuration (config.json). It is
 // self-contained: the sidecar needs nothing else to enforce it.
 type Config struct {
@@ -118,6 +139,9 @@ type Authorizer struct {
 	ClockSkew string `json:"clockSkew,omitempty"`
 	// ClaimsToHeaders copies claims to request headers, in order.
 	ClaimsToHeaders []ClaimHeader `json:"claimsToHeaders,omitempty"`
+	// ScopeClaims are the claim paths scopes are read from, the first
+	// present one used; DefaultScopeClaims when empty. Version 2.
+	ScopeClaims [][]string `json:"scopeClaims,omitempty"`
 	// ForwardToken keeps the token in the forwarded request.
 	ForwardToken bool `json:"forwardToken"`
 }
@@ -160,8 +184,13 @@ type IdentitySource struct {
 
 // ClaimHeader copies one claim into one request header.
 type ClaimHeader struct {
-	Claim  string `json:"claim"`
-	Header string `json:"header"`
+	// Claim is a top-level claim, taken literally; exactly one of Claim
+	// and Path is set.
+	Claim string `json:"claim,omitempty"`
+	// Path is a claim nested in objects: a top-level claim, then a member
+	// name per level. Version 2.
+	Path   []string `json:"path,omitempty"`
+	Header string   `json:"header"`
 }
 
 // Rule is a compiled route rule.
@@ -182,11 +211,19 @@ type Rule struct {
 	Claims []ClaimRequirement `json:"claims,omitempty"`
 }
 
-// ClaimRequirement holds when the claim equals any of Values (array claims:
-// any element does). Non-string claims compare in their JSON form.
+// ClaimRequirement is a condition on one claim (authz.Meets has the
+// semantics). Without Operator it holds when the claim equals any of Values
+// (array claims: any element does); non-string claims compare in their JSON
+// form.
 type ClaimRequirement struct {
-	Claim  string   `json:"claim"`
-	Values []string `json:"values"`
+	// Claim and Path name the claim as in ClaimHeader.
+	Claim string `json:"claim,omitempty"`
+	// Path is version 2.
+	Path []string `json:"path,omitempty"`
+	// Operator is one of Operators, OperatorIn when empty. Version 2.
+	Operator string `json:"operator,omitempty"`
+	// Values are empty for OperatorExists only.
+	Values []string `json:"values,omitempty"`
 }
 
 // CORS is the compiled CORS policy.

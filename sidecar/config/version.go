@@ -37,6 +37,16 @@ var fieldVersions = []FieldVersion{
 	{Path: "authorizers[].keyRefresh.interval", Version: 2},
 	{Path: "authorizers[].keyRefresh.unknownKidCooldown", Version: 2},
 	{Path: "authorizers[].keyRefresh.maxStale", Version: 2},
+	// Nested claim paths and the scope source.
+	{Path: "authorizers[].scopeClaims", Version: 2},
+	{Path: "authorizers[].scopeClaims[]", Version: 2},
+	{Path: "authorizers[].scopeClaims[][]", Version: 2},
+	{Path: "authorizers[].claimsToHeaders[].path", Version: 2},
+	{Path: "authorizers[].claimsToHeaders[].path[]", Version: 2},
+	{Path: "rules[].claims[].path", Version: 2},
+	{Path: "rules[].claims[].path[]", Version: 2},
+	// Claim operators: a version 1 sidecar would read any of them as In.
+	{Path: "rules[].claims[].operator", Version: 2},
 }
 
 // Format is a configuration format: the versions it reads and the version

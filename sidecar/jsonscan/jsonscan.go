@@ -448,3 +448,24 @@ func (a *Array) finish(i int) bool {
 // Valid reports, once Next has returned false, whether the whole input was
 // one well-formed array.
 func (a *Array) Valid() bool { return a.state == 2 }
+
+// Member returns the raw value of the member named key of the object s, and
+// whether s is a well-formed object that has exactly one such member. A
+// name that appears twice finds nothing: readers disagree on which copy
+// counts.
+func Member(s, key string) (string, bool) {
+	o := NewObject(s)
+	value, found := "", false
+	for o.Next() {
+		if o.Key == key {
+			if found {
+				return "", false
+			}
+			value, found = o.Value, true
+		}
+	}
+	if !o.Valid() {
+		return "", false
+	}
+	return value, found
+}

@@ -130,6 +130,33 @@ func TestCompactASCII(t *testing.T) {
 	}
 }
 
+func TestMember(t *testing.T) {
+	cases := []struct {
+		s, key, want string
+		ok           bool
+	}{
+		{`{"roles":["a"],"x":1}`, "roles", `["a"]`, true},
+		{` { "x" : 1 , "roles" : { "n" : null } } `, "roles", `{ "n" : null }`, true},
+		{`{"rol\u0065s":true}`, "roles", `true`, true}, // names compare decoded
+		{`{"roles":null}`, "roles", `null`, true},
+		{`{"x":1}`, "roles", "", false},
+		{`{}`, "roles", "", false},
+		// A name twice: which copy counts depends on the reader.
+		{`{"roles":["user"],"roles":["admin"]}`, "roles", "", false},
+		{`{"roles":["user"],"x":{"roles":1}}`, "roles", `["user"]`, true},
+		// Not an object, or not a well-formed one.
+		{`["roles"]`, "roles", "", false},
+		{`"roles"`, "roles", "", false},
+		{``, "roles", "", false},
+		{`{"roles":1,}`, "roles", "", false},
+	}
+	for _, tc := range cases {
+		if got, ok := jsonscan.Member(tc.s, tc.key); got != tc.want || ok != tc.ok {
+			t.Errorf("Member(%s, %q) = %q, %v; want %q, %v", tc.s, tc.key, got, ok, tc.want, tc.ok)
+		}
+	}
+}
+
 func TestNoAllocations(t *testing.T) {
 	s := `{"iss":"https://issuer.example/","aud":["urn:colors-api","x"],"exp":1700000000,"scope":"read:colors openid","roles":["member"]}`
 	n := testing.AllocsPerRun(20, func() {
@@ -147,6 +174,9 @@ func TestNoAllocations(t *testing.T) {
 	})
 	if n != 0 {
 		t.Fatalf("%v allocations per walk", n)
+	}
+	if n := testing.AllocsPerRun(20, func() { jsonscan.Member(`{"realm_access":{"roles":["a"]},"x":1}`, "x") }); n != 0 {
+		t.Fatalf("%v allocations per Member", n)
 	}
 }
 

@@ -261,9 +261,16 @@ func BenchmarkSignatureOnlyES256(b *testing.B) { benchSignature(b, "ec-1") }
 // subtracting two separately run benchmarks is noisier than the figure).
 // It reports request-ns/op, signature-ns/op and overhead-ns/op.
 func benchOverhead(b *testing.B, kid string, production bool) {
+	benchOverheadOf(b, kid, benchOpts{production: production}, nil)
+}
+
+// benchOverheadOf is benchOverhead with a configuration and token of the
+// caller's.
+func benchOverheadOf(b *testing.B, kid string, o benchOpts, claims func(m map[string]any)) {
 	app := newMemApp()
-	e := benchEnv(b, benchOpts{transport: app, production: production})
-	tok := e.token(kid, nil)
+	o.transport = app
+	e := benchEnv(b, o)
+	tok := e.token(kid, claims)
 	r := newBenchReq(b, "/my/colors", tok)
 	c := newSigCheck(e, kid, tok)
 	var full, sig time.Duration
@@ -287,3 +294,25 @@ func BenchmarkOverheadES256(b *testing.B) { benchOverhead(b, "ec-1", false) }
 
 // With the access log and metrics main wires in.
 func BenchmarkOverheadRS256Production(b *testing.B) { benchOverhead(b, "rsa-1", true) }
+
+// Keycloak's shape: scopes from the realm roles, a client role required,
+// and the roles copied to a header, all read through nested paths.
+func BenchmarkOverheadRS256NestedClaims(b *testing.B) {
+	realm := []string{"realm_access", "roles"}
+	config := func(cfg map[string]any) {
+		cfg["version"] = 2
+		a := cfg["authorizers"].([]any)[0].(map[string]any)
+		a["scopeClaims"] = [][]string{realm}
+		a["claimsToHeaders"] = []any{
+			map[string]any{"claim": "sub", "header": "X-User-Id"},
+			map[string]any{"path": realm, "header": "X-User-Roles"},
+		}
+		cfg["rules"].([]any)[2].(map[string]any)["claims"] = []any{
+			map[string]any{"path": []string{"resource_access", "colors-api", "roles"}, "values": []string{"read"}},
+			map[string]any{"path": realm, "operator": "NotIn", "values": []string{"suspended"}},
+		}
+	}
+	benchOverheadOf(b, "rsa-1", benchOpts{config: config}, keycloakShape(
+		[]string{"offline_access", "uma_authorization", "read:colors"},
+		map[string][]string{"colors-api": {"read"}, "account": {"manage-account", "view-profile"}}))
+}

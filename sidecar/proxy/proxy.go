@@ -334,12 +334,12 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request) (out outcome) {
 			return outcome{rl.label, DecisionBadRequest, problem}
 		}
 		// 6. Scopes and claim requirements.
-		if !authz.HasScopes(tok, rl.scopes, rl.allOf) {
+		if !authz.HasScopes(tok, a.scopeClaims, rl.scopes, rl.allOf) {
 			reply(w, http.StatusForbidden, bodyForbidden, rl.challenge)
 			return outcome{rl.label, DecisionForbidden, "insufficient scope"}
 		}
-		for _, c := range rl.claims {
-			if !authz.ClaimHolds(tok.Claim(c.Claim), c.Values) {
+		for i := range rl.claims {
+			if !authz.Holds(tok, &rl.claims[i]) {
 				reply(w, http.StatusForbidden, bodyForbidden, rl.challenge)
 				return outcome{rl.label, DecisionForbidden, "claim requirement not met"}
 			}
@@ -409,7 +409,7 @@ func (h *Handler) prepare(r *http.Request, st *state, rl *rule, tok *verify.Toke
 	vals[0] = tok.Payload
 	hdr[config.ClaimsHeader] = vals[0:1:1]
 	for i, ch := range rl.auth.headers {
-		if v, ok := authz.HeaderValue(tok.Claim(ch.Claim)); ok {
+		if v, ok := authz.HeaderValue(authz.Lookup(tok, ch.Claim, ch.Path)); ok {
 			vals[i+1] = v
 			hdr[ch.Header] = vals[i+1 : i+2 : i+2]
 		}

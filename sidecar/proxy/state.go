@@ -53,6 +53,7 @@ type authorizer struct {
 	policy       verify.Policy
 	source       tokenSource
 	headers      []config.ClaimHeader // canonical header names
+	scopeClaims  [][]string           // where scopes are read; empty: the default
 	forwardToken bool
 }
 
@@ -108,8 +109,12 @@ func compile(snap *config.Snapshot, upstream *url.URL, reg *keys.Registry) (*sta
 			}
 			az.policy = verify.Policy{Issuer: a.Issuer, Audiences: a.Audiences, Algorithms: a.Algorithms, Skew: skew, Keys: ks}
 			for _, h := range a.ClaimsToHeaders {
-				az.headers = append(az.headers, config.ClaimHeader{Claim: h.Claim, Header: http.CanonicalHeaderKey(h.Header)})
-				az.wantClaim(h.Claim)
+				az.headers = append(az.headers, config.ClaimHeader{Claim: h.Claim, Path: h.Path, Header: http.CanonicalHeaderKey(h.Header)})
+				az.wantClaim(h.Claim, h.Path)
+			}
+			az.scopeClaims = a.ScopeClaims
+			for _, p := range a.ScopeClaims {
+				az.wantClaim("", p)
 			}
 		}
 		auths[a.Name] = az
@@ -122,7 +127,7 @@ func compile(snap *config.Snapshot, upstream *url.URL, reg *keys.Registry) (*sta
 		if !r.Public {
 			cr.auth = auths[r.Authorizer]
 			for _, c := range r.Claims {
-				cr.auth.wantClaim(c.Claim)
+				cr.auth.wantClaim(c.Claim, c.Path)
 			}
 		}
 		cr.challenge = `Bearer error="insufficient_scope"`
@@ -207,8 +212,12 @@ var alwaysStripped = []string{
 	"x-original-url", "x-rewrite-url", "x-original-uri", "x-forwarded-uri",
 }
 
-// wantClaim makes Verify pick out claim in its single pass over the claims.
-func (a *authorizer) wantClaim(claim string) {
+// wantClaim makes Verify pick out claim, or the top-level claim path starts
+// with, in its single pass over the claims.
+func (a *authorizer) wantClaim(claim string, path []string) {
+	if len(path) > 0 {
+		claim = path[0]
+	}
 	if !slices.Contains(a.policy.Claims, claim) {
 		a.policy.Claims = append(a.policy.Claims, claim)
 	}
