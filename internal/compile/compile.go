@@ -186,8 +186,13 @@ func ResolveRefs(route *v1alpha1.ProtectedRoute, authorizers map[string]*v1alpha
 func References(rules []v1alpha1.RouteRule) []string {
 	var refs []string
 	for _, r := range rules {
-		if r.Authorizer != "" && !r.Public && !slices.Contains(refs, r.Authorizer) {
-			refs = append(refs, r.Authorizer)
+		if r.Public {
+			continue
+		}
+		for _, name := range append([]string{r.Authorizer}, r.Authorizers...) {
+			if name != "" && !slices.Contains(refs, name) {
+				refs = append(refs, name)
+			}
 		}
 	}
 	slices.Sort(refs)
@@ -214,15 +219,20 @@ func compileAuthorizers(route *v1alpha1.ProtectedRoute, authorizers map[string]*
 
 func compileRule(r v1alpha1.RouteRule) config.Rule {
 	out := config.Rule{
-		Path:       r.Path,
-		Methods:    sortedMethods(r.Methods),
-		Public:     r.Public,
-		Authorizer: r.Authorizer,
-		Scopes:     sortedSet(r.Scopes),
+		Path:               r.Path,
+		Methods:            sortedMethods(r.Methods),
+		Public:             r.Public,
+		Authorizer:         r.Authorizer,
+		Authorizers:        sortedSet(r.Authorizers),
+		OptionalToken:      r.OptionalToken,
+		Scopes:             sortedSet(r.Scopes),
+		ClaimsToHeaders:    claimHeaders(r.ClaimsToHeaders),
+		ForwardToken:       r.ForwardToken,
+		ForwardTokenHeader: string(r.ForwardTokenHeader),
 	}
 	if out.Public {
 		// CEL forbids both; never let a stray authorizer make a public rule look protected or vice versa.
-		out.Authorizer = ""
+		out.Authorizer, out.Authorizers = "", nil
 	}
 	if len(out.Scopes) > 0 {
 		out.ScopeMatch = config.ScopeMatchAnyOf
@@ -273,10 +283,9 @@ func compileAuthorizer(ns, name string, a *v1alpha1.JWTAuthorizer, bundle *CABun
 		skew = a.Spec.ClockSkew.Duration
 	}
 	out.ClockSkew = skew.String()
-	for _, c := range a.Spec.ClaimsToHeaders {
-		out.ClaimsToHeaders = append(out.ClaimsToHeaders, config.ClaimHeader{Claim: c.Claim, Header: c.Header})
-	}
+	out.ClaimsToHeaders = claimHeaders(a.Spec.ClaimsToHeaders)
 	out.ForwardToken = a.Spec.ForwardToken == nil || *a.Spec.ForwardToken
+	out.ForwardTokenHeader = string(a.Spec.ForwardTokenHeader)
 	if Ready(a) {
 		return out, nil
 	}
@@ -286,6 +295,14 @@ func compileAuthorizer(ns, name string, a *v1alpha1.JWTAuthorizer, bundle *CABun
 	}
 	return out, &Unresolved{Name: name, Reason: UnresolvedNotReady,
 		Message: fmt.Sprintf("JWTAuthorizer %s/%s is not Ready (%s)", ns, name, reason)}
+}
+
+func claimHeaders(in []v1alpha1.ClaimToHeader) []config.ClaimHeader {
+	var out []config.ClaimHeader
+	for _, c := range in {
+		out = append(out, config.ClaimHeader{Claim: c.Claim, Header: string(c.Header)})
+	}
+	return out
 }
 
 // ParseIdentitySource parses $request.header.NAME, $request.querystring.NAME

@@ -31,6 +31,16 @@ type FieldVersion struct {
 // writes, is the newest entry a configuration uses.
 var fieldVersions = []FieldVersion{
 	{Path: "authorizers[].caBundle", Version: 2},
+	{Path: "authorizers[].forwardTokenHeader", Version: 2},
+	{Path: "rules[].authorizers", Version: 2},
+	{Path: "rules[].authorizers[]", Version: 2},
+	{Path: "rules[].optionalToken", Version: 2},
+	{Path: "rules[].claimsToHeaders", Version: 2},
+	{Path: "rules[].claimsToHeaders[]", Version: 2},
+	{Path: "rules[].claimsToHeaders[].claim", Version: 2},
+	{Path: "rules[].claimsToHeaders[].header", Version: 2},
+	{Path: "rules[].forwardToken", Version: 2},
+	{Path: "rules[].forwardTokenHeader", Version: 2},
 }
 
 // Format is a configuration format: the versions it reads and the version
