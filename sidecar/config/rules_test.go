@@ -39,9 +39,15 @@ func TestRuleOptionsValidate(t *testing.T) {
 		}, ""},
 		{"authorizer and authorizers", func(m map[string]any) { rule(m, 1)["authorizers"] = two }, "rules[1]: sets both authorizer and authorizers"},
 		{"public and authorizers", func(m map[string]any) { rule(m, 0)["authorizers"] = two }, "rules[0]: sets both public and authorizer"},
-		{"unknown candidate", func(m map[string]any) { delete(rule(m, 1), "authorizer"); rule(m, 1)["authorizers"] = []string{"auth0", "x"} },
+		{"unknown candidate", func(m map[string]any) {
+			delete(rule(m, 1), "authorizer")
+			rule(m, 1)["authorizers"] = []string{"auth0", "x"}
+		},
 			`rules[1].authorizers[1]: "x" is not in authorizers`},
-		{"candidate twice", func(m map[string]any) { delete(rule(m, 1), "authorizer"); rule(m, 1)["authorizers"] = []string{"auth0", "auth0"} },
+		{"candidate twice", func(m map[string]any) {
+			delete(rule(m, 1), "authorizer")
+			rule(m, 1)["authorizers"] = []string{"auth0", "auth0"}
+		},
 			`rules[1].authorizers[1]: "auth0" appears twice`},
 		{"same issuer", func(m map[string]any) {
 			m["authorizers"].([]any)[1].(map[string]any)["issuer"] = auth(m)["issuer"]

@@ -44,8 +44,8 @@ type rule struct {
 	headers []config.ClaimHeader
 	fwd     *forwarding
 	scopes  []string
-	allOf  bool
-	claims []config.ClaimRequirement
+	allOf   bool
+	claims  []config.ClaimRequirement
 	// challenge is the 403 WWW-Authenticate value.
 	challenge string
 	// exposes[j] is true when serving a request under this rule would skip
