@@ -45,7 +45,6 @@ type ClaimRequirement struct {
 // +kubebuilder:validation:XValidation:rule="!(has(self.public) && self.public) || (!(has(self.optionalToken) && self.optionalToken) && !has(self.claimsToHeaders) && !has(self.forwardToken) && !has(self.forwardTokenHeader))",message="a public rule never reads a token: optionalToken, claimsToHeaders, forwardToken and forwardTokenHeader need an authorizer; remove them, or replace public: true with an authorizer and optionalToken: true"
 // +kubebuilder:validation:XValidation:rule="!(has(self.optionalToken) && self.optionalToken) || (!has(self.scopes) && !has(self.claims))",message="optionalToken: true lets requests without a token through, so scopes and claims would protect nothing (a client could leave its token out); remove them, or remove optionalToken to require a token"
 // +kubebuilder:validation:XValidation:rule="!has(self.forwardTokenHeader) || !has(self.forwardToken) || self.forwardToken",message="forwardTokenHeader forwards the token, so it cannot be combined with forwardToken: false; remove one of them"
-// +kubebuilder:validation:XValidation:rule="!has(self.claimsToHeaders) || self.claimsToHeaders.all(a, self.claimsToHeaders.exists_one(b, b.header.lowerAscii() == a.header.lowerAscii()))",message="claimsToHeaders: each header may appear only once (compared case-insensitively)"
 // +kubebuilder:validation:XValidation:rule="!has(self.forwardTokenHeader) || !has(self.claimsToHeaders) || !self.claimsToHeaders.exists(c, c.header.lowerAscii().replace('_', '-') == self.forwardTokenHeader.lowerAscii().replace('_', '-'))",message="forwardTokenHeader is also a claimsToHeaders header; choose another name for one of them"
 type RouteRule struct {
 	// path is the request path this rule guards. A literal segment matches
@@ -113,9 +112,11 @@ type RouteRule struct {
 	OptionalToken bool `json:"optionalToken,omitempty"`
 
 	// claimsToHeaders replaces, for this rule, the claimsToHeaders of the
-	// authorizer that accepted the token.
+	// authorizer that accepted the token. Each header may appear once; two
+	// spellings of one header (X-User, x_user) make the route InvalidRules.
 	// +optional
-	// +listType=atomic
+	// +listType=map
+	// +listMapKey=header
 	// +kubebuilder:validation:MinItems=1
 	// +kubebuilder:validation:MaxItems=32
 	ClaimsToHeaders []ClaimToHeader `json:"claimsToHeaders,omitempty"`

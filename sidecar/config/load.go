@@ -218,7 +218,8 @@ func validateClaimHeaders(v *validator, p string, list []ClaimHeader) {
 			v.add(q+".claim", "is empty")
 		}
 		if checkSetHeader(v, q+".header", ch.Header) && seen[NormalizeHeader(ch.Header)] {
-			v.add(q+".header", "%q is set twice", ch.Header)
+			// A rule's list reaches here from the API unchecked for spelling.
+			v.rule("%s.header: %q is set twice (header names ignore case, and apps may read '_' as '-')", q, ch.Header)
 		}
 		seen[NormalizeHeader(ch.Header)] = true
 	}

@@ -81,6 +81,9 @@ func TestRuleOptionsValidate(t *testing.T) {
 			m["authorizers"].([]any)[1].(map[string]any)["identitySource"] = map[string]any{"in": "header", "name": "X-Token"}
 			rule(m, 1)["forwardTokenHeader"] = "X-Token"
 		}, `rule: rules[1].forwardTokenHeader: "X-Token" is where authorizer "next" takes its token from`},
+		{"rule claim header in two spellings", func(m map[string]any) {
+			rule(m, 1)["claimsToHeaders"] = []any{map[string]any{"claim": "sub", "header": "X-User"}, map[string]any{"claim": "email", "header": "x_user"}}
+		}, `rule: rules[1].claimsToHeaders[1].header: "x_user" is set twice`},
 		{"rule claim header reserved", func(m map[string]any) {
 			rule(m, 1)["claimsToHeaders"] = []any{map[string]any{"claim": "sub", "header": "Host"}}
 		}, `rules[1].claimsToHeaders[0].header: "Host" is reserved`},
