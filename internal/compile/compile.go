@@ -227,7 +227,7 @@ func compileRule(r v1alpha1.RouteRule) config.Rule {
 		OptionalToken:      r.OptionalToken,
 		Scopes:             sortedSet(r.Scopes),
 		ClaimsToHeaders:    claimHeaders(r.ClaimsToHeaders),
-		ForwardToken:       r.ForwardToken,
+		ForwardToken:       cloneBool(r.ForwardToken),
 		ForwardTokenHeader: string(r.ForwardTokenHeader),
 	}
 	if out.Public {
@@ -295,6 +295,14 @@ func compileAuthorizer(ns, name string, a *v1alpha1.JWTAuthorizer, bundle *CABun
 	}
 	return out, &Unresolved{Name: name, Reason: UnresolvedNotReady,
 		Message: fmt.Sprintf("JWTAuthorizer %s/%s is not Ready (%s)", ns, name, reason)}
+}
+
+// cloneBool keeps the compiled configuration apart from the route's spec.
+func cloneBool(b *bool) *bool {
+	if b == nil {
+		return nil
+	}
+	return new(*b)
 }
 
 func claimHeaders(in []v1alpha1.ClaimToHeader) []config.ClaimHeader {
