@@ -301,6 +301,11 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request) (out outcome) {
 		raw, problem = extract(r, src, rawQuery)
 		switch {
 		case problem == "":
+		case problem == noToken && rl.optional && rl.unavailable:
+			// The unavailable candidate's token may be somewhere this
+			// one's is not: nothing anonymous passes until it is back.
+			reply(w, http.StatusServiceUnavailable, bodyUnavailable, "")
+			return outcome{rl.label, DecisionUnavailable, "authorizer unavailable"}
 		case problem == noToken && rl.optional:
 			// Forwarded without claims, unless a token hides in a form body.
 		case problem == noToken:

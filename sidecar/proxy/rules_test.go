@@ -89,6 +89,12 @@ func TestSeveralAuthorizersOneUnavailable(t *testing.T) {
 	e.do(t, "GET", "/my/profile", bearer(e.token("rsa-1", nil))).expect(t, 200, "", "")
 	e.do(t, "GET", "/my/profile", bearer(e.nextToken(next, nil))).expect(t, 503, "", `{"message":"Service Unavailable"}`)
 	e.do(t, "GET", "/my/profile", nil).expect(t, 401, `Bearer realm="jwtgate"`, "")
+	// Where the missing one's token would be is unknown, so an optional
+	// token lets no anonymous request through meanwhile.
+	ruleAt(e.cfg, 1)["optionalToken"] = true
+	e.apply(t)
+	e.do(t, "GET", "/my/profile", nil).expect(t, 503, "", `{"message":"Service Unavailable"}`)
+	e.do(t, "GET", "/my/profile", bearer(e.token("rsa-1", nil))).expect(t, 200, "", "")
 }
 
 func TestOptionalToken(t *testing.T) {
