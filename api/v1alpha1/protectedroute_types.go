@@ -107,7 +107,8 @@ type RouteRule struct {
 	// token that is sent is verified in full, and an invalid one is still
 	// refused with 401, so the app can trust the claim headers whenever they
 	// are present. Scopes and claims cannot be required with it: a client
-	// could leave its token out to pass them.
+	// could leave its token out to pass them. While an authorizer of the
+	// rule is missing, requests without a token answer 503.
 	// +optional
 	OptionalToken bool `json:"optionalToken,omitempty"`
 
