@@ -28,13 +28,21 @@ type ClaimToHeader struct {
 	// Keep-Alive, Proxy-*, TE, Trailer, Upgrade), Forwarded, X-Forwarded-*,
 	// or anything starting with X-Jwtgate-.
 	// +required
-	// +kubebuilder:validation:MinLength=1
-	// +kubebuilder:validation:MaxLength=128
-	// +kubebuilder:validation:Pattern=`^[A-Za-z0-9_-]+$`
-	// +kubebuilder:validation:XValidation:rule="!(self.lowerAscii() in ['authorization','host','cookie','set-cookie','content-length','content-type','transfer-encoding','connection','keep-alive','proxy-authorization','proxy-authenticate','proxy-connection','te','trailer','upgrade','forwarded'])",message="header is reserved (Authorization, Host, Cookie, Content-*, Transfer-Encoding, Forwarded and hop-by-hop headers cannot carry claims); choose an application header such as X-User-Id"
-	// +kubebuilder:validation:XValidation:rule="!self.lowerAscii().startsWith('x-jwtgate-') && !self.lowerAscii().startsWith('x-forwarded-')",message="header may not start with X-Jwtgate- or X-Forwarded- (set by the sidecar itself); choose an application header such as X-User-Id"
-	Header string `json:"header"`
+	Header HeaderName `json:"header"`
 }
+
+// HeaderName is a request header the sidecar sets for the app (a claim, or
+// the verified token). Client-sent copies of it are always removed first. It
+// may not be a reserved header: Authorization, Host, Cookie, Content-Length,
+// Content-Type, Transfer-Encoding, hop-by-hop headers (Connection,
+// Keep-Alive, Proxy-*, TE, Trailer, Upgrade), Forwarded, X-Forwarded-*, or
+// anything starting with X-Jwtgate-.
+// +kubebuilder:validation:MinLength=1
+// +kubebuilder:validation:MaxLength=128
+// +kubebuilder:validation:Pattern=`^[A-Za-z0-9_-]+$`
+// +kubebuilder:validation:XValidation:rule="!(self.lowerAscii() in ['authorization','host','cookie','set-cookie','content-length','content-type','transfer-encoding','connection','keep-alive','proxy-authorization','proxy-authenticate','proxy-connection','te','trailer','upgrade','forwarded'])",message="header is reserved (Authorization, Host, Cookie, Content-*, Transfer-Encoding, Forwarded and hop-by-hop headers cannot carry claims or tokens); choose an application header such as X-User-Id"
+// +kubebuilder:validation:XValidation:rule="!self.lowerAscii().startsWith('x-jwtgate-') && !self.lowerAscii().startsWith('x-forwarded-')",message="header may not start with X-Jwtgate- or X-Forwarded- (set by the sidecar itself); choose an application header such as X-User-Id"
+type HeaderName string
 
 // CABundleSource says where the CA certificates for an issuer's TLS
 // connections are read from.
@@ -130,6 +138,8 @@ type KeyRefresh struct {
 // +kubebuilder:validation:XValidation:rule="!has(self.jwks) || !has(self.caBundle)",fieldPath=".caBundle",message="caBundle is used only to fetch keys, and with jwks nothing is fetched: remove caBundle, or remove jwks to fetch the keys"
 // +kubebuilder:validation:XValidation:rule="!has(self.jwks) || !has(self.keyRefresh)",fieldPath=".keyRefresh",message="keyRefresh times key fetches, and with jwks nothing is fetched: remove keyRefresh (to change the keys, edit jwks)"
 // +kubebuilder:validation:XValidation:rule="!has(self.claimsToHeaders) || self.claimsToHeaders.all(a, self.claimsToHeaders.exists_one(b, b.header.lowerAscii() == a.header.lowerAscii()))",message="claimsToHeaders: each header may appear only once (compared case-insensitively)"
+// +kubebuilder:validation:XValidation:rule="!has(self.forwardTokenHeader) || !has(self.forwardToken) || self.forwardToken",message="forwardTokenHeader forwards the token, so it cannot be combined with forwardToken: false; remove one of them"
+// +kubebuilder:validation:XValidation:rule="!has(self.forwardTokenHeader) || !has(self.claimsToHeaders) || !self.claimsToHeaders.exists(c, c.header.lowerAscii().replace('_', '-') == self.forwardTokenHeader.lowerAscii().replace('_', '-'))",message="forwardTokenHeader is also a claimsToHeaders header; choose another name for one of them"
 type JWTAuthorizerSpec struct {
 	// issuer is the token issuer, compared to the token's `iss` claim byte for
 	// byte (a trailing slash matters). It must be an absolute https URL; http is
@@ -263,13 +273,24 @@ type JWTAuthorizerSpec struct {
 	ScopeClaims []ClaimReference `json:"scopeClaims,omitempty"`
 
 	// forwardToken says whether the app still receives the token in the
-	// request (the Authorization header, query parameter or cookie it came in).
+	// request (the Authorization header, query parameter or cookie it came
+	// in, or forwardTokenHeader). A rule may override it.
 	// Set it to false when the app should see only the verified claims: then
 	// only the token's header, query parameter or cookie is removed, and the
 	// rest of the query string and the other cookies reach the app as sent.
 	// +optional
 	// +kubebuilder:default=true
 	ForwardToken *bool `json:"forwardToken,omitempty"`
+
+	// forwardTokenHeader moves the verified token to this request header,
+	// e.g. X-Access-Token: the app receives the bare token there, and its
+	// original header, query parameter or cookie is removed. Client-sent
+	// copies of the header are removed first, so the app finds a token there
+	// only once the sidecar has verified it. The names a claim header may
+	// not have are refused here too. When empty, the token stays where it
+	// came (see forwardToken).
+	// +optional
+	ForwardTokenHeader HeaderName `json:"forwardTokenHeader,omitempty"`
 }
 
 // JWTAuthorizerStatus reports whether the issuer's keys could be obtained.

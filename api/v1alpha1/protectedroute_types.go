@@ -66,10 +66,15 @@ type ClaimRequirement struct {
 	Values []string `json:"values,omitempty"`
 }
 
-// RouteRule decides who may call one path. Exactly one of public: true and
-// authorizer must be set.
-// +kubebuilder:validation:XValidation:rule="(has(self.public) && self.public) != (has(self.authorizer) && size(self.authorizer) > 0)",message="set exactly one of public: true (no token needed) or authorizer (the name of a JWTAuthorizer in this namespace)"
+// RouteRule decides who may call one path. Exactly one of public: true,
+// authorizer and authorizers must be set.
+// +kubebuilder:validation:XValidation:rule="(has(self.public) && self.public) != ((has(self.authorizer) && size(self.authorizer) > 0) || has(self.authorizers))",message="set exactly one of public: true (no token needed), authorizer (the name of a JWTAuthorizer in this namespace) or authorizers (several, any one of which may accept the token)"
+// +kubebuilder:validation:XValidation:rule="!(has(self.authorizer) && size(self.authorizer) > 0 && has(self.authorizers))",message="set authorizer or authorizers, not both; list every JWTAuthorizer of the rule in authorizers"
 // +kubebuilder:validation:XValidation:rule="!(has(self.public) && self.public) || (!has(self.scopes) && !has(self.claims) && !has(self.scopeMatch))",message="a public rule cannot require scopes, scopeMatch or claims; remove them or replace public: true with an authorizer"
+// +kubebuilder:validation:XValidation:rule="!(has(self.public) && self.public) || (!(has(self.optionalToken) && self.optionalToken) && !has(self.claimsToHeaders) && !has(self.forwardToken) && !has(self.forwardTokenHeader))",message="a public rule never reads a token: optionalToken, claimsToHeaders, forwardToken and forwardTokenHeader need an authorizer; remove them, or replace public: true with an authorizer and optionalToken: true"
+// +kubebuilder:validation:XValidation:rule="!(has(self.optionalToken) && self.optionalToken) || (!has(self.scopes) && !has(self.claims))",message="optionalToken: true lets requests without a token through, so scopes and claims would protect nothing (a client could leave its token out); remove them, or remove optionalToken to require a token"
+// +kubebuilder:validation:XValidation:rule="!has(self.forwardTokenHeader) || !has(self.forwardToken) || self.forwardToken",message="forwardTokenHeader forwards the token, so it cannot be combined with forwardToken: false; remove one of them"
+// +kubebuilder:validation:XValidation:rule="!has(self.forwardTokenHeader) || !has(self.claimsToHeaders) || !self.claimsToHeaders.exists(c, c.header.lowerAscii().replace('_', '-') == self.forwardTokenHeader.lowerAscii().replace('_', '-'))",message="forwardTokenHeader is also a claimsToHeaders header; choose another name for one of them"
 type RouteRule struct {
 	// path is the request path this rule guards. A literal segment matches
 	// itself exactly; {name} matches any one segment; {name+} (greedy, only as
@@ -107,6 +112,60 @@ type RouteRule struct {
 	// +kubebuilder:validation:MaxLength=253
 	// +kubebuilder:validation:XValidation:rule="self.matches('^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$')",message="authorizer must be the name of a JWTAuthorizer (lower case letters, digits, '-' and '.')"
 	Authorizer string `json:"authorizer,omitempty"`
+
+	// authorizers names several JWTAuthorizers in this namespace, any one of
+	// which may accept the request's token: the way to move clients from one
+	// issuer to another. The token's `iss` picks the one that verifies it
+	// (compared byte for byte with each one's issuer); a token whose `iss`
+	// names none of them is refused with 401. So they must have different
+	// issuers and take the token from the same identitySource; otherwise the
+	// route is not Accepted (reason InvalidRules). Scopes and claims apply to
+	// the accepted token, and its authorizer's claimsToHeaders and
+	// forwardToken apply unless this rule sets its own. Set instead of
+	// authorizer.
+	// +optional
+	// +listType=set
+	// +kubebuilder:validation:MinItems=1
+	// +kubebuilder:validation:MaxItems=8
+	// +kubebuilder:validation:items:MaxLength=253
+	// +kubebuilder:validation:items:XValidation:rule="self.matches('^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$')",message="each of authorizers must be the name of a JWTAuthorizer (lower case letters, digits, '-' and '.')"
+	Authorizers []string `json:"authorizers,omitempty"`
+
+	// optionalToken lets requests without a token through: they reach the
+	// app without claim headers (client-sent copies are still removed). A
+	// token that is sent is verified in full, and an invalid one is still
+	// refused with 401, so the app can trust the claim headers whenever they
+	// are present. Scopes and claims cannot be required with it: a client
+	// could leave its token out to pass them. While an authorizer of the
+	// rule is missing, requests without a token answer 503.
+	// +optional
+	OptionalToken bool `json:"optionalToken,omitempty"`
+
+	// claimsToHeaders replaces, for this rule, the claimsToHeaders of the
+	// authorizer that accepted the token. Each header may appear once; two
+	// spellings of one header (X-User, x_user) make the route InvalidRules.
+	// At most 16 per rule, so the API server's validation cost for 256 rules
+	// stays within its budget.
+	// +optional
+	// +listType=map
+	// +listMapKey=header
+	// +kubebuilder:validation:MinItems=1
+	// +kubebuilder:validation:MaxItems=16
+	ClaimsToHeaders []ClaimToHeader `json:"claimsToHeaders,omitempty"`
+
+	// forwardToken overrides, for this rule, the authorizer's forwardToken
+	// (and forwardTokenHeader): false removes the token, true keeps it
+	// where it came. When the rule sets either forwardToken or
+	// forwardTokenHeader, the authorizer's pair does not apply.
+	// +optional
+	ForwardToken *bool `json:"forwardToken,omitempty"`
+
+	// forwardTokenHeader moves the verified token, for this rule, to this
+	// request header (e.g. X-Access-Token), as the authorizer's field of the
+	// same name does, overriding the authorizer's forwardToken and
+	// forwardTokenHeader.
+	// +optional
+	ForwardTokenHeader HeaderName `json:"forwardTokenHeader,omitempty"`
 
 	// scopes the token must carry (read from the first present of the `scope`,
 	// `scp` and `permissions` claims, or of the authorizer's scopeClaims),

@@ -180,7 +180,7 @@ var _ = Describe("ProtectedRoute validation", func() {
 	DescribeTable("refuses invalid specs with a message that names the field and the fix",
 		func(spec string, messages ...string) { expectRefused("ProtectedRoute", spec, messages...) },
 		Entry("both public and authorizer", route("- {path: /x, public: true, authorizer: auth0}\n"),
-			"spec.rules[0]", "set exactly one of public: true (no token needed) or authorizer"),
+			"spec.rules[0]", "set exactly one of public: true (no token needed), authorizer (the name of a JWTAuthorizer in this namespace) or authorizers"),
 		Entry("neither public nor authorizer", route("- {path: /x}\n"), "spec.rules[0]", "set exactly one of public: true"),
 		Entry("public: false without authorizer", route("- {path: /x, public: false}\n"), "set exactly one of public: true"),
 		Entry("scopes on a public rule", route("- {path: /x, public: true, scopes: [read]}\n"),

@@ -470,6 +470,23 @@ func (in *RouteRule) DeepCopyInto(out *RouteRule) {
 		*out = make([]HTTPMethod, len(*in))
 		copy(*out, *in)
 	}
+	if in.Authorizers != nil {
+		in, out := &in.Authorizers, &out.Authorizers
+		*out = make([]string, len(*in))
+		copy(*out, *in)
+	}
+	if in.ClaimsToHeaders != nil {
+		in, out := &in.ClaimsToHeaders, &out.ClaimsToHeaders
+		*out = make([]ClaimToHeader, len(*in))
+		for i := range *in {
+			(*in)[i].DeepCopyInto(&(*out)[i])
+		}
+	}
+	if in.ForwardToken != nil {
+		in, out := &in.ForwardToken, &out.ForwardToken
+		*out = new(bool)
+		**out = **in
+	}
 	if in.Scopes != nil {
 		in, out := &in.Scopes, &out.Scopes
 		*out = make([]string, len(*in))

@@ -190,8 +190,13 @@ func ResolveRefs(route *v1alpha1.ProtectedRoute, authorizers map[string]*v1alpha
 func References(rules []v1alpha1.RouteRule) []string {
 	var refs []string
 	for _, r := range rules {
-		if r.Authorizer != "" && !r.Public && !slices.Contains(refs, r.Authorizer) {
-			refs = append(refs, r.Authorizer)
+		if r.Public {
+			continue
+		}
+		for _, name := range append([]string{r.Authorizer}, r.Authorizers...) {
+			if name != "" && !slices.Contains(refs, name) {
+				refs = append(refs, name)
+			}
 		}
 	}
 	slices.Sort(refs)
@@ -218,15 +223,20 @@ func compileAuthorizers(route *v1alpha1.ProtectedRoute, authorizers map[string]*
 
 func compileRule(r v1alpha1.RouteRule) config.Rule {
 	out := config.Rule{
-		Path:       r.Path,
-		Methods:    sortedMethods(r.Methods),
-		Public:     r.Public,
-		Authorizer: r.Authorizer,
-		Scopes:     sortedSet(r.Scopes),
+		Path:               r.Path,
+		Methods:            sortedMethods(r.Methods),
+		Public:             r.Public,
+		Authorizer:         r.Authorizer,
+		Authorizers:        sortedSet(r.Authorizers),
+		OptionalToken:      r.OptionalToken,
+		Scopes:             sortedSet(r.Scopes),
+		ClaimsToHeaders:    claimHeaders(r.ClaimsToHeaders),
+		ForwardToken:       cloneBool(r.ForwardToken),
+		ForwardTokenHeader: string(r.ForwardTokenHeader),
 	}
 	if out.Public {
 		// CEL forbids both; never let a stray authorizer make a public rule look protected or vice versa.
-		out.Authorizer = ""
+		out.Authorizer, out.Authorizers = "", nil
 	}
 	if len(out.Scopes) > 0 {
 		out.ScopeMatch = config.ScopeMatchAnyOf
@@ -296,10 +306,7 @@ func compileAuthorizer(ns, name string, a *v1alpha1.JWTAuthorizer, ref *Referenc
 		skew = a.Spec.ClockSkew.Duration
 	}
 	out.ClockSkew = skew.String()
-	for _, c := range a.Spec.ClaimsToHeaders {
-		claim, path := claimRef(c.ClaimReference)
-		out.ClaimsToHeaders = append(out.ClaimsToHeaders, config.ClaimHeader{Claim: claim, Path: path, Header: c.Header})
-	}
+	out.ClaimsToHeaders = claimHeaders(a.Spec.ClaimsToHeaders)
 	for _, c := range a.Spec.ScopeClaims {
 		claim, path := claimRef(c)
 		if path == nil {
@@ -308,6 +315,7 @@ func compileAuthorizer(ns, name string, a *v1alpha1.JWTAuthorizer, ref *Referenc
 		out.ScopeClaims = append(out.ScopeClaims, path)
 	}
 	out.ForwardToken = a.Spec.ForwardToken == nil || *a.Spec.ForwardToken
+	out.ForwardTokenHeader = string(a.Spec.ForwardTokenHeader)
 	if Ready(a) {
 		return out, nil
 	}
@@ -347,6 +355,23 @@ func keyRefresh(k *v1alpha1.KeyRefresh) *config.KeyRefresh {
 	out := &config.KeyRefresh{Interval: str(k.Interval), UnknownKIDCooldown: str(k.UnknownKIDCooldown), MaxStale: str(k.MaxStale)}
 	if *out == (config.KeyRefresh{}) {
 		return nil
+	}
+	return out
+}
+
+// cloneBool keeps the compiled configuration apart from the route's spec.
+func cloneBool(b *bool) *bool {
+	if b == nil {
+		return nil
+	}
+	return new(*b)
+}
+
+func claimHeaders(in []v1alpha1.ClaimToHeader) []config.ClaimHeader {
+	var out []config.ClaimHeader
+	for _, c := range in {
+		claim, path := claimRef(c.ClaimReference)
+		out = append(out, config.ClaimHeader{Claim: claim, Path: path, Header: string(c.Header)})
 	}
 	return out
 }

@@ -680,6 +680,92 @@ func TestKeySourceVersion(t *testing.T) {
 	}
 }
 
+// twoIssuers is the colors route moving from auth0 to a new issuer: the
+// protected rules list both, /my/profile lets anonymous callers through,
+// and /my/colors sends its own claim header and moves the token.
+func twoIssuers(t testing.TB) (*v1alpha1.ProtectedRoute, map[string]*v1alpha1.JWTAuthorizer) {
+	r := colorsRoute(t)
+	both := []string{"next", "auth0"}
+	r.Spec.Rules[1].Authorizer, r.Spec.Rules[1].Authorizers, r.Spec.Rules[1].OptionalToken = "", both, true
+	r.Spec.Rules[2].Authorizer, r.Spec.Rules[2].Authorizers = "", both
+	r.Spec.Rules[2].ClaimsToHeaders = []v1alpha1.ClaimToHeader{{ClaimReference: v1alpha1.ClaimReference{Claim: "email"}, Header: "X-User-Email"}}
+	r.Spec.Rules[2].ForwardTokenHeader = "X-Access-Token"
+	next := colorsAuthorizer(t)
+	next.Name, next.Spec.Issuer = "next", "https://login.example.com/"
+	next.Spec.ForwardTokenHeader = "X-Next-Token"
+	return r, map[string]*v1alpha1.JWTAuthorizer{"auth0": colorsAuthorizer(t), "next": next}
+}
+
+func TestGoldenSeveralAuthorizers(t *testing.T) {
+	r, auths := twoIssuers(t)
+	res, err := Compile(r, auths, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	golden := filepath.Join("testdata", "colors-two-issuers.golden.json")
+	if *update {
+		if err := os.WriteFile(golden, res.JSON, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want, err := os.ReadFile(golden)
+	if err != nil || !bytes.Equal(res.JSON, want) {
+		t.Fatalf("output differs from %s (%v; run with -update if intended):\n%s", golden, err, res.JSON)
+	}
+	// New fields need version 2; the sidecar takes it as written.
+	if res.Config.Version != 2 || strings.Join(References(r.Spec.Rules), ",") != "auth0,next" {
+		t.Fatalf("version %d, references %v", res.Config.Version, References(r.Spec.Rules))
+	}
+	if _, err := config.Parse(res.JSON); err != nil {
+		t.Fatalf("the sidecar refuses it: %v", err)
+	}
+	// A missing candidate is reported by name and compiled as unavailable.
+	delete(auths, "next")
+	res, err = Compile(r, auths, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res.Unresolved) != 1 || res.Unresolved[0].Name != "next" || !res.Unresolved[0].Unavailable {
+		t.Fatalf("unresolved %+v, want next, unavailable", res.Unresolved)
+	}
+}
+
+// Authorizers a token's iss cannot tell apart, or that look for the token
+// in different places, cannot share a rule: InvalidRules, naming the fix.
+func TestSeveralAuthorizersRefused(t *testing.T) {
+	cases := []struct {
+		name string
+		edit func(r *v1alpha1.ProtectedRoute, next *v1alpha1.JWTAuthorizer)
+		want string
+	}{
+		{"same issuer", func(_ *v1alpha1.ProtectedRoute, next *v1alpha1.JWTAuthorizer) {
+			next.Spec.Issuer = "https://sandrino.auth0.com/"
+			next.Spec.Audiences = []string{"urn:other"}
+		}, `rules[1].authorizers: "auth0" and "next" have the same issuer "https://sandrino.auth0.com/", so a token's iss cannot pick one; list their audiences in one JWTAuthorizer`},
+		{"another identity source", func(_ *v1alpha1.ProtectedRoute, next *v1alpha1.JWTAuthorizer) {
+			next.Spec.IdentitySource = "$request.cookie.session"
+		}, `rules[1].authorizers: "auth0" takes the token from the Authorization header but "next" from the session cookie; ` +
+			`a request carries one token in one place, so every authorizer of a rule must use the same identitySource`},
+		{"rule's claim header is the authorizer's token header", func(r *v1alpha1.ProtectedRoute, _ *v1alpha1.JWTAuthorizer) {
+			r.Spec.Rules[1].ClaimsToHeaders = []v1alpha1.ClaimToHeader{{ClaimReference: v1alpha1.ClaimReference{Claim: "sub"}, Header: "x-next-token"}}
+		}, `rules[1]: the token would be forwarded in "X-Next-Token", which is also a claim header for tokens of "next"`},
+		{"token header is an identity source", func(_ *v1alpha1.ProtectedRoute, next *v1alpha1.JWTAuthorizer) {
+			next.Spec.IdentitySource = "$request.header.X-Next-Token"
+		}, `authorizers[1].forwardTokenHeader: "X-Next-Token" is where authorizer "next" takes its token from`},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			r, auths := twoIssuers(t)
+			tc.edit(r, auths["next"])
+			_, err := Compile(r, auths, nil)
+			var inv *InvalidRulesError
+			if !errors.As(err, &inv) || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("error = %v, want InvalidRules containing %q", err, tc.want)
+			}
+		})
+	}
+}
+
 // Claim references compile to the wire format's claim or path; what version
 // 1 expresses (a top-level claim, In) stays version 1, byte for byte.
 func TestClaimPathsAndOperators(t *testing.T) {

@@ -210,6 +210,37 @@ var _ = Describe("ProtectedRoute", func() {
 		Expect(cfg.Authorizers[0].Unavailable).To(BeEmpty())
 	})
 
+	It("resolves every authorizer a rule lists, naming the missing one, and follows it when it appears", func() {
+		route.Spec.Rules[2].Authorizer, route.Spec.Rules[2].Authorizers = "", []string{"auth0", "next"}
+		Expect(k8sClient.Create(bg, auth)).To(Succeed())
+		Expect(k8sClient.Create(bg, route)).To(Succeed())
+		Eventually(cond(v1alpha1.ConditionResolvedRefs)).Should(haveReason(metav1.ConditionFalse, v1alpha1.ReasonAuthorizerNotFound))
+		Expect(message(cond(v1alpha1.ConditionResolvedRefs)())).To(And(
+			ContainSubstring(fmt.Sprintf("JWTAuthorizer %s/next not found", ns)), Not(ContainSubstring("auth0")),
+			ContainSubstring("spec.rules[].authorizers"), ContainSubstring("other authorizers' tokens")))
+		_, cfg := configMap(route)
+		Expect(cfg.Version).To(Equal(2))
+		Expect(cfg.Rules[2].Authorizers).To(Equal([]string{"auth0", "next"}))
+		Expect(cfg.Authorizers).To(HaveLen(2))
+		Expect(cfg.Authorizers[1].Unavailable).NotTo(BeEmpty())
+
+		By("compiling it in once it exists (the field index maps it to the route)")
+		next := colorsAuthorizer(ns, newIssuer().URL)
+		next.Name = "next"
+		Expect(k8sClient.Create(bg, next)).To(Succeed())
+		Eventually(cond(v1alpha1.ConditionReady)).Should(haveReason(metav1.ConditionTrue, v1alpha1.ReasonCompiled))
+		_, cfg = configMap(route)
+		Expect(cfg.Authorizers[1].Unavailable).To(BeEmpty())
+		Expect(cfg.Authorizers[1].Issuer).To(Equal(next.Spec.Issuer))
+
+		By("refusing it as InvalidRules when both have the same issuer")
+		Expect(k8sClient.Get(bg, key(next), next)).To(Succeed())
+		next.Spec.Issuer = auth.Spec.Issuer
+		Expect(k8sClient.Update(bg, next)).To(Succeed())
+		Eventually(cond(v1alpha1.ConditionAccepted)).Should(haveReason(metav1.ConditionFalse, v1alpha1.ReasonInvalidRules))
+		Expect(message(cond(v1alpha1.ConditionAccepted)())).To(ContainSubstring(`rules[2].authorizers: "auth0" and "next" have the same issuer`))
+	})
+
 	It("compiles a not-Ready authorizer in full, reporting AuthorizerNotReady rather than answering 503", func() {
 		auth.Spec.JWKSURI = closedURL()
 		Expect(k8sClient.Create(bg, auth)).To(Succeed())

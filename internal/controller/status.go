@@ -256,7 +256,8 @@ func unresolvedCondition(un []compile.Unresolved) (string, string) {
 	var parts []string
 	if len(missing) > 0 {
 		parts = append(parts, strings.Join(missing, "; ")+
-			"; create it in this namespace or correct spec.rules[].authorizer. Rules using it answer 503 until then")
+			"; create it in this namespace or correct spec.rules[].authorizer or spec.rules[].authorizers. Rules using it answer 503 until then "+
+			"(a rule that lists other authorizers too keeps accepting the other authorizers' tokens)")
 	}
 	if len(unusable) > 0 {
 		parts = append(parts, strings.Join(unusable, "; ")+

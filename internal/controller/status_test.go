@@ -37,7 +37,8 @@ var (
 )
 
 const (
-	notFoundAdvice = "; create it in this namespace or correct spec.rules[].authorizer. Rules using it answer 503 until then"
+	notFoundAdvice = "; create it in this namespace or correct spec.rules[].authorizer or spec.rules[].authorizers. Rules using it answer 503 until then " +
+		"(a rule that lists other authorizers too keeps accepting the other authorizers' tokens)"
 	unusableAdvice = "; fix what its Ready condition names. Rules using it answer 503 until then"
 	notReadyAdvice = "; see its Ready condition. Its rules are compiled in full: sidecars fetch and check its keys themselves " +
 		"and answer 503 only while they cannot obtain them"

@@ -253,8 +253,10 @@ func plain(s string) bool {
 }
 
 // Covers reports whether every request rule a admits is admitted by rule b
-// as well: b is public, or both use the same authorizer and a's scope and
-// claim requirements imply b's. The proxy uses it to tell whether serving a
+// as well: b is public, or every authorizer a accepts tokens from b accepts
+// too, b lets requests without a token through when a does, and a's scope
+// and claim requirements imply b's. What the app is sent (claim headers,
+// the token's place) does not change who is admitted. The proxy uses it to tell whether serving a
 // request under a instead of b would skip a check (a near-miss path), so
 // it fails closed: a rule with a field or value it does not weigh (a
 // requirement added later) is covered by nothing and covers nothing but a
@@ -266,7 +268,7 @@ func Covers(a, b *config.Rule) bool {
 	if b.Public {
 		return true
 	}
-	if !weighed(a) || a.Public || a.Authorizer != b.Authorizer {
+	if !weighed(a) || a.Public || !subset(a.Candidates(), b.Candidates()) || a.OptionalToken && !b.OptionalToken {
 		return false
 	}
 	if !scopesImply(a, b) {
@@ -326,7 +328,8 @@ func operator(r *config.ClaimRequirement) string {
 // Fields of config.Rule and config.ClaimRequirement that Covers does not
 // weigh; empty unless one was added without teaching Covers about it.
 var (
-	unweighedRule  = unknownFields(config.Rule{}, "Path", "Methods", "Public", "Authorizer", "Scopes", "ScopeMatch", "Claims")
+	unweighedRule = unknownFields(config.Rule{}, "Path", "Methods", "Public", "Authorizer", "Authorizers", "OptionalToken",
+		"Scopes", "ScopeMatch", "Claims", "ClaimsToHeaders", "ForwardToken", "ForwardTokenHeader")
 	unweighedClaim = unknownFields(config.ClaimRequirement{}, "Claim", "Path", "Operator", "Values")
 )
 

@@ -412,6 +412,32 @@ func TestCoversOperatorsAndPaths(t *testing.T) {
 	})
 }
 
+// Several authorizers admit the tokens of each; an optional token admits
+// requests without one. What the app is sent admits no one.
+func TestCoversAuthorizersAndOptionalToken(t *testing.T) {
+	auth := config.Rule{Authorizer: "auth0"}
+	both := config.Rule{Authorizers: []string{"auth0", "okta"}}
+	three := config.Rule{Authorizers: []string{"azure", "okta", "auth0"}}
+	optional := config.Rule{Authorizer: "auth0", OptionalToken: true}
+	optionalBoth := config.Rule{Authorizers: []string{"auth0", "okta"}, OptionalToken: true}
+	forwarding := config.Rule{Authorizer: "auth0", ClaimsToHeaders: []config.ClaimHeader{{Claim: "sub", Header: "X-Sub"}},
+		ForwardToken: new(bool), ForwardTokenHeader: "X-Access-Token"}
+	checkCovers(t, []coversCase{
+		{"one authorizer, covered by a list that has it", auth, both, true},
+		{"a list, not covered by one of its authorizers", both, auth, false},
+		{"a list, covered by a larger one in any order", both, three, true},
+		{"a list, not covered by a smaller one", three, both, false},
+		{"optional token, not covered by a required one", optional, auth, false},
+		{"required token, covered by an optional one", auth, optional, true},
+		{"optional token covers itself", optional, optional, true},
+		{"optional token with more authorizers", optional, optionalBoth, true},
+		{"optional token, not covered by a required list", optionalBoth, both, false},
+		{"optional token covers public", optional, config.Rule{Public: true}, true},
+		{"claim headers and token forwarding do not admit", forwarding, auth, true},
+		{"and do not refuse", auth, forwarding, true},
+	})
+}
+
 type coversCase struct {
 	name string
 	a, b config.Rule

@@ -119,18 +119,19 @@ func (f Format) Validate(c *Config) error {
 			v.add("upstream", "%q %v", c.Upstream, err)
 		}
 	}
-	names := map[string]bool{}
+	auths := map[string]*Authorizer{}
 	for i := range c.Authorizers {
 		a := &c.Authorizers[i]
 		p := fmt.Sprintf("authorizers[%d]", i)
 		if a.Name == "" {
 			v.add(p+".name", "is empty")
-		} else if names[a.Name] {
+		} else if auths[a.Name] != nil {
 			v.add(p+".name", "%q appears twice", a.Name)
 		}
-		names[a.Name] = true
+		auths[a.Name] = a
 		validateAuthorizer(v, p, a)
 	}
+	tokenHeaderSources(v, c.Authorizers, c.Rules)
 	if len(c.Rules) == 0 {
 		v.add("rules", "is empty; at least one rule is required")
 	}
@@ -141,7 +142,7 @@ func (f Format) Validate(c *Config) error {
 	for i := range c.Rules {
 		r := &c.Rules[i]
 		p := fmt.Sprintf("rules[%d]", i)
-		validateRule(v, p, r, names)
+		validateRule(v, p, r, auths)
 		rs = append(rs, routes.Route{Path: r.Path, Methods: r.Methods, Index: i})
 	}
 	if _, err := routes.Compile(rs); err != nil {
@@ -211,17 +212,19 @@ func validateAuthorizer(v *validator, p string, a *Authorizer) {
 	for j, sc := range a.ScopeClaims {
 		validatePath(v, fmt.Sprintf("%s.scopeClaims[%d]", p, j), sc)
 	}
+	validateClaimHeaders(v, p, a.ClaimsToHeaders)
+	validateTokenHeader(v, p, a.ForwardTokenHeader, &a.ForwardToken, a.ClaimsToHeaders)
+}
+
+// validateClaimHeaders checks the claimsToHeaders list of p.
+func validateClaimHeaders(v *validator, p string, list []ClaimHeader) {
 	seen := map[string]bool{}
-	for j, ch := range a.ClaimsToHeaders {
+	for j, ch := range list {
 		q := fmt.Sprintf("%s.claimsToHeaders[%d]", p, j)
 		validateClaimRef(v, q, ch.Claim, ch.Path)
-		switch {
-		case !validHeaderName(ch.Header):
-			v.add(q+".header", "%q is not a valid header name", ch.Header)
-		case reservedHeader(ch.Header):
-			v.add(q+".header", "%q is reserved (hop-by-hop, forwarding or credential header); choose another name", ch.Header)
-		case seen[NormalizeHeader(ch.Header)]:
-			v.add(q+".header", "%q is set twice", ch.Header)
+		if checkSetHeader(v, q+".header", ch.Header) && seen[NormalizeHeader(ch.Header)] {
+			// A rule's list reaches here from the API unchecked for spelling.
+			v.rule("%s.header: %q is set twice (header names ignore case, and apps may read '_' as '-')", q, ch.Header)
 		}
 		seen[NormalizeHeader(ch.Header)] = true
 	}
@@ -294,18 +297,68 @@ func parseDuration(s string) (time.Duration, error) {
 	return time.ParseDuration(s)
 }
 
-func validateRule(v *validator, p string, r *Rule, authorizers map[string]bool) {
+// validateTokenHeader checks p's forwardTokenHeader h against its
+// forwardToken (nil: unset, which means true) and claim headers.
+func validateTokenHeader(v *validator, p, h string, forward *bool, claims []ClaimHeader) {
+	if h == "" || !checkSetHeader(v, p+".forwardTokenHeader", h) {
+		return
+	}
+	if forward != nil && !*forward {
+		v.add(p+".forwardTokenHeader", "%q is set but forwardToken is false; remove one of them", h)
+	}
+	if claimHeader(claims, h) {
+		v.add(p+".forwardTokenHeader", "%q is also a claim header; choose another name", h)
+	}
+}
+
+// checkSetHeader reports whether h may be set by the sidecar for the app.
+func checkSetHeader(v *validator, p, h string) bool {
 	switch {
-	case r.Public && r.Authorizer != "":
+	case !validHeaderName(h):
+		v.add(p, "%q is not a valid header name", h)
+	case reservedHeader(h):
+		v.add(p, "%q is reserved (hop-by-hop, forwarding or credential header); choose another name", h)
+	default:
+		return true
+	}
+	return false
+}
+
+func claimHeader(list []ClaimHeader, h string) bool {
+	return slices.ContainsFunc(list, func(ch ClaimHeader) bool { return NormalizeHeader(ch.Header) == NormalizeHeader(h) })
+}
+
+func validateRule(v *validator, p string, r *Rule, auths map[string]*Authorizer) {
+	named := r.Authorizer != "" || len(r.Authorizers) > 0
+	switch {
+	case r.Public && named:
 		v.add(p, "sets both public and authorizer; set exactly one")
-	case !r.Public && r.Authorizer == "":
+	case !r.Public && !named:
 		v.add(p, "sets neither public nor authorizer; set exactly one")
-	case r.Authorizer != "" && !authorizers[r.Authorizer]:
+	case r.Authorizer != "" && len(r.Authorizers) > 0:
+		v.add(p, "sets both authorizer and authorizers; set one")
+	case r.Authorizer != "" && auths[r.Authorizer] == nil:
 		v.add(p+".authorizer", "%q is not in authorizers", r.Authorizer)
+	}
+	for j, name := range r.Authorizers {
+		if auths[name] == nil {
+			v.add(fmt.Sprintf("%s.authorizers[%d]", p, j), "%q is not in authorizers", name)
+		} else if slices.Index(r.Authorizers, name) != j {
+			v.add(fmt.Sprintf("%s.authorizers[%d]", p, j), "%q appears twice", name)
+		}
 	}
 	if r.Public && (len(r.Scopes) > 0 || len(r.Claims) > 0) {
 		v.add(p, "is public but has scopes or claims; requirements need an authorizer")
 	}
+	if r.Public && (r.OptionalToken || len(r.ClaimsToHeaders) > 0 || r.ForwardToken != nil || r.ForwardTokenHeader != "") {
+		v.add(p, "is public but has optionalToken, claimsToHeaders, forwardToken or forwardTokenHeader; they need an authorizer")
+	}
+	if r.OptionalToken && (len(r.Scopes) > 0 || len(r.Claims) > 0) {
+		v.add(p, "has optionalToken with scopes or claims; a request without a token would skip them")
+	}
+	validateClaimHeaders(v, p, r.ClaimsToHeaders)
+	validateTokenHeader(v, p, r.ForwardTokenHeader, r.ForwardToken, r.ClaimsToHeaders)
+	validateCandidates(v, p, r, auths)
 	for j, m := range r.Methods {
 		if routes.CheckMethod(m) != nil {
 			v.add(fmt.Sprintf("%s.methods[%d]", p, j), "%q must be an upper-case method", m)
@@ -363,6 +416,81 @@ func validatePath(v *validator, p string, path []string) {
 			v.add(fmt.Sprintf("%s[%d]", p, k), "is empty")
 		}
 	}
+}
+
+// validateCandidates checks what a rule's authorizers must have in common
+// and how the rule's overrides combine with each. These are problems of the
+// rules together with the authorizers they name, so they are RuleErrors:
+// the operator reports them as the route's InvalidRules.
+func validateCandidates(v *validator, p string, r *Rule, auths map[string]*Authorizer) {
+	var first *Authorizer
+	issuers := map[string]string{}
+	for _, name := range r.Candidates() {
+		a := auths[name]
+		if a == nil || a.Unavailable != "" {
+			continue // its requests answer 503; nothing to compare
+		}
+		if other, ok := issuers[a.Issuer]; ok {
+			v.rule("%s.authorizers: %q and %q have the same issuer %q, so a token's iss cannot pick one; "+
+				"list their audiences in one JWTAuthorizer and name only that one", p, other, name, a.Issuer)
+		}
+		issuers[a.Issuer] = name
+		if first == nil {
+			first = a
+		} else if !sameSource(first.IdentitySource, a.IdentitySource) {
+			v.rule("%s.authorizers: %q takes the token from %s but %q from %s; a request carries one token in one place, "+
+				"so every authorizer of a rule must use the same identitySource", p, first.Name, first.IdentitySource, name, a.IdentitySource)
+		}
+		if r.ClaimsToHeaders == nil && r.ForwardToken == nil && r.ForwardTokenHeader == "" {
+			continue // the authorizer's own pair, checked with it
+		}
+		claims, header := a.ClaimsToHeaders, a.ForwardTokenHeader
+		if r.ClaimsToHeaders != nil {
+			claims = r.ClaimsToHeaders
+		}
+		if r.ForwardToken != nil || r.ForwardTokenHeader != "" {
+			header = r.ForwardTokenHeader
+		}
+		if header != "" && claimHeader(claims, header) {
+			v.rule("%s: the token would be forwarded in %q, which is also a claim header for tokens of %q; choose another name for one of them", p, header, name)
+		}
+	}
+}
+
+// tokenHeaderSources refuses a forwardTokenHeader that is some
+// authorizer's identity source header: the sidecar removes that header
+// from every request it forwards, which would take the token from the
+// rules that keep it there.
+func tokenHeaderSources(v *validator, as []Authorizer, rs []Rule) {
+	sources := map[string]string{}
+	for i := range as {
+		if as[i].Unavailable == "" && as[i].IdentitySource.In == SourceHeader {
+			sources[NormalizeHeader(as[i].IdentitySource.Name)] = as[i].Name
+		}
+	}
+	check := func(p, h string) {
+		if name, ok := sources[NormalizeHeader(h)]; h != "" && ok {
+			v.rule("%s.forwardTokenHeader: %q is where authorizer %q takes its token from; choose another header", p, h, name)
+		}
+	}
+	for i := range as {
+		check(fmt.Sprintf("authorizers[%d]", i), as[i].ForwardTokenHeader)
+	}
+	for i := range rs {
+		check(fmt.Sprintf("rules[%d]", i), rs[i].ForwardTokenHeader)
+	}
+}
+
+func sameSource(a, b IdentitySource) bool {
+	if a.In == SourceHeader {
+		return b.In == SourceHeader && strings.EqualFold(a.Name, b.Name)
+	}
+	return a == b
+}
+
+// String names the source as a person would: "the X header".
+func (s IdentitySource) String() string {
+	return fmt.Sprintf("the %s %s", s.Name, map[string]string{SourceHeader: "header", SourceQuery: "query parameter", SourceCookie: "cookie"}[s.In])
 }
 
 func validateCORS(v *validator, c *CORS) {
@@ -447,6 +575,11 @@ type validator struct{ errs []error }
 
 func (v *validator) add(field, format string, args ...any) {
 	v.errs = append(v.errs, fmt.Errorf("%s: %s", field, fmt.Sprintf(format, args...)))
+}
+
+// rule records a problem of the rules themselves (see routes.RuleError).
+func (v *validator) rule(format string, args ...any) {
+	v.errs = append(v.errs, &routes.RuleError{Msg: fmt.Sprintf(format, args...)})
 }
 
 func (v *validator) err() error {

@@ -144,6 +144,9 @@ type Authorizer struct {
 	ScopeClaims [][]string `json:"scopeClaims,omitempty"`
 	// ForwardToken keeps the token in the forwarded request.
 	ForwardToken bool `json:"forwardToken"`
+	// ForwardTokenHeader, when set (with ForwardToken), moves the verified
+	// token there: its original place is cleared. Version 2.
+	ForwardTokenHeader string `json:"forwardTokenHeader,omitempty"`
 }
 
 // KeyRefresh overrides when keys are refetched and how long they serve
@@ -199,16 +202,42 @@ type Rule struct {
 	Path string `json:"path"`
 	// Methods the rule applies to, upper case, sorted; empty means any.
 	Methods []string `json:"methods,omitempty"`
-	// Public rules need no token. Exactly one of Public and Authorizer is set.
+	// Public rules need no token. Exactly one of Public, Authorizer and
+	// Authorizers is set.
 	Public bool `json:"public,omitempty"`
 	// Authorizer names an entry of Config.Authorizers.
 	Authorizer string `json:"authorizer,omitempty"`
+	// Authorizers names several entries of Config.Authorizers, any one of
+	// which may accept the token; its `iss` picks the one. They share one
+	// identity source and have distinct issuers. Version 2.
+	Authorizers []string `json:"authorizers,omitempty"`
+	// OptionalToken forwards requests without a token (no claim headers); a
+	// token that is present must verify. No scopes or claims with it.
+	// Version 2.
+	OptionalToken bool `json:"optionalToken,omitempty"`
 	// Scopes the token must have, matched per ScopeMatch.
 	Scopes []string `json:"scopes,omitempty"`
 	// ScopeMatch is "AnyOf" or "AllOf"; "AnyOf" when empty.
 	ScopeMatch string `json:"scopeMatch,omitempty"`
 	// Claims are extra requirements; all must hold.
 	Claims []ClaimRequirement `json:"claims,omitempty"`
+	// ClaimsToHeaders, when set, replaces the accepting authorizer's list.
+	// Version 2.
+	ClaimsToHeaders []ClaimHeader `json:"claimsToHeaders,omitempty"`
+	// ForwardToken and ForwardTokenHeader, when either is set, replace the
+	// accepting authorizer's pair for this rule (ForwardToken nil counts as
+	// true then). Version 2.
+	ForwardToken       *bool  `json:"forwardToken,omitempty"`
+	ForwardTokenHeader string `json:"forwardTokenHeader,omitempty"`
+}
+
+// Candidates returns the names of the authorizers that may accept r's
+// token: Authorizers, or Authorizer alone; none for a public rule.
+func (r *Rule) Candidates() []string {
+	if r.Authorizer != "" {
+		return []string{r.Authorizer}
+	}
+	return r.Authorizers
 }
 
 // ClaimRequirement is a condition on one claim (authz.Meets has the

@@ -47,6 +47,18 @@ var fieldVersions = []FieldVersion{
 	{Path: "rules[].claims[].path[]", Version: 2},
 	// Claim operators: a version 1 sidecar would read any of them as In.
 	{Path: "rules[].claims[].operator", Version: 2},
+	{Path: "authorizers[].forwardTokenHeader", Version: 2},
+	{Path: "rules[].authorizers", Version: 2},
+	{Path: "rules[].authorizers[]", Version: 2},
+	{Path: "rules[].optionalToken", Version: 2},
+	{Path: "rules[].claimsToHeaders", Version: 2},
+	{Path: "rules[].claimsToHeaders[]", Version: 2},
+	{Path: "rules[].claimsToHeaders[].claim", Version: 2},
+	{Path: "rules[].claimsToHeaders[].header", Version: 2},
+	{Path: "rules[].forwardToken", Version: 2},
+	{Path: "rules[].forwardTokenHeader", Version: 2},
+	{Path: "rules[].claimsToHeaders[].path", Version: 2},
+	{Path: "rules[].claimsToHeaders[].path[]", Version: 2},
 }
 
 // Format is a configuration format: the versions it reads and the version

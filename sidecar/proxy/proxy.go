@@ -42,6 +42,10 @@ const (
 // format suffix; the route label is that protected rule's.
 const ReasonNearMiss = "path differs from a protected route only by case, a trailing slash or a format suffix"
 
+// ReasonNoIssuer is the 401's description for a token on a rule with
+// several authorizers whose `iss` is none of theirs.
+const ReasonNoIssuer = "token issuer is not one of the route's authorizers"
+
 // Observer records one request (metrics).
 type Observer interface {
 	Request(route, decision, reason string, seconds float64)
@@ -284,44 +288,74 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request) (out outcome) {
 		}
 	}
 	var tok *verify.Token
+	var a *authorizer
+	var raw string
 	if !rl.public {
-		a := rl.auth
-		if a.unavailable != "" {
+		if len(rl.auths) == 0 {
 			reply(w, http.StatusServiceUnavailable, bodyUnavailable, "")
 			return outcome{rl.label, DecisionUnavailable, "authorizer unavailable"}
 		}
-		// 4. Token.
-		raw, problem := extract(r, &a.source, rawQuery)
-		switch problem {
-		case "":
-		case noToken:
+		// 4. Token, at the identity source every candidate shares.
+		src := &rl.auths[0].source
+		var problem string
+		raw, problem = extract(r, src, rawQuery)
+		switch {
+		case problem == "":
+		case problem == noToken && rl.optional && rl.unavailable:
+			// The unavailable candidate's token may be somewhere this
+			// one's is not: nothing anonymous passes until it is back.
+			reply(w, http.StatusServiceUnavailable, bodyUnavailable, "")
+			return outcome{rl.label, DecisionUnavailable, "authorizer unavailable"}
+		case problem == noToken && rl.optional:
+			// Forwarded without claims, unless a token hides in a form body.
+		case problem == noToken:
 			reply(w, http.StatusUnauthorized, bodyUnauthorized, `Bearer realm="jwtgate"`)
 			return outcome{rl.label, DecisionUnauthorized, noToken}
 		default:
 			reply(w, http.StatusBadRequest, bodyBadRequest, `Bearer error="invalid_request", error_description="`+problem+`"`)
 			return outcome{rl.label, DecisionBadRequest, problem}
 		}
-		// 5. Signature and claims.
-		tok, err = a.policy.Verify(r.Context(), raw, h.now())
-		if err != nil {
-			var ve *verify.Error
-			if errors.As(err, &ve) && ve.Unavailable() {
-				reply(w, http.StatusServiceUnavailable, bodyUnavailable, "")
-				return outcome{rl.label, DecisionUnavailable, string(ve.Reason)}
+		if raw != "" {
+			// The token's iss picks the one candidate that verifies it:
+			// no key of another issuer is ever tried.
+			a = rl.auths[0]
+			if len(rl.auths) > 1 || rl.unavailable {
+				i := verify.IssuerIndex(raw, rl.issuers)
+				switch {
+				case i >= 0:
+					a = rl.auths[i]
+				case rl.unavailable: // it may be the unavailable one's
+					reply(w, http.StatusServiceUnavailable, bodyUnavailable, "")
+					return outcome{rl.label, DecisionUnavailable, "authorizer unavailable"}
+				default:
+					reply(w, http.StatusUnauthorized, bodyUnauthorized, `Bearer error="invalid_token", error_description="`+ReasonNoIssuer+`"`)
+					return outcome{rl.label, DecisionUnauthorized, ReasonNoIssuer}
+				}
 			}
-			reason := err.Error()
-			reply(w, http.StatusUnauthorized, bodyUnauthorized, `Bearer error="invalid_token", error_description="`+reason+`"`)
-			return outcome{rl.label, DecisionUnauthorized, reason}
+			// 5. Signature and claims.
+			tok, err = a.policy.Verify(r.Context(), raw, h.now())
+			if err != nil {
+				var ve *verify.Error
+				if errors.As(err, &ve) && ve.Unavailable() {
+					reply(w, http.StatusServiceUnavailable, bodyUnavailable, "")
+					return outcome{rl.label, DecisionUnavailable, string(ve.Reason)}
+				}
+				reason := err.Error()
+				reply(w, http.StatusUnauthorized, bodyUnauthorized, `Bearer error="invalid_token", error_description="`+reason+`"`)
+				return outcome{rl.label, DecisionUnauthorized, reason}
+			}
 		}
 		// A second token in a form body is looked for only now: a client
-		// without a valid token never makes the sidecar read its body. From
-		// here on the body is read under the idle deadline, by the form check
-		// as by the app, so a stalled body cannot hold the check either.
+		// without a valid token never makes the sidecar read its body (but
+		// on an optional-token rule, where such a client is forwarded, a
+		// token in the body would reach the app unverified). From here on
+		// the body is read under the idle deadline, by the form check as by
+		// the app, so a stalled body cannot hold the check either.
 		if body && !underDeadline {
 			r = forwardBody(w, r, h.opts.BodyIdleTimeout)
 			underDeadline = true
 		}
-		switch problem := formToken(r, &a.source); {
+		switch problem := formToken(r, src); {
 		case stalled(r):
 			reply(w, http.StatusRequestTimeout, bodyTimeout, "")
 			return outcome{rl.label, DecisionBadRequest, "request body stalled"}
@@ -329,24 +363,30 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request) (out outcome) {
 		case problem == formTooLarge:
 			reply(w, http.StatusRequestEntityTooLarge, bodyTooLarge, "")
 			return outcome{rl.label, DecisionBadRequest, problem}
+		case problem == twoTokens && tok == nil: // the only token is in the body
+			reply(w, http.StatusBadRequest, bodyBadRequest, `Bearer error="invalid_request", error_description="`+src.misplaced+`"`)
+			return outcome{rl.label, DecisionBadRequest, src.misplaced}
 		default:
 			reply(w, http.StatusBadRequest, bodyBadRequest, `Bearer error="invalid_request", error_description="`+problem+`"`)
 			return outcome{rl.label, DecisionBadRequest, problem}
 		}
-		// 6. Scopes and claim requirements.
-		if !authz.HasScopes(tok, a.scopeClaims, rl.scopes, rl.allOf) {
-			reply(w, http.StatusForbidden, bodyForbidden, rl.challenge)
-			return outcome{rl.label, DecisionForbidden, "insufficient scope"}
-		}
-		for i := range rl.claims {
-			if !authz.Holds(tok, &rl.claims[i]) {
+		// 6. Scopes and claim requirements. Without a token only an
+		// optional-token rule gets here, and such a rule has none.
+		if tok != nil {
+			if !authz.HasScopes(tok, a.scopeClaims, rl.scopes, rl.allOf) {
 				reply(w, http.StatusForbidden, bodyForbidden, rl.challenge)
-				return outcome{rl.label, DecisionForbidden, "claim requirement not met"}
+				return outcome{rl.label, DecisionForbidden, "insufficient scope"}
+			}
+			for i := range rl.claims {
+				if !authz.Holds(tok, &rl.claims[i]) {
+					reply(w, http.StatusForbidden, bodyForbidden, rl.challenge)
+					return outcome{rl.label, DecisionForbidden, "claim requirement not met"}
+				}
 			}
 		}
 	}
 	// 7. Forward (a body not yet under the idle deadline goes under it now).
-	h.prepare(r, st, rl, tok, path)
+	h.prepare(r, st, rl, a, tok, raw, path)
 	if body && !underDeadline {
 		r = forwardBody(w, r, h.opts.BodyIdleTimeout)
 	}
@@ -374,8 +414,9 @@ func sanityHeaders(r *http.Request) error {
 
 // prepare shapes the inbound request for forwarding: the routed path, no
 // client copies of headers the sidecar sets, no Connection-named headers
-// (so a client cannot make a hop drop ours), then the claim headers.
-func (h *Handler) prepare(r *http.Request, st *state, rl *rule, tok *verify.Token, path string) {
+// (so a client cannot make a hop drop ours), then the claim headers and
+// the token (raw) as the rule or a, which accepted tok, says.
+func (h *Handler) prepare(r *http.Request, st *state, rl *rule, a *authorizer, tok *verify.Token, raw, path string) {
 	r.URL.Scheme = st.upstream.Scheme
 	r.URL.Host = st.upstream.Host
 	r.URL.Path = singleJoin(st.upstream.Path, path)
@@ -404,18 +445,30 @@ func (h *Handler) prepare(r *http.Request, st *state, rl *rule, tok *verify.Toke
 	if tok == nil {
 		return
 	}
-	// One backing array for all the values this sets.
-	vals := make([]string, 1+len(rl.auth.headers))
+	headers, fwd := a.headers, a.fwd
+	if rl.headers != nil {
+		headers = rl.headers
+	}
+	if rl.fwd != nil {
+		fwd = *rl.fwd
+	}
+	// One backing array for all the values this sets: the claims, each
+	// claim header, the moved token.
+	vals := make([]string, 2+len(headers))
 	vals[0] = tok.Payload
 	hdr[config.ClaimsHeader] = vals[0:1:1]
-	for i, ch := range rl.auth.headers {
+	for i, ch := range headers {
 		if v, ok := authz.HeaderValue(authz.Lookup(tok, ch.Claim, ch.Path)); ok {
 			vals[i+1] = v
 			hdr[ch.Header] = vals[i+1 : i+2 : i+2]
 		}
 	}
-	if !rl.auth.forwardToken {
-		dropToken(r, &rl.auth.source)
+	if !fwd.keep || fwd.header != "" {
+		dropToken(r, &a.source)
+	}
+	if fwd.keep && fwd.header != "" {
+		vals[len(vals)-1] = raw
+		hdr[fwd.header] = vals[len(vals)-1:]
 	}
 }
 

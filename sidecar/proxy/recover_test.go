@@ -44,7 +44,7 @@ func TestPanicAnswers500AndNeverForwards(t *testing.T) {
 	if err := h.Apply(snap); err != nil {
 		t.Fatal(err)
 	}
-	h.state.Load().rules[0].auth.policy.Keys = panicKeys{}
+	h.state.Load().rules[0].auths[0].policy.Keys = panicKeys{}
 	enc := base64.RawURLEncoding.EncodeToString
 	tok := enc([]byte(`{"alg":"RS256","kid":"k"}`)) + "." + enc([]byte(`{}`)) + "." + enc([]byte("sig"))
 	req := httptest.NewRequest("GET", "/p", nil)

@@ -32,10 +32,20 @@ type state struct {
 type rule struct {
 	label  string // metric label: the rule's path template
 	public bool
-	auth   *authorizer
-	scopes []string
-	allOf  bool
-	claims []config.ClaimRequirement
+	// auths are the available authorizers that may accept the token, and
+	// issuers theirs, in order: the token's `iss` picks one when there are
+	// several, or when some candidate is unavailable (then a token that
+	// names none of these may be the unavailable one's: 503).
+	auths       []*authorizer
+	issuers     []string
+	unavailable bool
+	optional    bool // requests without a token are forwarded
+	// headers and fwd, when set, replace the accepting authorizer's.
+	headers []config.ClaimHeader
+	fwd     *forwarding
+	scopes  []string
+	allOf   bool
+	claims  []config.ClaimRequirement
 	// challenge is the 403 WWW-Authenticate value.
 	challenge string
 	// exposes[j] is true when serving a request under this rule would skip
@@ -48,13 +58,28 @@ type rule struct {
 }
 
 type authorizer struct {
-	name         string
-	unavailable  string
-	policy       verify.Policy
-	source       tokenSource
-	headers      []config.ClaimHeader // canonical header names
-	scopeClaims  [][]string           // where scopes are read; empty: the default
-	forwardToken bool
+	name        string
+	unavailable string
+	policy      verify.Policy
+	source      tokenSource
+	headers     []config.ClaimHeader // canonical header names
+	scopeClaims [][]string           // where scopes are read; empty: the default
+	fwd         forwarding
+}
+
+// forwarding says what happens to a verified token.
+type forwarding struct {
+	keep   bool   // the app receives it
+	header string // canonical; when set, it is moved there
+}
+
+// claimHeaders canonicalises the header names of list.
+func claimHeaders(list []config.ClaimHeader) []config.ClaimHeader {
+	var out []config.ClaimHeader
+	for _, h := range list {
+		out = append(out, config.ClaimHeader{Claim: h.Claim, Path: h.Path, Header: http.CanonicalHeaderKey(h.Header)})
+	}
+	return out
 }
 
 // compile turns a validated snapshot into a state. upstream overrides the
@@ -76,15 +101,25 @@ func compile(snap *config.Snapshot, upstream *url.URL, reg *keys.Registry) (*sta
 	for _, h := range alwaysStripped {
 		stripSet[h] = true
 	}
+	// Every header the sidecar may set, whichever rule or authorizer sets it.
+	set := func(list []config.ClaimHeader, token string) {
+		for _, h := range list {
+			stripSet[config.NormalizeHeader(h.Header)] = true
+		}
+		if token != "" {
+			stripSet[config.NormalizeHeader(token)] = true
+		}
+	}
 	used := map[string]bool{}
 	for _, r := range c.Rules {
-		used[r.Authorizer] = true
+		for _, name := range r.Candidates() {
+			used[name] = true
+		}
+		set(r.ClaimsToHeaders, r.ForwardTokenHeader)
 	}
 	var sources []keys.Source
 	for _, a := range c.Authorizers {
-		for _, h := range a.ClaimsToHeaders {
-			stripSet[config.NormalizeHeader(h.Header)] = true
-		}
+		set(a.ClaimsToHeaders, a.ForwardTokenHeader)
 		if a.Unavailable == "" && used[a.Name] {
 			sources = append(sources, a.KeySource())
 		}
@@ -95,7 +130,8 @@ func compile(snap *config.Snapshot, upstream *url.URL, reg *keys.Registry) (*sta
 	caches := reg.Sync(sources)
 	auths := map[string]*authorizer{}
 	for _, a := range c.Authorizers {
-		az := &authorizer{name: a.Name, unavailable: a.Unavailable, source: newTokenSource(a.IdentitySource), forwardToken: a.ForwardToken}
+		az := &authorizer{name: a.Name, unavailable: a.Unavailable, source: newTokenSource(a.IdentitySource),
+			fwd: forwarding{keep: a.ForwardToken, header: http.CanonicalHeaderKey(a.ForwardTokenHeader)}}
 		if a.Unavailable == "" {
 			skew := 60 * time.Second
 			if a.ClockSkew != "" {
@@ -108,8 +144,8 @@ func compile(snap *config.Snapshot, upstream *url.URL, reg *keys.Registry) (*sta
 				st.caches = append(st.caches, cache)
 			}
 			az.policy = verify.Policy{Issuer: a.Issuer, Audiences: a.Audiences, Algorithms: a.Algorithms, Skew: skew, Keys: ks}
+			az.headers = claimHeaders(a.ClaimsToHeaders)
 			for _, h := range a.ClaimsToHeaders {
-				az.headers = append(az.headers, config.ClaimHeader{Claim: h.Claim, Path: h.Path, Header: http.CanonicalHeaderKey(h.Header)})
 				az.wantClaim(h.Claim, h.Path)
 			}
 			az.scopeClaims = a.ScopeClaims
@@ -123,11 +159,24 @@ func compile(snap *config.Snapshot, upstream *url.URL, reg *keys.Registry) (*sta
 	for i, r := range c.Rules {
 		rs[i] = routes.Route{Path: r.Path, Methods: r.Methods, Index: i}
 		cr := rule{label: r.Path, public: r.Public, scopes: r.Scopes, allOf: r.ScopeMatch == config.ScopeMatchAllOf, claims: r.Claims,
-			formats: strings.HasPrefix(r.Path[strings.LastIndexByte(r.Path, '/')+1:], "{")}
-		if !r.Public {
-			cr.auth = auths[r.Authorizer]
+			formats: strings.HasPrefix(r.Path[strings.LastIndexByte(r.Path, '/')+1:], "{"), optional: r.OptionalToken,
+			headers: claimHeaders(r.ClaimsToHeaders)}
+		if r.ForwardToken != nil || r.ForwardTokenHeader != "" {
+			cr.fwd = &forwarding{keep: r.ForwardToken == nil || *r.ForwardToken, header: http.CanonicalHeaderKey(r.ForwardTokenHeader)}
+		}
+		for _, name := range r.Candidates() {
+			az := auths[name]
+			if az.unavailable != "" {
+				cr.unavailable = true
+				continue
+			}
+			cr.auths = append(cr.auths, az)
+			cr.issuers = append(cr.issuers, az.policy.Issuer)
 			for _, c := range r.Claims {
-				cr.auth.wantClaim(c.Claim, c.Path)
+				az.wantClaim(c.Claim, c.Path)
+			}
+			for _, h := range r.ClaimsToHeaders {
+				az.wantClaim(h.Claim, h.Path)
 			}
 		}
 		cr.challenge = `Bearer error="insufficient_scope"`
