@@ -15,10 +15,10 @@ WORKDIR /src
 COPY go.mod go.sum ./
 RUN --mount=type=cache,target=/go/pkg/mod go mod download
 COPY . .
-ARG TARGETOS=linux TARGETARCH=amd64
+ARG TARGETOS=linux TARGETARCH=amd64 VERSION=dev
 RUN --mount=type=cache,target=/go/pkg/mod --mount=type=cache,target=/root/.cache/go-build \
     CGO_ENABLED=0 GOOS=$TARGETOS GOARCH=$TARGETARCH \
-    go build -trimpath -ldflags="-s -w" -o /out/manager ./cmd/manager
+    go build -trimpath -ldflags="-s -w -X github.com/jwtgate/jwtgate/internal/version.Version=${VERSION}" -o /out/manager ./cmd/manager
 
 # distroless/static: no shell, no package manager, CA certificates and
 # tzdata only; the nonroot tag runs as uid 65532.

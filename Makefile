@@ -9,6 +9,9 @@ CONTROLLER_GEN := $(TOOLS) controller-gen
 HELM := $(TOOLS) helm
 GOLANGCI_LINT := $(TOOLS) golangci-lint
 GO_TEST_FLAGS ?= -count=1
+# VERSION stamps the binaries (--version, logs, jwtgate_build_info).
+VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+LDFLAGS := -X github.com/jwtgate/jwtgate/internal/version.Version=$(VERSION)
 
 .PHONY: all
 all: build
@@ -46,8 +49,8 @@ verify: ## Fail when generated files are stale or code is unformatted.
 
 .PHONY: build
 build: ## Build bin/manager and bin/jwtgate-sidecar.
-	CGO_ENABLED=0 go build -trimpath -o bin/manager ./cmd/manager
-	CGO_ENABLED=0 go build -trimpath -o bin/jwtgate-sidecar ./cmd/jwtgate-sidecar
+	CGO_ENABLED=0 go build -trimpath -ldflags "$(LDFLAGS)" -o bin/manager ./cmd/manager
+	CGO_ENABLED=0 go build -trimpath -ldflags "$(LDFLAGS)" -o bin/jwtgate-sidecar ./cmd/jwtgate-sidecar
 
 .PHONY: run
 run: build ## Run the operator against the kubeconfig in use (no webhook: the API server cannot call back here).

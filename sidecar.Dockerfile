@@ -16,10 +16,10 @@ WORKDIR /src
 COPY go.mod go.sum ./
 RUN --mount=type=cache,target=/go/pkg/mod go mod download
 COPY . .
-ARG TARGETOS=linux TARGETARCH=amd64
+ARG TARGETOS=linux TARGETARCH=amd64 VERSION=dev
 RUN --mount=type=cache,target=/go/pkg/mod --mount=type=cache,target=/root/.cache/go-build \
     CGO_ENABLED=0 GOOS=$TARGETOS GOARCH=$TARGETARCH \
-    go build -trimpath -ldflags="-s -w" -o /out/jwtgate-sidecar ./cmd/jwtgate-sidecar
+    go build -trimpath -ldflags="-s -w -X github.com/jwtgate/jwtgate/internal/version.Version=${VERSION}" -o /out/jwtgate-sidecar ./cmd/jwtgate-sidecar
 
 FROM gcr.io/distroless/static-debian12:nonroot
 COPY --from=build /out/jwtgate-sidecar /jwtgate-sidecar

@@ -19,6 +19,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
+	"github.com/jwtgate/jwtgate/internal/version"
 	"github.com/jwtgate/jwtgate/sidecar/admin"
 	"github.com/jwtgate/jwtgate/sidecar/config"
 	"github.com/jwtgate/jwtgate/sidecar/keys"
@@ -39,6 +40,7 @@ type flags struct {
 
 	maxConns int
 	bodyIdle time.Duration
+	version  bool
 }
 
 func parseFlags(args []string) (*flags, error) {
@@ -54,8 +56,12 @@ func parseFlags(args []string) (*flags, error) {
 	fs.StringVar(&f.kubeconfig, "kubeconfig", "", "kubeconfig for the ConfigMap watch (default: in-cluster service account)")
 	fs.StringVar(&f.configMap, "configmap", "", "NAMESPACE/NAME of the ConfigMap to watch through the API for fast updates (optional)")
 	fs.StringVar(&f.logLevel, "log-level", "info", "debug, info, warn or error")
+	fs.BoolVar(&f.version, "version", false, "print the version and exit")
 	if err := fs.Parse(args); err != nil {
 		return nil, err
+	}
+	if f.version {
+		return f, nil
 	}
 	if f.maxConns < 1 {
 		return nil, fmt.Errorf("--max-connections must be at least 1")
@@ -80,6 +86,10 @@ func run(args []string) error {
 	f, err := parseFlags(args)
 	if err != nil {
 		return err
+	}
+	if f.version {
+		fmt.Println(version.String())
+		return nil
 	}
 	var level slog.Level
 	if err := level.UnmarshalText([]byte(f.logLevel)); err != nil {
@@ -106,7 +116,7 @@ func run(args []string) error {
 	defer stop()
 
 	reg := prometheus.NewRegistry()
-	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}), version.BuildInfo("sidecar"))
 	metrics := admin.NewMetrics(reg)
 	keyReg := keys.NewRegistry(ctx, keys.NewHTTPClient(10*time.Second), keys.Options{}, metrics, log)
 	h := proxy.New(proxy.Options{Upstream: upstream, Keys: keyReg, Observer: metrics, Log: log.With("log", "access"), BodyIdleTimeout: f.bodyIdle})
@@ -167,7 +177,7 @@ func run(args []string) error {
 	for _, s := range srvs {
 		go func() { errc <- s.serve() }()
 	}
-	log.Info("jwtgate sidecar started", "listen", listen, "admin", f.adminListen, "debug", f.debugListen, "maxConnections", f.maxConns,
+	log.Info("jwtgate sidecar started", "version", version.String(), "listen", listen, "admin", f.adminListen, "debug", f.debugListen, "maxConnections", f.maxConns,
 		"config", f.config, "configmap", f.configMap, "hash", h.Hash())
 
 	select {

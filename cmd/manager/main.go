@@ -15,11 +15,13 @@ import (
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/healthz"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
+	crmetrics "sigs.k8s.io/controller-runtime/pkg/metrics"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 	"sigs.k8s.io/controller-runtime/pkg/webhook"
 
 	"github.com/jwtgate/jwtgate/api/v1alpha1"
 	"github.com/jwtgate/jwtgate/internal/controller"
+	"github.com/jwtgate/jwtgate/internal/version"
 )
 
 // options are the manager's command-line settings.
@@ -55,9 +57,15 @@ func main() {
 	flag.DurationVar(&o.fetchTimeout, "jwks-fetch-timeout", controller.DefaultFetchTimeout, "Timeout of one discovery + JWKS check.")
 	flag.BoolVar(&o.allowLoopbackIssuers, controller.AllowLoopbackIssuersFlag, false,
 		"Development only: let key checks contact issuers on loopback hosts (localhost, 127.0.0.0/8, ::1). Link-local and cloud metadata addresses stay refused.")
+	printVersion := flag.Bool("version", false, "Print the version and exit.")
 	zapOpts := zap.Options{Development: false}
 	zapOpts.BindFlags(flag.CommandLine)
 	flag.Parse()
+	if *printVersion {
+		fmt.Println(version.String())
+		return
+	}
+	crmetrics.Registry.MustRegister(version.BuildInfo("operator"))
 	ctrl.SetLogger(zap.New(zap.UseFlagOptions(&zapOpts)))
 
 	if err := run(ctrl.SetupSignalHandler(), o); err != nil {
@@ -132,7 +140,7 @@ func run(ctx context.Context, o options) error {
 	if o.allowLoopbackIssuers {
 		log.Info("key checks may contact loopback issuers (--" + controller.AllowLoopbackIssuersFlag + "); do not use this in production")
 	}
-	log.Info("starting manager", "namespace", o.namespace, "leaderElection", o.leaderElect,
+	log.Info("starting manager", "version", version.String(), "namespace", o.namespace, "leaderElection", o.leaderElect,
 		"sidecarImage", o.sidecarImage, "metrics", o.metricsAddr, "health", o.healthAddr)
 	return mgr.Start(ctx)
 }
