@@ -20,7 +20,7 @@ import (
 // below the API server's 1 MiB.
 const MaxCABundleBytes = 256 << 10
 
-// ErrCABundle: a CA bundle cannot be used. Its messages say what is wrong
+// ErrCABundle is returned when a CA bundle cannot be used. Its messages say what is wrong
 // and how to fix it without quoting the bundle.
 var ErrCABundle = errors.New("invalid CA bundle")
 
