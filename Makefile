@@ -38,7 +38,7 @@ vet: ## Run go vet.
 	go vet ./...
 
 .PHONY: lint
-lint: ## Run golangci-lint (errcheck, govet, ineffassign, staticcheck, unused; see .golangci.yml).
+lint: ## Run golangci-lint (errcheck, gosec, govet, ineffassign, staticcheck, unused; see .golangci.yml).
 	$(GOLANGCI_LINT) run --allow-parallel-runners ./...
 
 .PHONY: verify
@@ -73,6 +73,15 @@ test: build ## Run every test: unit, envtest, browser, end-to-end.
 	@hack/install-chromium.sh >/dev/null
 	@$(HELM) version >/dev/null # build the pinned helm here, not inside a test's timeout
 	assets=$$(hack/envtest-assets.sh); KUBEBUILDER_ASSETS="$$assets" go test $(GO_TEST_FLAGS) ./...
+
+.PHONY: test-race
+test-race: ## Run the packages with concurrency under the race detector (CI runs it after make test).
+	assets=$$(hack/envtest-assets.sh); KUBEBUILDER_ASSETS="$$assets" go test $(GO_TEST_FLAGS) -race \
+		./sidecar/... ./internal/controller/... ./internal/certs/... ./internal/webhook/...
+
+.PHONY: fuzz
+fuzz: ## Run every fuzz target for FUZZTIME each (default 30s; not in CI).
+	hack/fuzz.sh
 
 .PHONY: bench
 bench: ## Run the sidecar benchmarks.

@@ -38,9 +38,10 @@ func main() {
 type flags struct {
 	config, listen, upstream, adminListen, debugListen, kubeconfig, configMap, logLevel string
 
-	maxConns int
-	bodyIdle time.Duration
-	version  bool
+	maxConns      int
+	bodyIdle      time.Duration
+	shutdownDelay time.Duration
+	version       bool
 }
 
 func parseFlags(args []string) (*flags, error) {
@@ -53,6 +54,7 @@ func parseFlags(args []string) (*flags, error) {
 	fs.StringVar(&f.debugListen, "debug-listen", "127.0.0.1:"+strconv.Itoa(config.DefaultDebugPort), "loopback address for /configz; empty disables it")
 	fs.IntVar(&f.maxConns, "max-connections", 1024, "client connections served at once; beyond it idle keep-alives are closed, then new connections wait")
 	fs.DurationVar(&f.bodyIdle, "body-idle-timeout", proxy.DefaultBodyIdleTimeout, "longest a forwarded request body may go without sending more bytes (408)")
+	fs.DurationVar(&f.shutdownDelay, "shutdown-delay", 2*time.Second, "after SIGTERM, how long to keep serving while not ready, so endpoints drop the pod before it stops accepting")
 	fs.StringVar(&f.kubeconfig, "kubeconfig", "", "kubeconfig for the ConfigMap watch (default: in-cluster service account)")
 	fs.StringVar(&f.configMap, "configmap", "", "NAMESPACE/NAME of the ConfigMap to watch through the API for fast updates (optional)")
 	fs.StringVar(&f.logLevel, "log-level", "info", "debug, info, warn or error")
@@ -65,6 +67,9 @@ func parseFlags(args []string) (*flags, error) {
 	}
 	if f.maxConns < 1 {
 		return nil, fmt.Errorf("--max-connections must be at least 1")
+	}
+	if f.shutdownDelay < 0 || f.shutdownDelay > 20*time.Second {
+		return nil, fmt.Errorf("--shutdown-delay must be between 0 and 20s: the rest of the 30s grace period lets requests in flight finish")
 	}
 	if f.bodyIdle <= 0 {
 		return nil, fmt.Errorf("--body-idle-timeout must be positive")
@@ -120,6 +125,7 @@ func run(args []string) error {
 	metrics := admin.NewMetrics(reg)
 	keyReg := keys.NewRegistry(ctx, keys.NewHTTPClient(10*time.Second), keys.Options{}, metrics, log)
 	h := proxy.New(proxy.Options{Upstream: upstream, Keys: keyReg, Observer: metrics, Log: log.With("log", "access"), BodyIdleTimeout: f.bodyIdle})
+	admin.RegisterKeysUsable(reg, h.KeysUsable)
 	reloader := &reload.Reloader{
 		Apply: func(s *config.Snapshot) error {
 			if err := h.Apply(s); err != nil {
@@ -185,8 +191,18 @@ func run(args []string) error {
 	case err := <-errc:
 		return err
 	}
-	// SIGTERM: stop accepting, let in-flight requests finish, then exit.
-	log.Info("shutting down")
+	// SIGTERM: leave the Service first (not ready; keep-alives end with
+	// their next answer) while still serving, then stop accepting and let
+	// requests in flight finish. The admin port stops last, so /readyz
+	// answers 503 throughout.
+	h.Drain()
+	srvs[0].SetKeepAlivesEnabled(false)
+	log.Info("shutting down: not ready, still serving", "delay", f.shutdownDelay.String())
+	select {
+	case <-time.After(f.shutdownDelay):
+	case err := <-errc:
+		return err
+	}
 	sctx, cancel := context.WithTimeout(context.Background(), 25*time.Second)
 	defer cancel()
 	var errs []error

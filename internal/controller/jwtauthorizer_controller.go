@@ -109,7 +109,7 @@ func (r *JWTAuthorizerReconciler) Reconcile(ctx context.Context, req ctrl.Reques
 		reason = v1alpha1.ReasonKeysLoaded
 	}
 	if err == nil {
-		st.Keys = int32(res.n)
+		st.Keys = int32(res.n) //nolint:gosec // a key set is at most 1 MiB, far fewer than 2^31 keys
 		msg := fmt.Sprintf("%d usable signing keys at %s", res.n, res.uri)
 		if res.local == nil {
 			now := metav1.NewTime(time.Now().Truncate(time.Second))

@@ -368,9 +368,10 @@ func sidecar(opts Options, portName string, appPort int32, namespace, configMap 
 			{Name: AdminPortName, ContainerPort: sidecarconfig.DefaultAdminPort, Protocol: corev1.ProtocolTCP},
 		},
 		Resources: res,
-		// The startup probe holds the app back until the sidecar serves, so
-		// no request ever reaches the app port before the guard is up.
-		StartupProbe:   probe("/healthz", 1, 60),
+		// The startup probe holds the app back until the sidecar is ready
+		// (configuration loaded, first key fetch ended), so no request
+		// reaches the app port before the guard can decide.
+		StartupProbe:   probe("/readyz", 1, 60),
 		LivenessProbe:  probe("/healthz", 10, 3),
 		ReadinessProbe: probe("/readyz", 5, 2),
 		VolumeMounts: []corev1.VolumeMount{

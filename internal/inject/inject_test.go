@@ -20,6 +20,7 @@ import (
 	"sigs.k8s.io/yaml"
 
 	"github.com/jwtgate/jwtgate/api/v1alpha1"
+	sidecarconfig "github.com/jwtgate/jwtgate/sidecar/config"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files in testdata")
@@ -302,5 +303,24 @@ func TestAllowSidecarImages(t *testing.T) {
 	p.Spec.Variables = p.Spec.Variables[:1]
 	if err := AllowSidecarImages(p, "r.example/sidecar:2"); err == nil || !strings.Contains(err.Error(), `no variable "sidecarImages"`) {
 		t.Errorf("policy without the variable: %v", err)
+	}
+}
+
+// The app starts only once the sidecar can decide: a native sidecar's
+// startup probe holds back the containers after it, so it must probe
+// readiness, not mere liveness.
+func TestSidecarStartupProbeWaitsForReadiness(t *testing.T) {
+	in := loadCase(t, "testdata/numeric-port.in.yaml")
+	out, err := Patch(in.Pod, &in.Routes[0], in.Namespace, testOpts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sc := out.Spec.InitContainers[0]
+	if sc.RestartPolicy == nil || *sc.RestartPolicy != corev1.ContainerRestartPolicyAlways {
+		t.Fatalf("sidecar %s is not native (restartPolicy Always)", sc.Name)
+	}
+	p := sc.StartupProbe
+	if p == nil || p.HTTPGet == nil || p.HTTPGet.Path != "/readyz" || p.HTTPGet.Port.IntValue() != sidecarconfig.DefaultAdminPort {
+		t.Fatalf("startup probe = %+v, want GET /readyz on the admin port", p)
 	}
 }

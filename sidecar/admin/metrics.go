@@ -92,3 +92,27 @@ func (m *Metrics) SetConfigHash(hash string) {
 	m.currentHash = hash
 	m.configInfo.WithLabelValues(hash).Set(1)
 }
+
+var keysUsableDesc = prometheus.NewDesc("jwtgate_sidecar_authorizer_keys_usable",
+	"1 when the authorizer holds usable signing keys; 0 while it waits for them (its rules answer 503).", []string{"authorizer"}, nil)
+
+// keysUsable reads the authorizers' key state at each scrape, so a key set
+// that ages past its maximum stale age shows without a fetch.
+type keysUsable func() map[string]bool
+
+func (keysUsable) Describe(ch chan<- *prometheus.Desc) { ch <- keysUsableDesc }
+
+func (f keysUsable) Collect(ch chan<- prometheus.Metric) {
+	for name, ok := range f() {
+		v := 0.0
+		if ok {
+			v = 1
+		}
+		ch <- prometheus.MustNewConstMetric(keysUsableDesc, prometheus.GaugeValue, v, name)
+	}
+}
+
+// RegisterKeysUsable publishes jwtgate_sidecar_authorizer_keys_usable from f.
+func RegisterKeysUsable(reg prometheus.Registerer, f func() map[string]bool) {
+	reg.MustRegister(keysUsable(f))
+}

@@ -3,6 +3,7 @@ package admin
 import (
 	"encoding/json"
 	"net/http"
+	"slices"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
@@ -22,6 +23,12 @@ type Status interface {
 // /configz then reports it under "refused".
 type RefusalReporter interface {
 	Refused() (hash, reason, message string)
+}
+
+// KeyReporter is implemented by a Status that can tell which authorizers
+// hold usable keys; /configz then lists those waiting under "waitingForKeys".
+type KeyReporter interface {
+	KeysUsable() map[string]bool
 }
 
 // Handler serves the admin port, which the kubelet's probes and Prometheus
@@ -56,6 +63,16 @@ func DebugHandler(s Status) http.Handler {
 			if hash, reason, message := rr.Refused(); hash != "" {
 				body["refused"] = map[string]string{"hash": hash, "reason": reason, "message": message}
 			}
+		}
+		if kr, isKR := s.(KeyReporter); isKR {
+			waiting := []string{}
+			for name, ok := range kr.KeysUsable() {
+				if !ok {
+					waiting = append(waiting, name)
+				}
+			}
+			slices.Sort(waiting)
+			body["waitingForKeys"] = waiting
 		}
 		w.Header().Set("Content-Type", "application/json")
 		_ = json.NewEncoder(w).Encode(body)

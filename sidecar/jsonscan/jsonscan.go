@@ -275,7 +275,7 @@ func CompactASCII(s string) (string, bool) {
 	for _, r := range c[i:] {
 		switch {
 		case r < 0x7f:
-			b = append(b, byte(r))
+			b = append(b, byte(r)) //nolint:gosec // r < 0x7f here
 		case r > 0xffff:
 			r1, r2 := utf16.EncodeRune(r)
 			b = appendEscape(appendEscape(b, r1), r2)

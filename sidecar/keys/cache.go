@@ -135,6 +135,12 @@ type Cache struct {
 	now     func() time.Time
 
 	snap atomic.Pointer[snapshot]
+	// attempted is set once the first fetch ended, well or not: from then
+	// on the sidecar can decide for this authorizer (keys, or 503).
+	attempted atomic.Bool
+	// usable is what Ready said last time Run looked, so the change to and
+	// from "no usable keys" is logged once, not per request.
+	usable atomic.Bool
 
 	// flight makes concurrent refreshes share one fetch.
 	flightMu sync.Mutex
@@ -212,6 +218,7 @@ func (c *Cache) Run(ctx context.Context) {
 	}
 	for {
 		err := c.refresh(ctx)
+		c.noteUsable()
 		c.mu.Lock()
 		var wait time.Duration
 		if err != nil {
@@ -237,6 +244,24 @@ func (c *Cache) Run(ctx context.Context) {
 // than MaxStale: the sidecar can decide. A set the issuer emptied counts, since
 // every token is then refused (unknown kid).
 func (c *Cache) Ready() bool { return c.fresh(c.snap.Load()) }
+
+// Attempted reports whether the first fetch has ended, successful or not.
+func (c *Cache) Attempted() bool { return c.attempted.Load() }
+
+// noteUsable logs when the keys become unusable (never fetched, or older
+// than MaxStale) or usable again: the authorizer's rules answer 503 between.
+func (c *Cache) noteUsable() {
+	now := c.Ready()
+	first := !c.attempted.Swap(true)
+	was := c.usable.Swap(now)
+	switch {
+	case !now && (first || was):
+		c.log.Warn("waiting for signing keys: this authorizer's rules answer 503 until a key fetch succeeds",
+			"maxStale", c.opts.MaxStale.String())
+	case now && !was && !first:
+		c.log.Info("signing keys usable again: this authorizer's rules decide again")
+	}
+}
 
 // KeyCount is the number of usable keys held.
 func (c *Cache) KeyCount() int {

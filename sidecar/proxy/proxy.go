@@ -75,6 +75,8 @@ type Handler struct {
 	proxy *httputil.ReverseProxy
 	log   *slog.Logger
 	now   func() time.Time
+	// draining is set at shutdown: not ready any more.
+	draining atomic.Bool
 }
 
 // New returns a handler with no configuration (every request gets 503
@@ -135,20 +137,52 @@ func (h *Handler) Hash() string {
 	return ""
 }
 
-// Ready reports whether a configuration is loaded and every authorizer a
-// rule uses has keys; the message says what is missing.
+// Ready reports whether the sidecar can decide: a configuration is loaded
+// and every authorizer a rule uses has ended its first key fetch. An
+// authorizer without usable keys (never fetched, or older than the maximum
+// stale age) does not make it unready: its rules answer 503 while public
+// rules and other authorizers' rules keep working, so the pod stays in its
+// Service. The message names the authorizers waiting for keys.
 func (h *Handler) Ready() (bool, string) {
+	if h.draining.Load() {
+		return false, "shutting down"
+	}
 	st := h.state.Load()
 	if st == nil {
 		return false, "no configuration loaded"
 	}
+	var waiting []string
 	for _, c := range st.caches {
-		if !c.Ready() {
-			return false, "no signing keys yet for authorizer " + c.Source().Name
+		if !c.Attempted() {
+			return false, "first key fetch under way for authorizer " + c.Source().Name
 		}
+		if !c.Ready() {
+			waiting = append(waiting, c.Source().Name)
+		}
+	}
+	if len(waiting) > 0 {
+		return true, "ok; waiting for signing keys (rules answer 503) for authorizer " + strings.Join(waiting, ", ")
 	}
 	return true, "ok"
 }
+
+// KeysUsable says, for each authorizer a rule uses, whether it holds usable
+// keys (metrics and /configz).
+func (h *Handler) KeysUsable() map[string]bool {
+	st := h.state.Load()
+	if st == nil {
+		return nil
+	}
+	out := make(map[string]bool, len(st.caches))
+	for _, c := range st.caches {
+		out[c.Source().Name] = c.Ready()
+	}
+	return out
+}
+
+// Drain makes Ready false for good (SIGTERM): load balancers stop sending
+// new requests while those in flight finish.
+func (h *Handler) Drain() { h.draining.Store(true) }
 
 var (
 	bodyUnauthorized = []byte(`{"message":"Unauthorized"}` + "\n")

@@ -399,7 +399,7 @@ func nameChar(s string, i int) (byte, int) {
 func asciiLetter(r rune) byte {
 	switch {
 	case r < 0x80:
-		return byte(r)
+		return byte(r) //nolint:gosec // r < 0x80 here
 	case r == '\u017f': // ſ
 		return 's'
 	case r == '\u0131' || r == '\u0130': // ı, İ
@@ -415,7 +415,7 @@ func decodedByte(s string, i int) (byte, int) {
 	switch s[i] {
 	case '%':
 		if i+2 < len(s) && hexVal(s[i+1]) >= 0 && hexVal(s[i+2]) >= 0 {
-			return byte(hexVal(s[i+1])<<4 | hexVal(s[i+2])), i + 3
+			return byte(hexVal(s[i+1])<<4 | hexVal(s[i+2])), i + 3 //nolint:gosec // two hex digits: 0..255
 		}
 	case '+':
 		return ' ', i + 1
@@ -459,7 +459,7 @@ func hex4(s string) (rune, bool) {
 		if v < 0 {
 			return 0, false
 		}
-		r = r<<4 | rune(v)
+		r = r<<4 | rune(v) //nolint:gosec // v is one hex digit, 0..15
 	}
 	return r, true
 }

@@ -466,11 +466,12 @@ func foldCase(s string) string {
 // dotted İ are i to Java's equalsIgnoreCase, and so to Spring), else the
 // orbit's smallest rune.
 func foldRune(r rune) rune {
+	// Every byte(x) below is of a rune under utf8.RuneSelf (ASCII).
 	if r < utf8.RuneSelf {
-		return rune(lower(byte(r)))
+		return rune(lower(byte(r))) //nolint:gosec // ASCII
 	}
 	if u := unicode.ToUpper(r); u < utf8.RuneSelf {
-		return rune(lower(byte(u)))
+		return rune(lower(byte(u))) //nolint:gosec // ASCII
 	}
 	if l := unicode.ToLower(r); l < utf8.RuneSelf {
 		return l
@@ -478,7 +479,7 @@ func foldRune(r rune) rune {
 	rep := r
 	for f := unicode.SimpleFold(r); f != r; f = unicode.SimpleFold(f) {
 		if f < utf8.RuneSelf {
-			return rune(lower(byte(f)))
+			return rune(lower(byte(f))) //nolint:gosec // ASCII
 		}
 		rep = min(rep, f)
 	}

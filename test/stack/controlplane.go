@@ -35,11 +35,21 @@ func (s *Stack) startControlPlane(ctx context.Context) error {
 		}
 		assets = strings.TrimSpace(string(out))
 	}
+	// A certificate directory of our own survives StopAPIServer, so the API
+	// server restarts with the same certificates, port and etcd, and every
+	// client's kubeconfig stays valid.
+	certDir := filepath.Join(s.dir, "apiserver")
+	if err := os.MkdirAll(certDir, 0o700); err != nil {
+		return err
+	}
 	s.env = &envtest.Environment{
 		CRDDirectoryPaths:     []string{filepath.Join(s.opts.Root, "config", "crd", "bases")},
 		ErrorIfCRDPathMissing: true,
 		BinaryAssetsDirectory: assets,
 	}
+	// kube-apiserver waits for open watches on SIGTERM; StopAPIServer kills
+	// it after StopTimeout, as a crash would.
+	s.env.ControlPlane.APIServer = &envtest.APIServer{CertDir: certDir, StopTimeout: 3 * time.Second}
 	s.logf("starting kube-apiserver and etcd from %s", assets)
 	cfg, err := s.env.Start()
 	if err != nil {
@@ -104,7 +114,8 @@ func (s *Stack) startOperator(ctx context.Context, bin string) error {
 	if err != nil {
 		return err
 	}
-	p, err := s.startProcess("operator", bin,
+	s.operatorBin = bin
+	s.operatorArgs = append([]string{
 		"--kubeconfig", s.Kubeconfig,
 		"--namespace", OperatorNamespace,
 		"--leader-elect=false",
@@ -116,12 +127,53 @@ func (s *Stack) startOperator(ctx context.Context, bin string) error {
 		"--webhook-cert-ips", host,
 		"--sidecar-image", SidecarImage,
 		"--allow-loopback-issuers", // the development issuer listens on loopback
-	)
+	}, s.opts.OperatorArgs...)
+	s.logf("operator (health http://%s/readyz, metrics http://%s/metrics, webhook https://%s)", s.OperatorHealth, metrics, s.WebhookAddr)
+	return s.StartOperator(ctx)
+}
+
+// StartOperator runs the operator process and waits until it is ready; after
+// StopOperator it starts it again with the same flags.
+func (s *Stack) StartOperator(ctx context.Context) error {
+	p, err := s.startProcess("operator", s.operatorBin, s.operatorArgs...)
 	if err != nil {
 		return err
 	}
-	s.logf("operator running (health http://%s/readyz, metrics http://%s/metrics, webhook https://%s)", s.OperatorHealth, metrics, s.WebhookAddr)
+	s.operator = p
 	return p.waitReady(ctx, "http://"+s.OperatorHealth+"/readyz", 60*time.Second)
+}
+
+// StopOperator stops the operator process (SIGTERM) and waits for it to exit.
+func (s *Stack) StopOperator() { s.operator.stop() }
+
+// StopAPIServer stops kube-apiserver (killed when it has not exited 3s after
+// SIGTERM); etcd keeps running.
+func (s *Stack) StopAPIServer() error {
+	err := s.env.ControlPlane.APIServer.Stop()
+	if err != nil && strings.Contains(err.Error(), "timeout waiting for process") {
+		return nil // killed
+	}
+	return err
+}
+
+// StartAPIServer starts kube-apiserver again on the same port, certificates
+// and etcd, and waits until it serves.
+func (s *Stack) StartAPIServer() error { return s.env.ControlPlane.APIServer.Start() }
+
+// UserClient is a client authenticated as user in groups (client
+// certificate), for RBAC and admission checks.
+func (s *Stack) UserClient(user string, groups ...string) (client.Client, error) {
+	u, err := s.env.AddUser(envtest.User{Name: user, Groups: groups}, nil)
+	if err != nil {
+		return nil, err
+	}
+	return client.New(u.Config(), client.Options{Scheme: newScheme()})
+}
+
+// ApplyFiles creates the objects of the repository's YAML files (paths
+// relative to Root).
+func (s *Stack) ApplyFiles(ctx context.Context, files ...string) error {
+	return s.applyFiles(ctx, nil, files...)
 }
 
 // applyFiles creates the objects in the repository's YAML files, after edit.

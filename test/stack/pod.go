@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
 
 	authenticationv1 "k8s.io/api/authentication/v1"
@@ -71,6 +72,25 @@ type Sidecar struct {
 	DebugURL string
 	// Args are the arguments it runs with.
 	Args []string
+
+	proc *process
+}
+
+// Terminate sends SIGTERM and waits for the sidecar to exit; it returns how
+// long that took and the exit error.
+func (sc *Sidecar) Terminate(limit time.Duration) (time.Duration, error) {
+	start := time.Now()
+	if err := sc.proc.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		return 0, err
+	}
+	select {
+	case <-sc.proc.done:
+		sc.proc.mu.Lock()
+		defer sc.proc.mu.Unlock()
+		return time.Since(start), sc.proc.err
+	case <-time.After(limit):
+		return time.Since(start), fmt.Errorf("the sidecar did not exit within %s of SIGTERM", limit)
+	}
 }
 
 // StartSidecar runs the sidecar the webhook injected into pod as a local
@@ -78,7 +98,7 @@ type Sidecar struct {
 // loopback ports, the mounted ConfigMap replaced by a file holding its
 // config.json, and the service account's API access given by a kubeconfig
 // that carries a token of the pod's service account.
-func (s *Stack) StartSidecar(ctx context.Context, pod *corev1.Pod) error {
+func (s *Stack) StartSidecar(ctx context.Context, pod *corev1.Pod, extraArgs ...string) error {
 	var injected *corev1.Container
 	for i := range pod.Spec.InitContainers {
 		if pod.Spec.InitContainers[i].Name == SidecarContainer {
@@ -122,11 +142,12 @@ func (s *Stack) StartSidecar(ctx context.Context, pod *corev1.Pod) error {
 		args = append(args, a)
 	}
 	args = append(args, "--debug-listen="+debug, "--kubeconfig="+kubeconfig)
+	args = append(args, extraArgs...)
 	p, err := s.startProcess("sidecar", s.sidecarBin, args...)
 	if err != nil {
 		return err
 	}
-	s.Sidecar = &Sidecar{URL: "http://" + listen, AdminURL: "http://" + admin, DebugURL: "http://" + debug, Args: args}
+	s.Sidecar = &Sidecar{URL: "http://" + listen, AdminURL: "http://" + admin, DebugURL: "http://" + debug, Args: args, proc: p}
 	s.logf("sidecar running: %s %s", filepath.Base(s.sidecarBin), strings.Join(args, " "))
 	return p.waitReady(ctx, s.Sidecar.AdminURL+"/readyz", 30*time.Second)
 }

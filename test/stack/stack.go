@@ -45,6 +45,9 @@ type Options struct {
 	Log io.Writer
 	// ProcessLog receives the operator's and sidecar's own logs; nil discards.
 	ProcessLog io.Writer
+	// OperatorArgs are added to the operator's flags (e.g. a short
+	// --jwks-refresh-interval for fault tests).
+	OperatorArgs []string
 }
 
 // Stack is a running demo environment. Stop it when done.
@@ -68,9 +71,12 @@ type Stack struct {
 	// Sidecar is set once StartSidecar succeeded.
 	Sidecar *Sidecar
 
-	app        *http.Server
-	sidecarBin string
-	procs      []*process
+	app          *http.Server
+	sidecarBin   string
+	procs        []*process
+	operator     *process
+	operatorBin  string
+	operatorArgs []string
 }
 
 // Start brings up the control plane, the operator, the issuer and the app.

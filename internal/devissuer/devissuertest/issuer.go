@@ -42,6 +42,8 @@ type Issuer struct {
 	jwksOverride []byte
 	cacheControl string
 	delay        time.Duration
+	fault        Fault
+	faultChanged chan struct{} // closed when the fault changes: hung requests end
 
 	// JWKSFetches counts GETs of the JWKS.
 	JWKSFetches atomic.Int64
@@ -108,7 +110,7 @@ func New(t testing.TB) *Issuer { return start(t, nil) }
 func NewTLS(t testing.TB) *Issuer { return start(t, NewCA("jwtgate test issuer CA")) }
 
 func start(t testing.TB, ca *CA) *Issuer {
-	iss := &Issuer{jwksStatus: http.StatusOK, CA: ca}
+	iss := &Issuer{jwksStatus: http.StatusOK, CA: ca, faultChanged: make(chan struct{})}
 	iss.Server = httptest.NewUnstartedServer(nil)
 	iss.URL = "http://" + iss.Server.Listener.Addr().String()
 	if ca != nil {
@@ -138,16 +140,25 @@ func (i *Issuer) injectFaults(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		i.mu.Lock()
 		doc, status, override, cc, delay := i.docIssuer, i.jwksStatus, i.jwksOverride, i.cacheControl, i.delay
+		fault, changed := i.fault, i.faultChanged
 		i.mu.Unlock()
+		if r.URL.Path == devissuer.DiscoveryPath || r.URL.Path == devissuer.JWKSPath {
+			if r.URL.Path == devissuer.JWKSPath {
+				i.JWKSFetches.Add(1)
+			} else {
+				i.DiscoveryFetches.Add(1)
+			}
+			if serveFault(w, r, fault, changed) {
+				return
+			}
+		}
 		switch r.URL.Path {
 		case devissuer.DiscoveryPath:
-			i.DiscoveryFetches.Add(1)
 			if doc != "" {
 				serveDiscoveryAs(w, r, next, doc)
 				return
 			}
 		case devissuer.JWKSPath:
-			i.JWKSFetches.Add(1)
 			if delay > 0 {
 				select {
 				case <-time.After(delay):

@@ -1,0 +1,136 @@
+package fault
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/types"
+
+	"github.com/jwtgate/jwtgate/internal/colorsapp"
+	"github.com/jwtgate/jwtgate/test/stack"
+)
+
+// SIGTERM under load: /readyz turns 503 first while requests are still
+// served, requests in flight (one takes 2s at the app) complete, and the
+// process exits well within the 30s grace period. A request is cut when it
+// was accepted and then failed; after the listener closes, new connections
+// are refused, which a load balancer that saw readiness fall never sends.
+func TestGracefulShutdown(t *testing.T) {
+	s := stackFor(t)
+	ctx := context.Background()
+	slowApp := serve(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Header.Get("X-Slow") != "" {
+			time.Sleep(2 * time.Second)
+		}
+		colorsapp.Handler().ServeHTTP(w, r)
+	}))
+	var pod corev1.Pod
+	if err := s.Client.Get(ctx, types.NamespacedName{Namespace: stack.AppNamespace, Name: stack.PodName}, &pod); err != nil {
+		t.Fatal(err)
+	}
+	main := s.Sidecar
+	defer func() { s.Sidecar = main }()
+	if err := s.StartSidecar(ctx, &pod, "--upstream="+slowApp, "--shutdown-delay=1s"); err != nil {
+		t.Fatal(err)
+	}
+	sc := s.Sidecar
+
+	var ok, cut, refused atomic.Int64
+	var firstCut atomic.Value
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	for range 4 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			client := &http.Client{Transport: &http.Transport{}} // keep-alive connections of its own
+			for {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				resp, err := client.Get(sc.URL + "/colors")
+				switch {
+				case err == nil:
+					resp.Body.Close()
+					if resp.StatusCode == 200 {
+						ok.Add(1)
+					} else {
+						cut.Add(1)
+						firstCut.CompareAndSwap(nil, resp.Status)
+					}
+				case errors.Is(err, syscall.ECONNREFUSED):
+					refused.Add(1)
+					time.Sleep(20 * time.Millisecond)
+				default:
+					cut.Add(1)
+					firstCut.CompareAndSwap(nil, err.Error())
+				}
+			}
+		}()
+	}
+	slow := make(chan int, 1)
+	go func() {
+		req, _ := http.NewRequest(http.MethodGet, sc.URL+"/colors", nil)
+		req.Header.Set("X-Slow", "1")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			slow <- 0
+			return
+		}
+		resp.Body.Close()
+		slow <- resp.StatusCode
+	}()
+	time.Sleep(500 * time.Millisecond) // load running, the slow request in flight
+
+	sigterm := time.Now()
+	var notReady atomic.Int64 // ns after SIGTERM when /readyz first answered 503
+	go func() {
+		for time.Since(sigterm) < 10*time.Second {
+			if code, _ := get(sc.AdminURL + "/readyz"); code == http.StatusServiceUnavailable {
+				notReady.CompareAndSwap(0, int64(time.Since(sigterm)))
+				return
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+	}()
+	okAtTerm := ok.Load()
+	exit, err := sc.Terminate(30 * time.Second)
+	close(stop)
+	wg.Wait()
+	if err != nil {
+		t.Fatalf("exit after SIGTERM: %v (after %s)", err, exit)
+	}
+	slowCode := <-slow
+	servedAfter := ok.Load() - okAtTerm
+	t.Logf("injected: SIGTERM under load (4 keep-alive clients, one 2s request in flight, --shutdown-delay=1s); /readyz 503 after %s; "+
+		"%d requests answered 200 (%d after SIGTERM), slow request %d, %d refused at connect after the listener closed, %d cut; exited %s after SIGTERM",
+		time.Duration(notReady.Load()).Round(time.Millisecond), ok.Load(), servedAfter, slowCode, refused.Load(), cut.Load(), exit.Round(time.Millisecond))
+	if notReady.Load() == 0 {
+		t.Error("/readyz never answered 503 after SIGTERM")
+	}
+	if servedAfter == 0 {
+		t.Error("no request was served after SIGTERM: readiness must fall before the listener closes")
+	}
+	if slowCode != 200 {
+		t.Errorf("the request in flight at SIGTERM got %d, want 200", slowCode)
+	}
+	if cut.Load() > 0 {
+		t.Errorf("%d requests cut; first: %v", cut.Load(), firstCut.Load())
+	}
+	if exit > 30*time.Second {
+		t.Errorf("exit took %s, past the 30s grace period", exit)
+	}
+	if l := lines(`"msg":"shutting down: not ready, still serving"`); len(l) == 0 && !strings.Contains(sidecarLog.String(), "shutting down") {
+		t.Error("no shutdown log line")
+	}
+}
