@@ -245,8 +245,9 @@ func (c *Cache) Run(ctx context.Context) {
 // every token is then refused (unknown kid).
 func (c *Cache) Ready() bool { return c.fresh(c.snap.Load()) }
 
-// Attempted reports whether the first fetch has ended, successful or not.
-func (c *Cache) Attempted() bool { return c.attempted.Load() }
+// Attempted reports whether the first fetch has ended, successful or not;
+// keys given in the configuration need no fetch.
+func (c *Cache) Attempted() bool { return c.local() || c.attempted.Load() }
 
 // noteUsable logs when the keys become unusable (never fetched, or older
 // than MaxStale) or usable again: the authorizer's rules answer 503 between.

@@ -99,8 +99,8 @@ func TestLocalKeysAreNeverFetched(t *testing.T) {
 	r := keys.NewRegistry(ctx, keys.NewHTTPClient(time.Second), keys.Options{}, rec, nil)
 	src := keys.Source{Name: "local", Issuer: iss.URL, JWKS: l.JSON}
 	c := r.Sync([]keys.Source{src})[src]
-	if !c.Ready() || c.KeyCount() != 2 || rec.lastResult() != "success" {
-		t.Fatalf("ready %v keys %d results %v", c.Ready(), c.KeyCount(), rec.results)
+	if !c.Ready() || !c.Attempted() || c.KeyCount() != 2 || rec.lastResult() != "success" {
+		t.Fatalf("ready %v attempted %v keys %d results %v", c.Ready(), c.Attempted(), c.KeyCount(), rec.results)
 	}
 	if k, err := c.Lookup(ctx, "ec-1"); err != nil || k.Type != "EC" {
 		t.Fatalf("lookup: %v %v", k, err)
