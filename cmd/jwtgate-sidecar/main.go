@@ -25,6 +25,7 @@ import (
 	"github.com/jwtgate/jwtgate/sidecar/memlimit"
 	"github.com/jwtgate/jwtgate/sidecar/proxy"
 	"github.com/jwtgate/jwtgate/sidecar/reload"
+	"github.com/jwtgate/jwtgate/sidecar/tokencache"
 )
 
 func main() {
@@ -39,6 +40,9 @@ type flags struct {
 
 	maxConns int
 	bodyIdle time.Duration
+
+	tokenCacheBytes  int64
+	tokenCacheMaxAge time.Duration
 }
 
 func parseFlags(args []string) (*flags, error) {
@@ -51,6 +55,8 @@ func parseFlags(args []string) (*flags, error) {
 	fs.StringVar(&f.debugListen, "debug-listen", "127.0.0.1:"+strconv.Itoa(config.DefaultDebugPort), "loopback address for /configz; empty disables it")
 	fs.IntVar(&f.maxConns, "max-connections", 1024, "client connections served at once; beyond it idle keep-alives are closed, then new connections wait")
 	fs.DurationVar(&f.bodyIdle, "body-idle-timeout", proxy.DefaultBodyIdleTimeout, "longest a forwarded request body may go without sending more bytes (408)")
+	fs.Int64Var(&f.tokenCacheBytes, "token-cache-bytes", tokencache.DefaultMaxBytes, "bytes of verified tokens remembered, so a token sent again skips its signature check; 0 disables")
+	fs.DurationVar(&f.tokenCacheMaxAge, "token-cache-max-age", tokencache.DefaultMaxAge, "longest a verified token is remembered (never past its exp; at most "+tokencache.MaxMaxAge.String()+")")
 	fs.StringVar(&f.kubeconfig, "kubeconfig", "", "kubeconfig for the ConfigMap watch (default: in-cluster service account)")
 	fs.StringVar(&f.configMap, "configmap", "", "NAMESPACE/NAME of the ConfigMap to watch through the API for fast updates (optional)")
 	fs.StringVar(&f.logLevel, "log-level", "info", "debug, info, warn or error")
@@ -62,6 +68,12 @@ func parseFlags(args []string) (*flags, error) {
 	}
 	if f.bodyIdle <= 0 {
 		return nil, fmt.Errorf("--body-idle-timeout must be positive")
+	}
+	if f.tokenCacheBytes < 0 {
+		return nil, fmt.Errorf("--token-cache-bytes must be 0 (off) or positive")
+	}
+	if f.tokenCacheMaxAge <= 0 || f.tokenCacheMaxAge > tokencache.MaxMaxAge {
+		return nil, fmt.Errorf("--token-cache-max-age must be positive and at most %s", tokencache.MaxMaxAge)
 	}
 	if f.debugListen != "" {
 		if host, _, err := net.SplitHostPort(f.debugListen); err != nil || !isLoopback(host) {
@@ -109,7 +121,10 @@ func run(args []string) error {
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	metrics := admin.NewMetrics(reg)
 	keyReg := keys.NewRegistry(ctx, keys.NewHTTPClient(10*time.Second), keys.Options{}, metrics, log)
-	h := proxy.New(proxy.Options{Upstream: upstream, Keys: keyReg, Observer: metrics, Log: log.With("log", "access"), BodyIdleTimeout: f.bodyIdle})
+	tokens := proxy.NewTokenCache(f.tokenCacheBytes, f.tokenCacheMaxAge)
+	admin.RegisterTokenCache(reg, tokens)
+	h := proxy.New(proxy.Options{Upstream: upstream, Keys: keyReg, Observer: metrics, Log: log.With("log", "access"), BodyIdleTimeout: f.bodyIdle,
+		TokenCache: tokens})
 	reloader := &reload.Reloader{
 		Apply: func(s *config.Snapshot) error {
 			if err := h.Apply(s); err != nil {
@@ -168,6 +183,7 @@ func run(args []string) error {
 		go func() { errc <- s.serve() }()
 	}
 	log.Info("jwtgate sidecar started", "listen", listen, "admin", f.adminListen, "debug", f.debugListen, "maxConnections", f.maxConns,
+		"tokenCacheBytes", f.tokenCacheBytes, "tokenCacheMaxAge", f.tokenCacheMaxAge.String(),
 		"config", f.config, "configmap", f.configMap, "hash", h.Hash())
 
 	select {
