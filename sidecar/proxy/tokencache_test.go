@@ -3,6 +3,7 @@ package proxy_test
 import (
 	"fmt"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -228,4 +229,26 @@ func TestTokenCacheAuthorizersDoNotShare(t *testing.T) {
 		e.do(t, "GET", "/admin", bearer(tok)).expect(t, 401, `Bearer error="invalid_token", error_description="audience mismatch"`, "")
 	}
 	e.expectVerified(t, "other", 0, 2, &lastOther)
+}
+
+// A cached token is shared by the requests that send it: run with -race.
+func TestTokenCacheConcurrentRequests(t *testing.T) {
+	e := newEnv(t, nil)
+	toks := []string{e.token("rsa-1", nil), e.token("ec-1", nil)}
+	var wg sync.WaitGroup
+	for g := range 6 {
+		wg.Go(func() {
+			for range 10 {
+				r := e.do(t, "GET", "/my/colors", bearer(toks[g%2]))
+				if r.status != 200 || r.echo.Header.Get("X-User-Id") != "user-1" {
+					t.Errorf("status %d, headers %v", r.status, r.echo)
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	if hits, _ := e.cacheCounts("auth0"); hits < 50 {
+		t.Fatalf("%d hits of 60 requests with 2 tokens", hits)
+	}
 }
