@@ -26,6 +26,7 @@ import (
 	"github.com/jwtgate/jwtgate/sidecar/memlimit"
 	"github.com/jwtgate/jwtgate/sidecar/proxy"
 	"github.com/jwtgate/jwtgate/sidecar/reload"
+	"github.com/jwtgate/jwtgate/sidecar/tokencache"
 )
 
 func main() {
@@ -42,6 +43,9 @@ type flags struct {
 	bodyIdle      time.Duration
 	shutdownDelay time.Duration
 	version       bool
+
+	tokenCacheBytes  int64
+	tokenCacheMaxAge time.Duration
 }
 
 func parseFlags(args []string) (*flags, error) {
@@ -55,6 +59,8 @@ func parseFlags(args []string) (*flags, error) {
 	fs.IntVar(&f.maxConns, "max-connections", 1024, "client connections served at once; beyond it idle keep-alives are closed, then new connections wait")
 	fs.DurationVar(&f.bodyIdle, "body-idle-timeout", proxy.DefaultBodyIdleTimeout, "longest a forwarded request body may go without sending more bytes (408)")
 	fs.DurationVar(&f.shutdownDelay, "shutdown-delay", 2*time.Second, "after SIGTERM, how long to keep serving while not ready, so endpoints drop the pod before it stops accepting")
+	fs.Int64Var(&f.tokenCacheBytes, "token-cache-bytes", tokencache.DefaultMaxBytes, "bytes of verified tokens remembered, so a token sent again skips its signature check; 0 disables")
+	fs.DurationVar(&f.tokenCacheMaxAge, "token-cache-max-age", tokencache.DefaultMaxAge, "longest a verified token is remembered (never past its exp; at most "+tokencache.MaxMaxAge.String()+")")
 	fs.StringVar(&f.kubeconfig, "kubeconfig", "", "kubeconfig for the ConfigMap watch (default: in-cluster service account)")
 	fs.StringVar(&f.configMap, "configmap", "", "NAMESPACE/NAME of the ConfigMap to watch through the API for fast updates (optional)")
 	fs.StringVar(&f.logLevel, "log-level", "info", "debug, info, warn or error")
@@ -73,6 +79,12 @@ func parseFlags(args []string) (*flags, error) {
 	}
 	if f.bodyIdle <= 0 {
 		return nil, fmt.Errorf("--body-idle-timeout must be positive")
+	}
+	if f.tokenCacheBytes < 0 {
+		return nil, fmt.Errorf("--token-cache-bytes must be 0 (off) or positive")
+	}
+	if f.tokenCacheMaxAge <= 0 || f.tokenCacheMaxAge > tokencache.MaxMaxAge {
+		return nil, fmt.Errorf("--token-cache-max-age must be positive and at most %s", tokencache.MaxMaxAge)
 	}
 	if f.debugListen != "" {
 		if host, _, err := net.SplitHostPort(f.debugListen); err != nil || !isLoopback(host) {
@@ -124,7 +136,10 @@ func run(args []string) error {
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}), version.BuildInfo("sidecar"))
 	metrics := admin.NewMetrics(reg)
 	keyReg := keys.NewRegistry(ctx, keys.NewHTTPClient(10*time.Second), keys.Options{}, metrics, log)
-	h := proxy.New(proxy.Options{Upstream: upstream, Keys: keyReg, Observer: metrics, Log: log.With("log", "access"), BodyIdleTimeout: f.bodyIdle})
+	tokens := proxy.NewTokenCache(f.tokenCacheBytes, f.tokenCacheMaxAge)
+	admin.RegisterTokenCache(reg, tokens)
+	h := proxy.New(proxy.Options{Upstream: upstream, Keys: keyReg, Observer: metrics, Log: log.With("log", "access"), BodyIdleTimeout: f.bodyIdle,
+		TokenCache: tokens})
 	admin.RegisterKeysUsable(reg, h.KeysUsable)
 	reloader := &reload.Reloader{
 		Apply: func(s *config.Snapshot) error {
@@ -184,6 +199,7 @@ func run(args []string) error {
 		go func() { errc <- s.serve() }()
 	}
 	log.Info("jwtgate sidecar started", "version", version.String(), "listen", listen, "admin", f.adminListen, "debug", f.debugListen, "maxConnections", f.maxConns,
+		"tokenCacheBytes", f.tokenCacheBytes, "tokenCacheMaxAge", f.tokenCacheMaxAge.String(),
 		"config", f.config, "configmap", f.configMap, "hash", h.Hash())
 
 	select {

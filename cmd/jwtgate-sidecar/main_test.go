@@ -99,16 +99,18 @@ func TestBinary(t *testing.T) {
 	// /configz is on the loopback debug listener only.
 	waitHTTP(t, "http://"+adminAddr+"/configz", 404).Body.Close()
 	tok := iss.Sign("ec-1", iss.Claims("api"))
-	req, _ := http.NewRequest("GET", "http://"+listen+"/my/profile", nil)
-	req.Header.Set("Authorization", "Bearer "+tok)
-	res, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	body, _ := io.ReadAll(res.Body)
-	res.Body.Close()
-	if res.StatusCode != 200 || string(body) != "app saw /my/profile as user-1" {
-		t.Fatalf("%d %s", res.StatusCode, body)
+	for range 2 { // the second from the token cache
+		req, _ := http.NewRequest("GET", "http://"+listen+"/my/profile", nil)
+		req.Header.Set("Authorization", "Bearer "+tok)
+		res, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(res.Body)
+		res.Body.Close()
+		if res.StatusCode != 200 || string(body) != "app saw /my/profile as user-1" {
+			t.Fatalf("%d %s", res.StatusCode, body)
+		}
 	}
 
 	// Connections that never finish their headers fill the cap of 8, and
@@ -160,6 +162,11 @@ func TestBinary(t *testing.T) {
 	}
 	if !strings.Contains(string(mb), "jwtgate_sidecar_open_connections ") {
 		t.Fatal("connection gauge missing: the client listener is not capped")
+	}
+	// The new configuration kept the authorizer, and so what it verified.
+	if !strings.Contains(string(mb), `jwtgate_sidecar_token_cache_hits_total{authorizer="auth0"} 1`) ||
+		!strings.Contains(string(mb), `jwtgate_sidecar_token_cache_entries 1`) {
+		t.Fatal("token cache metrics missing")
 	}
 
 	// A configuration from a newer operator: refused, the last good one
@@ -222,10 +229,12 @@ func TestBinary(t *testing.T) {
 // connection cap and body timeout cannot be switched off by accident.
 func TestFlags(t *testing.T) {
 	f, err := parseFlags(nil)
-	if err != nil || f.debugListen != "127.0.0.1:15082" || f.maxConns != 1024 || f.bodyIdle != 30*time.Second {
+	if err != nil || f.debugListen != "127.0.0.1:15082" || f.maxConns != 1024 || f.bodyIdle != 30*time.Second ||
+		f.tokenCacheBytes != 8<<20 || f.tokenCacheMaxAge != 5*time.Minute {
 		t.Fatalf("defaults %+v %v", f, err)
 	}
-	for _, ok := range [][]string{{"--debug-listen", "127.0.0.1:9"}, {"--debug-listen", "[::1]:9"}, {"--debug-listen", ""}} {
+	for _, ok := range [][]string{{"--debug-listen", "127.0.0.1:9"}, {"--debug-listen", "[::1]:9"}, {"--debug-listen", ""},
+		{"--token-cache-bytes", "0"}, {"--token-cache-max-age", "1h"}} {
 		if _, err := parseFlags(ok); err != nil {
 			t.Errorf("%v: %v", ok, err)
 		}
@@ -234,6 +243,7 @@ func TestFlags(t *testing.T) {
 		{"--debug-listen", ":15082"}, {"--debug-listen", "0.0.0.0:15082"}, {"--debug-listen", "10.1.2.3:15082"},
 		{"--debug-listen", "localhost:15082"}, {"--debug-listen", "127.0.0.1"},
 		{"--max-connections", "0"}, {"--body-idle-timeout", "0s"},
+		{"--token-cache-bytes", "-1"}, {"--token-cache-max-age", "0s"}, {"--token-cache-max-age", "61m"},
 	} {
 		if _, err := parseFlags(bad); err == nil {
 			t.Errorf("%v accepted", bad)

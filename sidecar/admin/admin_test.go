@@ -12,6 +12,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/jwtgate/jwtgate/sidecar/admin"
+	"github.com/jwtgate/jwtgate/sidecar/tokencache"
 )
 
 type status struct {
@@ -118,5 +119,29 @@ func TestConfigzReportsRefusal(t *testing.T) {
 	if json.Unmarshal([]byte(body), &got) != nil || got.Hash != "sha256:aa" ||
 		got.Refused["hash"] != "sha256:bb" || got.Refused["reason"] != "refused_version" || got.Refused["message"] != "version: is 2; ..." {
 		t.Fatalf("configz %s", body)
+	}
+}
+
+func TestTokenCacheMetrics(t *testing.T) {
+	reg := prometheus.NewRegistry()
+	c := tokencache.New[string](1<<20, time.Minute)
+	admin.RegisterTokenCache(reg, c)
+	s, now := c.Scope("auth0", 1), time.Now()
+	s.Put("tok", 1, "claims", 100, now.Add(time.Hour), now)
+	s.Get("tok", 1, now)
+	s.Get("other", 1, now)
+	s.Get("tok", 2, now) // another key set: dropped
+	_, body := get(t, admin.Handler(&status{}, reg), "/metrics")
+	for _, want := range []string{
+		`jwtgate_sidecar_token_cache_hits_total{authorizer="auth0"} 1`,
+		`jwtgate_sidecar_token_cache_misses_total{authorizer="auth0"} 2`,
+		`jwtgate_sidecar_token_cache_evictions_total{authorizer="auth0",reason="invalidated"} 1`,
+		`jwtgate_sidecar_token_cache_evictions_total{authorizer="auth0",reason="size"} 0`,
+		"jwtgate_sidecar_token_cache_bytes 0",
+		"jwtgate_sidecar_token_cache_entries 0",
+	} {
+		if !strings.Contains(body, want+"\n") {
+			t.Errorf("missing %s in\n%s", want, body)
+		}
 	}
 }

@@ -2,6 +2,7 @@ package keys
 
 import (
 	"context"
+	"crypto"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -123,6 +124,41 @@ type Observer interface {
 type snapshot struct {
 	byKID     map[string]Key
 	fetchedAt time.Time
+	gen       uint64 // see Generation
+}
+
+// generations numbers key sets across every cache, so a cache built for
+// another source never reuses one.
+var generations atomic.Uint64
+
+// nextSnapshot is the snapshot holding byKID: it keeps prev's generation
+// when the keys are the same, so a refresh that brings nothing new keeps
+// what was verified with them.
+func nextSnapshot(prev *snapshot, byKID map[string]Key, at time.Time) *snapshot {
+	s := &snapshot{byKID: byKID, fetchedAt: at}
+	if prev != nil && sameKeys(prev.byKID, byKID) {
+		s.gen = prev.gen
+	} else {
+		s.gen = generations.Add(1)
+	}
+	return s
+}
+
+func sameKeys(a, b map[string]Key) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for kid, k := range a {
+		o, ok := b[kid]
+		if !ok || o.Type != k.Type || o.Alg != k.Alg || o.Curve != k.Curve {
+			return false
+		}
+		pub, ok := k.Public.(interface{ Equal(crypto.PublicKey) bool })
+		if !ok || !pub.Equal(o.Public) {
+			return false
+		}
+	}
+	return true
 }
 
 // Cache holds one authorizer's keys.
@@ -194,7 +230,7 @@ func (c *Cache) load() {
 		byKID[k.KID] = k
 	}
 	now := c.now()
-	c.snap.Store(&snapshot{byKID: byKID, fetchedAt: now})
+	c.snap.Store(nextSnapshot(nil, byKID, now))
 	c.log.Info("keys loaded from the configuration", "keys", len(byKID), "skipped", len(res.Skipped))
 	if c.obs != nil {
 		c.obs.Fetched(c.src.Name, "success", len(byKID), now)
@@ -262,6 +298,20 @@ func (c *Cache) noteUsable() {
 	case now && !was && !first:
 		c.log.Info("signing keys usable again: this authorizer's rules decide again")
 	}
+}
+
+// Generation identifies the key set in force, for remembering what was
+// verified with it: it changes whenever the keys do (a refresh that brings
+// other keys or none, another configured set), not when a refresh brings
+// the same keys, and no two caches share one. ok is false while Lookup
+// fails closed (never fetched, or stale): nothing verified earlier may be
+// trusted then either.
+func (c *Cache) Generation() (gen uint64, ok bool) {
+	s := c.snap.Load()
+	if !c.fresh(s) {
+		return 0, false
+	}
+	return s.gen, true
 }
 
 // KeyCount is the number of usable keys held.
@@ -395,7 +445,7 @@ func (c *Cache) fetch() error {
 		byKID[k.KID] = k
 	}
 	now := c.now()
-	c.snap.Store(&snapshot{byKID: byKID, fetchedAt: now})
+	c.snap.Store(nextSnapshot(c.snap.Load(), byKID, now))
 	next := c.opts.DefaultRefresh
 	if res.HasMaxAge {
 		next = min(max(res.MaxAge, c.opts.MinRefresh), c.opts.MaxRefresh)

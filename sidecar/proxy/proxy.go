@@ -64,6 +64,8 @@ type Options struct {
 	// BodyIdleTimeout is the longest a forwarded request body may go
 	// without sending more bytes; 0 means DefaultBodyIdleTimeout.
 	BodyIdleTimeout time.Duration
+	// TokenCache, when set, spares a token sent again its signature check.
+	TokenCache *TokenCache
 }
 
 // Handler is the authorizing reverse proxy.
@@ -121,11 +123,12 @@ func NewTransport() *http.Transport {
 // Apply compiles snap and swaps it in; requests in flight finish with the
 // configuration they started with. It is the reload.Reloader's Apply.
 func (h *Handler) Apply(snap *config.Snapshot) error {
-	st, err := compile(snap, h.opts.Upstream, h.opts.Keys)
+	st, err := compile(snap, h.opts.Upstream, h.opts.Keys, h.opts.TokenCache)
 	if err != nil {
 		return err
 	}
 	h.state.Store(st)
+	h.opts.TokenCache.Retain(st.scopes) // what other configurations verified
 	return nil
 }
 
@@ -367,7 +370,7 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request) (out outcome) {
 				}
 			}
 			// 5. Signature and claims.
-			tok, err = a.policy.Verify(r.Context(), raw, h.now())
+			tok, err = a.verify(r.Context(), raw, h.now())
 			if err != nil {
 				var ve *verify.Error
 				if errors.As(err, &ve) && ve.Unavailable() {

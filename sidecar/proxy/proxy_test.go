@@ -18,6 +18,7 @@ import (
 	"github.com/jwtgate/jwtgate/sidecar/config"
 	"github.com/jwtgate/jwtgate/sidecar/keys"
 	"github.com/jwtgate/jwtgate/sidecar/proxy"
+	"github.com/jwtgate/jwtgate/sidecar/tokencache"
 )
 
 const aud = "urn:colors-api"
@@ -45,6 +46,7 @@ type env struct {
 	app      *httptest.Server
 	h        *proxy.Handler
 	srv      *httptest.Server
+	tc       *proxy.TokenCache // as in production: on unless opt removes it
 	cfg      map[string]any
 	mu       sync.Mutex // requests on many connections at once
 	observed []string
@@ -100,10 +102,11 @@ func newEnvWith(t testing.TB, mod func(cfg map[string]any), opt func(o *proxy.Op
 	t.Cleanup(cancel)
 	log := slog.New(slog.DiscardHandler)
 	reg := keys.NewRegistry(ctx, keys.NewHTTPClient(2*time.Second), keys.Options{UnknownKIDCooldown: 10 * time.Millisecond}, nil, log)
-	o := proxy.Options{Keys: reg, Observer: e, Log: log}
+	o := proxy.Options{Keys: reg, Observer: e, Log: log, TokenCache: proxy.NewTokenCache(tokencache.DefaultMaxBytes, tokencache.DefaultMaxAge)}
 	if opt != nil {
 		opt(&o)
 	}
+	e.tc = o.TokenCache
 	e.h = proxy.New(o)
 	e.apply(t)
 	e.srv = httptest.NewServer(e.h)

@@ -14,6 +14,7 @@ import (
 	"github.com/jwtgate/jwtgate/sidecar/config"
 	"github.com/jwtgate/jwtgate/sidecar/keys"
 	"github.com/jwtgate/jwtgate/sidecar/routes"
+	"github.com/jwtgate/jwtgate/sidecar/tokencache"
 	"github.com/jwtgate/jwtgate/sidecar/verify"
 )
 
@@ -27,6 +28,7 @@ type state struct {
 	cors     *corsPolicy
 	upstream *url.URL
 	caches   []*keys.Cache // referenced by some rule: readiness
+	scopes   []uint64      // the token cache's scopes in use
 }
 
 type rule struct {
@@ -65,6 +67,10 @@ type authorizer struct {
 	headers     []config.ClaimHeader // canonical header names
 	scopeClaims [][]string           // where scopes are read; empty: the default
 	fwd         forwarding
+	// cache, when set, remembers the tokens policy verified with the keys
+	// of generation keys gives.
+	cache *tokencache.Scope[*verify.Token]
+	keys  generations
 }
 
 // forwarding says what happens to a verified token.
@@ -83,8 +89,9 @@ func claimHeaders(list []config.ClaimHeader) []config.ClaimHeader {
 }
 
 // compile turns a validated snapshot into a state. upstream overrides the
-// configuration's upstream when non-nil.
-func compile(snap *config.Snapshot, upstream *url.URL, reg *keys.Registry) (*state, error) {
+// configuration's upstream when non-nil; tc, when set, remembers verified
+// tokens.
+func compile(snap *config.Snapshot, upstream *url.URL, reg *keys.Registry, tc *TokenCache) (*state, error) {
 	c := snap.Config
 	st := &state{snap: snap, upstream: upstream}
 	if st.upstream == nil {
@@ -140,7 +147,7 @@ func compile(snap *config.Snapshot, upstream *url.URL, reg *keys.Registry) (*sta
 			src := a.KeySource()
 			var ks verify.KeySource = noKeys{}
 			if cache := caches[src]; cache != nil {
-				ks = cache
+				ks, az.keys = cache, cache
 				st.caches = append(st.caches, cache)
 			}
 			az.policy = verify.Policy{Issuer: a.Issuer, Audiences: a.Audiences, Algorithms: a.Algorithms, Skew: skew, Keys: ks}
@@ -184,6 +191,12 @@ func compile(snap *config.Snapshot, upstream *url.URL, reg *keys.Registry) (*sta
 			cr.challenge += `, scope="` + strings.Join(r.Scopes, " ") + `"`
 		}
 		st.rules = append(st.rules, cr)
+	}
+	// Once the rules named the claims each authorizer picks out.
+	for i := range c.Authorizers {
+		if az := auths[c.Authorizers[i].Name]; tc != nil && az.keys != nil {
+			st.scopes = append(st.scopes, az.cacheScope(tc, &c.Authorizers[i]))
+		}
 	}
 	m, err := routes.Compile(rs)
 	if err != nil {

@@ -14,6 +14,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unsafe"
 
 	"github.com/lestrrat-go/jwx/v2/jwa"
 	"github.com/lestrrat-go/jwx/v2/jws"
@@ -99,6 +100,8 @@ type Policy struct {
 // Token is a verified token.
 type Token struct {
 	Alg, KID string
+	// Compact is the token itself, in memory of its own.
+	Compact string
 	// Payload is the payload segment: base64url (no padding) of the exact
 	// claims JSON that was signed.
 	Payload string
@@ -211,7 +214,7 @@ func (p *Policy) Verify(ctx context.Context, token string, now time.Time) (*Toke
 	if err != nil {
 		return nil, err
 	}
-	t := &Token{Alg: s.Alg, KID: s.KID, Payload: s.PayloadSeg, claims: s.Payload, names: p.Claims}
+	t := &Token{Alg: s.Alg, KID: s.KID, Compact: s.Token, Payload: s.PayloadSeg, claims: s.Payload, names: p.Claims}
 	t.extra = t.inline[:0]
 	if len(p.Claims) > len(t.inline) {
 		t.extra = make([]string, len(p.Claims))
@@ -292,6 +295,8 @@ func (s *names) dup(name string) bool {
 // payload is not yet interpreted.
 type Signed struct {
 	Alg, KID string
+	// Token is a copy of the token, which Payload and PayloadSeg share.
+	Token string
 	// Payload is the decoded claims JSON, PayloadSeg its base64url segment.
 	Payload    string
 	PayloadSeg string
@@ -328,18 +333,19 @@ func CheckSignature(ctx context.Context, token string, algs []string, ks KeySour
 	if d2 < 0 || d1 == 0 || d2 == len(token)-1 {
 		return Signed{}, fail(ReasonNotCompact)
 	}
-	pSeg := token[d1+1 : d2]
 
-	// One buffer: the token (its prefix is the signing input), then the
-	// decoded signature, header and payload; header and payload become one
-	// string the claims are sliced from.
+	// One buffer: the decoded signature, then the token (its prefix is the
+	// signing input), the decoded header and payload; token, header and
+	// payload become one string, so a verified token holds no memory of the
+	// request's (it may be kept in a cache).
 	hl, pl, sl := b64.DecodedLen(d1), b64.DecodedLen(d2-d1-1), b64.DecodedLen(len(token)-d2-1)
 	tl := len(token)
-	buf := make([]byte, tl+sl+hl+pl)
-	copy(buf, token)
-	input := buf[:d2]
-	sb, text := buf[tl:tl+sl], buf[tl+sl:]
-	n, err := b64.Decode(sb, buf[d2+1:tl])
+	buf := make([]byte, sl+tl+hl+pl)
+	sb, tb := buf[:sl], buf[sl:]
+	copy(tb, token)
+	input := tb[:d2]
+	text := tb[tl:]
+	n, err := b64.Decode(sb, tb[d2+1:tl])
 	if err != nil {
 		return Signed{}, fail(ReasonEncoding)
 	}
@@ -350,8 +356,9 @@ func CheckSignature(ctx context.Context, token string, algs []string, ks KeySour
 	if pl, err = b64.Decode(text[hl:], input[d1+1:]); err != nil {
 		return Signed{}, fail(ReasonEncoding)
 	}
-	decoded := string(text[:hl+pl])
-	hdr, payload := decoded[:hl], decoded[hl:]
+	owned := string(tb[:tl+hl+pl])
+	token = owned[:tl]
+	pSeg, hdr, payload := owned[d1+1:d2], owned[tl:tl+hl], owned[tl+hl:]
 
 	h, ok := parseHeader(hdr)
 	if !ok {
@@ -383,7 +390,7 @@ func CheckSignature(ctx context.Context, token string, algs []string, ks KeySour
 	if v.Verify(input, sb, key.Public) != nil {
 		return Signed{}, fail(ReasonSignature)
 	}
-	return Signed{Alg: h.alg, KID: h.kid, Payload: payload, PayloadSeg: pSeg}, nil
+	return Signed{Alg: h.alg, KID: h.kid, Token: token, Payload: payload, PayloadSeg: pSeg}, nil
 }
 
 type header struct {
@@ -443,7 +450,48 @@ func parseHeader(hdr string) (h header, ok bool) {
 	return h, true
 }
 
+// Recheck repeats the time checks of Verify (exp, nbf, iat, with the
+// skew) on a token Verify accepted earlier, against now.
+func (p *Policy) Recheck(t *Token, now time.Time) error {
+	if r := p.checkTimes(t, now); r != "" {
+		return fail(r)
+	}
+	return nil
+}
+
+// Expiry is the token's exp (Verify made sure it has one).
+func (t *Token) Expiry() time.Time {
+	e, _ := numericDate(t.reg[regExp])
+	sec, frac := math.Modf(e)
+	return time.Unix(int64(sec), int64(frac*1e9))
+}
+
+// Size is about how many bytes t holds: the token, its decoded header and
+// claims (one string, which the decoded signature's length bounds from
+// above), and the Token itself.
+func (t *Token) Size() int {
+	n := int(unsafe.Sizeof(*t)) + len(t.Compact) + b64.DecodedLen(len(t.Compact))
+	if cap(t.extra) > len(t.inline) {
+		n += cap(t.extra) * int(unsafe.Sizeof(""))
+	}
+	return n
+}
+
 func (p *Policy) checkClaims(t *Token, now time.Time) Reason {
+	if r := p.checkTimes(t, now); r != "" {
+		return r
+	}
+	iss, ok := jsonscan.Unquote(t.reg[regIss])
+	if !ok || iss != p.Issuer {
+		return ReasonIssuer
+	}
+	if !p.audienceOK(t) {
+		return ReasonAudience
+	}
+	return ""
+}
+
+func (p *Policy) checkTimes(t *Token, now time.Time) Reason {
 	tm := float64(now.UnixNano()) / 1e9
 	skew := p.Skew.Seconds()
 	exp := t.reg[regExp]
@@ -474,13 +522,6 @@ func (p *Policy) checkClaims(t *Token, now time.Time) Reason {
 		if iat > tm+skew {
 			return ReasonIssuedInFuture
 		}
-	}
-	iss, ok := jsonscan.Unquote(t.reg[regIss])
-	if !ok || iss != p.Issuer {
-		return ReasonIssuer
-	}
-	if !p.audienceOK(t) {
-		return ReasonAudience
 	}
 	return ""
 }
