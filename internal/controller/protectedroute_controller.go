@@ -187,6 +187,7 @@ func newRouteInput(route *v1alpha1.ProtectedRoute, g gathered, invalid *compile.
 		configMap:    ObjectName(route.Name),
 		rules:        st.Rules,
 		pods:         g.pods,
+		audit:        route.Spec.Mode == v1alpha1.RouteModeAudit,
 	}
 	if route.Spec.Port.Type == intstr.Int {
 		in.numericPort = route.Spec.Port.String()
