@@ -92,7 +92,7 @@ var _ = Describe("ProtectedRoute", func() {
 		before := route.DeepCopy()
 		route.Spec.Mode = v1alpha1.RouteModeEnforce
 		Expect(k8sClient.Patch(bg, route, client.MergeFrom(before))).To(Succeed())
-		Eventually(func() string { return message(cond(v1alpha1.ConditionReady)()) }).ShouldNot(ContainSubstring("Audit"))
+		Eventually(func() string { return message(cond(v1alpha1.ConditionReady)()) }).Should(HavePrefix("3 rules compiled"))
 		_, cfg = configMap(route)
 		Expect(cfg.Mode).To(BeEmpty())
 	})
