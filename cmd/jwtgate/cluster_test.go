@@ -82,19 +82,16 @@ func TestAgainstAPIServer(t *testing.T) {
 	route.Spec.Mode = v1alpha1.RouteModeAudit
 	must(c.Create(ctx, route))
 
-	pod := func(name string, annotations map[string]string) {
+	pod := func(name, app string, annotations map[string]string) {
 		must(c.Create(ctx, &corev1.Pod{
-			ObjectMeta: metav1.ObjectMeta{Namespace: "colors", Name: name, Labels: map[string]string{"app": "colors-api"}, Annotations: annotations},
-			Spec:       corev1.PodSpec{Containers: []corev1.Container{{Name: "app", Image: "colors-api"}}},
+			ObjectMeta: metav1.ObjectMeta{Namespace: "colors", Name: name, Labels: map[string]string{"app": app}, Annotations: annotations},
+			Spec:       corev1.PodSpec{Containers: []corev1.Container{{Name: "app", Image: app}}},
 		}))
 	}
-	pod("colors-api-guarded", map[string]string{inject.StatusAnnotation: `{"route":"colors-api","configHash":"sha256:0123456789abcdef0123"}`})
-	pod("colors-api-old", map[string]string{inject.StatusAnnotation: `{"route":"colors-api","configHash":"sha256:fedcba9876543210fedc"}`})
-	pod("colors-api-bare", nil)
-	must(c.Create(ctx, &corev1.Pod{
-		ObjectMeta: metav1.ObjectMeta{Namespace: "colors", Name: "unrelated", Labels: map[string]string{"app": "other"}},
-		Spec:       corev1.PodSpec{Containers: []corev1.Container{{Name: "app", Image: "other"}}},
-	}))
+	pod("colors-api-guarded", "colors-api", map[string]string{inject.StatusAnnotation: `{"route":"colors-api","configHash":"sha256:0123456789abcdef0123"}`})
+	pod("colors-api-old", "colors-api", map[string]string{inject.StatusAnnotation: `{"route":"colors-api","configHash":"sha256:fedcba9876543210fedc"}`})
+	pod("colors-api-bare", "colors-api", nil)
+	pod("unrelated", "other", nil)
 	// What the operator writes; no operator runs here.
 	route.Status = v1alpha1.ProtectedRouteStatus{
 		ConfigHash: "sha256:0123456789abcdef0123", SelectedPods: 3, GuardedPods: 2, Rules: 3,
