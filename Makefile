@@ -48,9 +48,10 @@ verify: ## Fail when generated files are stale or code is unformatted.
 ##@ Build
 
 .PHONY: build
-build: ## Build bin/manager and bin/jwtgate-sidecar.
+build: ## Build bin/manager, bin/jwtgate-sidecar and bin/jwtgate (the command-line tool).
 	CGO_ENABLED=0 go build -trimpath -ldflags "$(LDFLAGS)" -o bin/manager ./cmd/manager
 	CGO_ENABLED=0 go build -trimpath -ldflags "$(LDFLAGS)" -o bin/jwtgate-sidecar ./cmd/jwtgate-sidecar
+	CGO_ENABLED=0 go build -trimpath -ldflags "$(LDFLAGS)" -o bin/jwtgate ./cmd/jwtgate
 
 .PHONY: run
 run: build ## Run the operator against the kubeconfig in use (no webhook: the API server cannot call back here).

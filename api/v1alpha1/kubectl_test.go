@@ -56,11 +56,11 @@ var _ = Describe("kubectl against the local control plane", Ordered, func() {
 		out := kubectl("get", "jwta,proute", "-n", testNamespace)
 		Expect(out).To(MatchRegexp(`NAME\s+ISSUER\s+READY\s+KEYS\s+AGE`))
 		Expect(out).To(MatchRegexp(`jwtauthorizer.auth.jwtgate.io/auth0\s+https://sandrino.auth0.com/`))
-		Expect(out).To(MatchRegexp(`NAME\s+RULES\s+READY\s+GUARDED\s+AGE`))
-		Expect(out).To(ContainSubstring("protectedroute.auth.jwtgate.io/colors-api"))
+		Expect(out).To(MatchRegexp(`NAME\s+MODE\s+RULES\s+READY\s+GUARDED\s+AGE`))
+		Expect(out).To(MatchRegexp(`protectedroute.auth.jwtgate.io/colors-api\s+Enforce\s`))
 
 		wide := kubectl("get", "proute", "-n", testNamespace, "-o", "wide")
-		Expect(wide).To(MatchRegexp(`NAME\s+RULES\s+PODS\s+SIDECARS\s+READY\s+REASON\s+GUARDED\s+AGE`))
+		Expect(wide).To(MatchRegexp(`NAME\s+MODE\s+RULES\s+PODS\s+SIDECARS\s+READY\s+REASON\s+GUARDED\s+AGE`))
 	})
 
 	It("finds both kinds through the jwtgate category", func() {

@@ -17,6 +17,19 @@ const (
 	ScopeMatchAllOf ScopeMatch = "AllOf"
 )
 
+// RouteMode says whether the sidecar enforces a ProtectedRoute's decisions.
+// +kubebuilder:validation:Enum=Enforce;Audit
+type RouteMode string
+
+const (
+	// RouteModeEnforce refuses the requests the rules do not allow.
+	RouteModeEnforce RouteMode = "Enforce"
+	// RouteModeAudit decides every request as Enforce does but forwards
+	// those refused for want of a valid token, a scope, a claim or an
+	// authorizer's keys (401, 403, 503), recording the decision.
+	RouteModeAudit RouteMode = "Audit"
+)
+
 // ClaimOperator says how a claim requirement's values are compared.
 // Every operator fails when the claim is absent or null.
 // +kubebuilder:validation:Enum=In;NotIn;Exists;Prefix
@@ -269,6 +282,21 @@ type ProtectedRouteSpec struct {
 	// cors, when set, lets browsers on other origins call the routes.
 	// +optional
 	CORS *CORSPolicy `json:"cors,omitempty"`
+
+	// mode: Enforce (default) refuses what the rules do not allow. Audit
+	// is for trying rules on live traffic before enforcing them: the
+	// sidecar decides every request as in Enforce, but forwards those it
+	// would refuse with 401, 403 or 503 (no or invalid token, missing scope
+	// or claim, authorizer or keys unavailable), recording the decision in
+	// its metrics (mode="audit"), its access log and the X-Jwtgate-Decision
+	// header the app receives. Claim headers come only from a token that
+	// verified. Malformed requests (400, 408, 413), requests no rule
+	// matches (404) and TRACE, TRACK and CONNECT (405) are refused in both
+	// modes. The rules are not enforced while in Audit: the Ready condition
+	// says so.
+	// +optional
+	// +kubebuilder:default=Enforce
+	Mode RouteMode `json:"mode,omitempty"`
 }
 
 // ProtectedRouteStatus reports whether the route is compiled and enforced.
@@ -325,7 +353,9 @@ type ProtectedRouteStatus struct {
 	// server refused an object jwtgate writes, e.g. because the route's name,
 	// which labels it, is longer than 63 characters), or RefsNotResolved
 	// (ResolvedRefs is False; the ConfigMap is written and in force, and
-	// ResolvedRefs' reason says whether rules answer 503).
+	// ResolvedRefs' reason says whether rules answer 503). In Audit mode its
+	// message, True or False, begins by saying that the rules are not
+	// enforced.
 	//
 	// PodsGuarded says whether the selected pods are behind the sidecar;
 	// Ready does not wait for it, because pods get the sidecar only when
@@ -356,6 +386,7 @@ type ProtectedRouteStatus struct {
 // +kubebuilder:subresource:status
 // +kubebuilder:resource:shortName=proute,categories=jwtgate
 // +kubebuilder:validation:XValidation:rule="size(self.metadata.name) <= 63",message="metadata.name must be at most 63 characters: the operator labels the objects it creates for the route with its name"
+// +kubebuilder:printcolumn:name="Mode",type=string,JSONPath=`.spec.mode`
 // +kubebuilder:printcolumn:name="Rules",type=integer,JSONPath=`.status.rules`
 // +kubebuilder:printcolumn:name="Pods",type=integer,JSONPath=`.status.selectedPods`,priority=1
 // +kubebuilder:printcolumn:name="Sidecars",type=integer,JSONPath=`.status.guardedPods`,priority=1

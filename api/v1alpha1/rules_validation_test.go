@@ -68,3 +68,16 @@ var _ = Describe("JWTAuthorizer forwardTokenHeader validation", func() {
 		Entry("Cookie", withAuthorizer("forwardTokenHeader: Cookie"), "spec.forwardTokenHeader", "header is reserved"),
 	)
 })
+
+var _ = Describe("ProtectedRoute mode validation", func() {
+	It("defaults to Enforce and keeps Audit", func() {
+		var got authv1alpha1.ProtectedRoute
+		Expect(k8sClient.Get(ctx, keyOf(expectAccepted("ProtectedRoute", route(protectedRule))), &got)).To(Succeed())
+		Expect(got.Spec.Mode).To(Equal(authv1alpha1.RouteModeEnforce))
+		Expect(k8sClient.Get(ctx, keyOf(expectAccepted("ProtectedRoute", route(protectedRule, "mode: Audit"))), &got)).To(Succeed())
+		Expect(got.Spec.Mode).To(Equal(authv1alpha1.RouteModeAudit))
+	})
+	It("refuses another mode", func() {
+		expectRefused("ProtectedRoute", route(protectedRule, "mode: DryRun"), "spec.mode", `supported values: "Enforce", "Audit"`)
+	})
+})

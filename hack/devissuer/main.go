@@ -12,13 +12,10 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net/http"
-	"net/url"
 	"os"
 	"os/signal"
 	"strings"
 	"syscall"
-	"time"
 
 	"github.com/jwtgate/jwtgate/internal/devissuer"
 )
@@ -68,38 +65,21 @@ func serve(args []string) error {
 func mint(args []string, out io.Writer) error {
 	fs := flag.NewFlagSet("devissuer mint", flag.ContinueOnError)
 	iss := fs.String("issuer", "http://127.0.0.1:5556/", "URL of the running dev issuer")
-	sub := fs.String("sub", devissuer.DefaultSubject, "subject (`sub`)")
+	var p devissuer.MintParams
+	fs.StringVar(&p.Subject, "sub", devissuer.DefaultSubject, "subject (`sub`)")
 	scope := fs.String("scope", "", "space-delimited scopes, e.g. 'read:colors'")
-	aud := fs.String("aud", "", "audience (the issuer's default when empty)")
-	alg := fs.String("alg", "RS256", "RS256 or ES256")
-	ttl := fs.Duration("ttl", devissuer.DefaultTTL, "lifetime")
-	claims := fs.String("claims", "", `extra claims as a JSON object, e.g. '{"realm_access":{"roles":["admin"]}}'`)
+	fs.StringVar(&p.Audience, "aud", "", "audience (the issuer's default when empty)")
+	fs.StringVar(&p.Algorithm, "alg", "RS256", "RS256 or ES256")
+	fs.DurationVar(&p.TTL, "ttl", devissuer.DefaultTTL, "lifetime")
+	fs.StringVar(&p.ClaimsJSON, "claims", "", `extra claims as a JSON object, e.g. '{"realm_access":{"roles":["admin"]}}'`)
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	q := url.Values{"sub": {*sub}, "alg": {*alg}, "ttl": {ttl.String()}}
-	if *scope != "" {
-		q.Set("scope", *scope)
-	}
-	if *aud != "" {
-		q.Set("aud", *aud)
-	}
-	if *claims != "" {
-		q.Set("claims", *claims)
-	}
-	client := &http.Client{Timeout: 5 * time.Second}
-	resp, err := client.Get(strings.TrimSuffix(*iss, "/") + devissuer.MintPath + "?" + q.Encode())
-	if err != nil {
-		return fmt.Errorf("is the dev issuer running at %s? %w", *iss, err)
-	}
-	defer resp.Body.Close()
-	body, err := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
+	p.Scopes = strings.Fields(*scope)
+	tok, err := devissuer.FetchToken(context.Background(), *iss, p)
 	if err != nil {
 		return err
 	}
-	if resp.StatusCode != http.StatusOK {
-		return fmt.Errorf("%s: %s", resp.Status, strings.TrimSpace(string(body)))
-	}
-	_, err = out.Write(body)
+	_, err = fmt.Fprintln(out, tok)
 	return err
 }

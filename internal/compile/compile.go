@@ -125,6 +125,9 @@ func Compile(route *v1alpha1.ProtectedRoute, authorizers map[string]*v1alpha1.JW
 	res := &Result{}
 	cfg.Authorizers, res.Unresolved = compileAuthorizers(route, authorizers, refs)
 	cfg.CORS = compileCORS(route.Spec.CORS)
+	if route.Spec.Mode == v1alpha1.RouteModeAudit {
+		cfg.Mode = config.ModeAudit // Enforce is the format's default: older sidecars keep taking such routes
+	}
 	// The lowest version that expresses the route, so sidecars older than
 	// this operator keep accepting every route that uses nothing newer.
 	cfg.Version = format.MinVersion(&cfg)

@@ -842,3 +842,31 @@ func TestClaimHeadersAndScopeClaims(t *testing.T) {
 		t.Fatalf("version %d, scope claims %v; want version 1 and none", res.Config.Version, res.Config.Authorizers[0].ScopeClaims)
 	}
 }
+
+// Audit mode is a version 2 field written only when the route asks for it:
+// Enforce, set or defaulted, compiles as before.
+func TestModeCompiledOnlyWhenAudit(t *testing.T) {
+	auths := map[string]*v1alpha1.JWTAuthorizer{"auth0": colorsAuthorizer(t)}
+	route := colorsRoute(t)
+	route.Spec.CORS.MaxAge = nil
+	before, err := Compile(route, auths, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	route.Spec.Mode = v1alpha1.RouteModeEnforce
+	enforce, err := Compile(route, auths, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if enforce.Hash != before.Hash || enforce.Config.Version != 1 {
+		t.Fatalf("mode Enforce changed the configuration (version %d):\n%s", enforce.Config.Version, enforce.JSON)
+	}
+	route.Spec.Mode = v1alpha1.RouteModeAudit
+	audit, err := Compile(route, auths, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if audit.Config.Mode != config.ModeAudit || audit.Config.Version != 2 || !bytes.Contains(audit.JSON, []byte(`"mode": "Audit"`)) {
+		t.Fatalf("Audit compiled as version %d:\n%s", audit.Config.Version, audit.JSON)
+	}
+}

@@ -33,7 +33,7 @@ func takeCensus(namespace string, nsLabels map[string]string, pods []metav1.Part
 		p := &pods[i]
 		c.selected++
 		switch {
-		case p.Annotations[inject.StatusAnnotation] != "":
+		case Guarded(p):
 			c.guarded++
 		case p.Labels[inject.PodOptOutLabel] == inject.PodOptOutValue:
 			c.optedOut = append(c.optedOut, p.Name)
@@ -51,6 +51,10 @@ func takeCensus(namespace string, nsLabels map[string]string, pods []metav1.Part
 	}
 	return c
 }
+
+// Guarded reports whether a pod runs with the sidecar, as the injection
+// webhook recorded it.
+func Guarded(p metav1.Object) bool { return p.GetAnnotations()[inject.StatusAnnotation] != "" }
 
 // restartable names the workload that `kubectl rollout restart` recreates
 // the pod through, from its controller reference; "" when there is none.

@@ -119,10 +119,10 @@ type gathered struct {
 func (r *ProtectedRouteReconciler) gather(ctx context.Context, route *v1alpha1.ProtectedRoute) (gathered, error) {
 	var g gathered
 	var err error
-	if g.authorizers, err = r.authorizers(ctx, route); err != nil {
+	if g.authorizers, err = ReadAuthorizers(ctx, r, route); err != nil {
 		return g, err
 	}
-	if g.refs, err = r.referenced(ctx, g.authorizers); err != nil {
+	if g.refs, err = ReadReferenced(ctx, r.APIReader, g.authorizers); err != nil {
 		return g, err
 	}
 	if g.conflict, err = r.olderOverlapping(ctx, route); err != nil {
@@ -187,6 +187,7 @@ func newRouteInput(route *v1alpha1.ProtectedRoute, g gathered, invalid *compile.
 		configMap:    ObjectName(route.Name),
 		rules:        st.Rules,
 		pods:         g.pods,
+		audit:        route.Spec.Mode == v1alpha1.RouteModeAudit,
 	}
 	if route.Spec.Port.Type == intstr.Int {
 		in.numericPort = route.Spec.Port.String()
@@ -224,7 +225,9 @@ func (r *ProtectedRouteReconciler) patchStatus(ctx context.Context, route *v1alp
 	return nil
 }
 
-func (r *ProtectedRouteReconciler) authorizers(ctx context.Context, route *v1alpha1.ProtectedRoute) (map[string]*v1alpha1.JWTAuthorizer, error) {
+// ReadAuthorizers reads the JWTAuthorizers route references, by name;
+// missing ones are absent, for the compiler to decide what that means.
+func ReadAuthorizers(ctx context.Context, r client.Reader, route *v1alpha1.ProtectedRoute) (map[string]*v1alpha1.JWTAuthorizer, error) {
 	out := map[string]*v1alpha1.JWTAuthorizer{}
 	for _, name := range compile.References(route.Spec.Rules) {
 		var a v1alpha1.JWTAuthorizer

@@ -81,6 +81,22 @@ var _ = Describe("ProtectedRoute", func() {
 		Expect(cfg.Authorizers[0].Issuer).To(Equal(auth.Spec.Issuer))
 	})
 
+	It("compiles Audit mode and says in Ready that the rules are not enforced, until back to Enforce", func() {
+		route.Spec.Mode = v1alpha1.RouteModeAudit
+		createReady()
+		Expect(message(cond(v1alpha1.ConditionReady)())).To(HavePrefix("mode is Audit: the rules are NOT enforced"))
+		_, cfg := configMap(route)
+		Expect(cfg.Mode).To(Equal(config.ModeAudit))
+		Expect(cfg.Version).To(Equal(2))
+
+		before := route.DeepCopy()
+		route.Spec.Mode = v1alpha1.RouteModeEnforce
+		Expect(k8sClient.Patch(bg, route, client.MergeFrom(before))).To(Succeed())
+		Eventually(func() string { return message(cond(v1alpha1.ConditionReady)()) }).Should(HavePrefix("3 rules compiled"))
+		_, cfg = configMap(route)
+		Expect(cfg.Mode).To(BeEmpty())
+	})
+
 	It("grants the namespace's service accounts read access to exactly its ConfigMap, and Events to report refusals", func() {
 		createReady()
 		name := ObjectName(route.Name)

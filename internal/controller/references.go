@@ -167,10 +167,11 @@ func trustMessage(bundle *keys.CABundle, err error) string {
 	return s
 }
 
-// referenced reads what the spec.caBundle or spec.jwks of each authorizer
-// that sets one holds, for the compiler. One that cannot be used is
+// ReadReferenced reads what the spec.caBundle or spec.jwks of each
+// authorizer that sets one holds, for the compiler, from r (the API server:
+// not a cache of jwtgate's own ConfigMaps). One that cannot be used is
 // compiled as the reason its authorizer's rules answer 503.
-func (r *ProtectedRouteReconciler) referenced(ctx context.Context, auths map[string]*v1alpha1.JWTAuthorizer) (map[string]compile.Referenced, error) {
+func ReadReferenced(ctx context.Context, r client.Reader, auths map[string]*v1alpha1.JWTAuthorizer) (map[string]compile.Referenced, error) {
 	out := map[string]compile.Referenced{}
 	for name, a := range auths {
 		if compile.Referencing(a) == "" || a.DeletionTimestamp != nil {
@@ -180,12 +181,12 @@ func (r *ProtectedRouteReconciler) referenced(ctx context.Context, auths map[str
 		var err error
 		if a.Spec.CABundle != nil {
 			var b *keys.CABundle
-			if b, err = readCABundle(ctx, r.APIReader, a); err == nil {
+			if b, err = readCABundle(ctx, r, a); err == nil {
 				ref.CABundle = b.PEM
 			}
 		} else {
 			var l *keys.LocalJWKS
-			if l, _, err = readJWKS(ctx, r.APIReader, a); err == nil {
+			if l, _, err = readJWKS(ctx, r, a); err == nil {
 				ref.JWKS = l.JSON
 			}
 		}

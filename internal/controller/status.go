@@ -64,7 +64,14 @@ type routeInput struct {
 	pods podCensus
 	// numericPort is spec.port when it is a number, "" when it is a name.
 	numericPort string
+	// audit: spec.mode is Audit.
+	audit bool
 }
+
+// auditWarning begins the Ready message of a route in Audit mode, so that
+// no reader of its status can take it for enforced.
+const auditWarning = "mode is Audit: the rules are NOT enforced; requests they refuse for want of a valid token, scope, claim or keys (401, 403, 503) " +
+	"reach the app, marked in the X-Jwtgate-Decision header and counted with mode=\"audit\"; set spec.mode: Enforce to enforce them. "
 
 // writeOutcome holds the write failures that retrying cannot fix.
 type writeOutcome struct {
@@ -122,12 +129,16 @@ func routeConditions(in routeInput) []metav1.Condition {
 		// the sidecar; a route applied before its workload is not a fault.
 		guardedReason, guardedMsg = v1alpha1.ReasonNoPodsSelected, "spec.selector matches no pod yet; pods created from now on get the jwtgate sidecar"
 	}
+	ready := decide(v1alpha1.ConditionReady, readyChecks, v1alpha1.ReasonCompiled,
+		fmt.Sprintf("%d rules compiled into ConfigMap %s", in.rules, in.configMap), "")
+	if in.audit {
+		ready.Message = truncate(auditWarning+ready.Message, conditionMessageLimit)
+	}
 	return []metav1.Condition{
 		decide(v1alpha1.ConditionAccepted, acceptedChecks, v1alpha1.ReasonAccepted, "rules are valid together", ""),
 		decide(v1alpha1.ConditionResolvedRefs, []check{refsUnresolved}, v1alpha1.ReasonResolvedRefs,
 			fmt.Sprintf("all %d referenced JWTAuthorizers exist and are Ready", in.references), ""),
-		decide(v1alpha1.ConditionReady, readyChecks, v1alpha1.ReasonCompiled,
-			fmt.Sprintf("%d rules compiled into ConfigMap %s", in.rules, in.configMap), ""),
+		ready,
 		decide(v1alpha1.ConditionPodsGuarded, guardChecks, guardedReason, guardedMsg, portNote(in.numericPort)),
 	}
 }

@@ -93,6 +93,22 @@ func TestReadyBranches(t *testing.T) {
 	}
 }
 
+// In Audit mode every Ready outcome, True or False, begins by saying the
+// rules are not enforced, and nothing else changes.
+func TestReadyInAuditMode(t *testing.T) {
+	for _, b := range readyBranches {
+		t.Run(b.name, func(t *testing.T) {
+			in := goodInput()
+			b.fire(&in)
+			in.audit = true
+			expectCondition(t, routeConditions(in), v1alpha1.ConditionReady, b.reason == v1alpha1.ReasonCompiled, b.reason, auditWarning+b.message)
+		})
+	}
+	if !strings.Contains(auditWarning, "NOT enforced") {
+		t.Error("the warning must say the rules are not enforced")
+	}
+}
+
 func TestAcceptedCondition(t *testing.T) {
 	invalid := &compile.InvalidRulesError{Msg: "rules[3] (GET /colors/{id}) and rules[4] (GET /colors/{name}) overlap"}
 	conflictMsg := "selector overlaps ProtectedRoute colors-old, which is older and keeps the pods both select; " +

@@ -65,7 +65,7 @@ func TestAdminEndpoints(t *testing.T) {
 			t.Errorf("debug listener serves %s", p)
 		}
 	}
-	m.Request("/my/colors", "unauthorized", "token expired", 0.001)
+	m.Request("/my/colors", "unauthorized", "token expired", "audit", 0.001)
 	m.Fetched("auth0", "success", 2, time.Unix(1700000000, 0))
 	m.Reload("file", "applied")
 	m.SetConfigHash("sha256:aa")
@@ -75,7 +75,7 @@ func TestAdminEndpoints(t *testing.T) {
 	m.ClosedIdle()
 	_, body = get(t, h, "/metrics")
 	for _, want := range []string{
-		`jwtgate_sidecar_requests_total{decision="unauthorized",reason="token expired",route="/my/colors"} 1`,
+		`jwtgate_sidecar_requests_total{decision="unauthorized",mode="audit",reason="token expired",route="/my/colors"} 1`,
 		`jwtgate_sidecar_jwks_fetches_total{authorizer="auth0",result="success"} 1`,
 		`jwtgate_sidecar_keys{authorizer="auth0"} 2`,
 		`jwtgate_sidecar_jwks_last_success_timestamp_seconds{authorizer="auth0"} 1.7e+09`,

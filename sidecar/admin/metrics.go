@@ -28,7 +28,7 @@ type Metrics struct {
 func NewMetrics(reg prometheus.Registerer) *Metrics {
 	m := &Metrics{
 		requests: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "jwtgate_sidecar_requests_total",
-			Help: "Requests by matched rule path, decision and rejection reason."}, []string{"route", "decision", "reason"}),
+			Help: "Requests by matched rule path, decision, rejection reason and mode (enforce; audit: unauthorized, forbidden and unavailable were forwarded anyway)."}, []string{"route", "decision", "reason", "mode"}),
 		latency: prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "jwtgate_sidecar_request_duration_seconds",
 			Help: "Time spent in the sidecar including the upstream call, by decision.", Buckets: []float64{.0001, .00025, .0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5}}, []string{"decision"}),
 		fetches: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "jwtgate_sidecar_jwks_fetches_total",
@@ -53,8 +53,8 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 }
 
 // Request implements proxy.Observer.
-func (m *Metrics) Request(route, decision, reason string, seconds float64) {
-	m.requests.WithLabelValues(route, decision, reason).Inc()
+func (m *Metrics) Request(route, decision, reason, mode string, seconds float64) {
+	m.requests.WithLabelValues(route, decision, reason, mode).Inc()
 	m.latency.WithLabelValues(decision).Observe(seconds)
 }
 

@@ -28,6 +28,11 @@ const MaxRules = 256
 // ClaimsHeader carries the verified claims (base64url JSON) to the app.
 const ClaimsHeader = "X-Jwtgate-Claims"
 
+// DecisionHeader tells the app, on a route in Audit mode, what the sidecar
+// decided about a request it forwards anyway ("allowed", "unauthorized",
+// "forbidden", "unavailable").
+const DecisionHeader = "X-Jwtgate-Decision"
+
 // Algorithms lists every accepted signing algorithm (asymmetric only).
 var Algorithms = []string{"RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512", "EdDSA"}
 
@@ -113,6 +118,11 @@ func (f Format) Validate(c *Config) error {
 		if _, port, err := net.SplitHostPort(c.Listen); err != nil || port == "" {
 			v.add("listen", "%q is not a host:port address (e.g. \":15080\")", c.Listen)
 		}
+	}
+	switch c.Mode {
+	case "", ModeAudit:
+	default:
+		v.add("mode", "%q must be %s, or omitted to enforce the rules", c.Mode, ModeAudit)
 	}
 	if c.Upstream != "" {
 		if err := checkUpstream(c.Upstream); err != nil {
@@ -565,7 +575,7 @@ func reservedHeader(h string) bool {
 	case "authorization", "host", "content-length", "content-type", "transfer-encoding", "connection",
 		"keep-alive", "proxy-authorization", "proxy-authenticate", "proxy-connection", "te", "trailer",
 		"upgrade", "cookie", "x-forwarded-for", "x-forwarded-host", "x-forwarded-proto", "forwarded",
-		NormalizeHeader(ClaimsHeader):
+		NormalizeHeader(ClaimsHeader), NormalizeHeader(DecisionHeader):
 		return true
 	}
 	return false

@@ -84,6 +84,11 @@ func TestRuleOptionsValidate(t *testing.T) {
 		{"rule claim header in two spellings", func(m map[string]any) {
 			rule(m, 1)["claimsToHeaders"] = []any{map[string]any{"claim": "sub", "header": "X-User"}, map[string]any{"claim": "email", "header": "x_user"}}
 		}, `rule: rules[1].claimsToHeaders[1].header: "x_user" is set twice`},
+		{"audit mode", func(m map[string]any) { m["mode"] = config.ModeAudit }, ""},
+		{"unknown mode", func(m map[string]any) { m["mode"] = "Enforce" }, `mode: "Enforce" must be Audit, or omitted`},
+		{"decision header as a claim header", func(m map[string]any) {
+			rule(m, 1)["claimsToHeaders"] = []any{map[string]any{"claim": "sub", "header": "x_jwtgate_decision"}}
+		}, `rules[1].claimsToHeaders[0].header: "x_jwtgate_decision" is reserved`},
 		{"rule claim header reserved", func(m map[string]any) {
 			rule(m, 1)["claimsToHeaders"] = []any{map[string]any{"claim": "sub", "header": "Host"}}
 		}, `rules[1].claimsToHeaders[0].header: "Host" is reserved`},
@@ -129,6 +134,11 @@ func TestRuleOptionsNeedVersion2(t *testing.T) {
 	}
 	raw := mutate(t, func(m map[string]any) { auth(m)["forwardTokenHeader"] = "X-T" })
 	if _, err := config.Parse(raw); err == nil || !strings.Contains(err.Error(), "authorizers[0].forwardTokenHeader: is new in configuration version 2") {
+		t.Errorf("got %v", err)
+	}
+	// Audit mode is new in version 2 too.
+	raw = mutate(t, func(m map[string]any) { m["mode"] = config.ModeAudit })
+	if _, err := config.Parse(raw); err == nil || !strings.Contains(err.Error(), "mode: is new in configuration version 2") {
 		t.Errorf("got %v", err)
 	}
 }

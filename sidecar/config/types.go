@@ -72,6 +72,11 @@ const MaxScopeClaims = 8
 // none: the first present of scope, scp and permissions.
 var DefaultScopeClaims = [][]string{{"scope"}, {"scp"}, {"permissions"}}
 
+// ModeAudit makes the sidecar forward the requests it refuses for want of
+// a valid token, scope, claim or key set, recording the decision; every
+// other refusal stands. Config.Mode is empty for Enforce.
+const ModeAudit = "Audit"
+
 // Config is the whole sidecar configuration (config.json). It is
 // self-contained: the sidecar needs nothing else to enforce it.
 type Config struct {
@@ -94,6 +99,8 @@ type Config struct {
 	Rules []Rule `json:"rules"`
 	// CORS, when non-nil, makes the sidecar answer preflights itself.
 	CORS *CORS `json:"cors,omitempty"`
+	// Mode is ModeAudit, or empty to enforce the rules. Version 2.
+	Mode string `json:"mode,omitempty"`
 }
 
 // Source identifies the ProtectedRoute a configuration was compiled from.

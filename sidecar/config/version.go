@@ -59,6 +59,7 @@ var fieldVersions = []FieldVersion{
 	{Path: "rules[].forwardTokenHeader", Version: 2},
 	{Path: "rules[].claimsToHeaders[].path", Version: 2},
 	{Path: "rules[].claimsToHeaders[].path[]", Version: 2},
+	{Path: "mode", Version: 2},
 }
 
 // Format is a configuration format: the versions it reads and the version

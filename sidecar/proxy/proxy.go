@@ -46,9 +46,25 @@ const ReasonNearMiss = "path differs from a protected route only by case, a trai
 // several authorizers whose `iss` is none of theirs.
 const ReasonNoIssuer = "token issuer is not one of the route's authorizers"
 
+// Modes (metric label and access log values): in ModeAudit the refusals
+// Audited lists were forwarded.
+const (
+	ModeEnforce = "enforce"
+	ModeAudit   = "audit"
+)
+
 // Observer records one request (metrics).
 type Observer interface {
-	Request(route, decision, reason string, seconds float64)
+	Request(route, decision, reason, mode string, seconds float64)
+}
+
+// Audited reports whether a route in Audit mode forwards a request the
+// sidecar decided so: only authorization outcomes (no or invalid token,
+// missing scope or claim, no keys or authorizer). Malformed requests, no
+// matching rule and refused methods are not authorization, so Audit mode
+// refuses them as Enforce does.
+func Audited(decision string) bool {
+	return decision == DecisionUnauthorized || decision == DecisionForbidden || decision == DecisionUnavailable
 }
 
 // Options configure a Handler.
@@ -233,22 +249,39 @@ type outcome struct {
 	route, decision, reason string
 }
 
+// refuse answers an authorization refusal and reports true, or, in Audit
+// mode, records it in denied and reports false: the request goes on and is
+// forwarded with what was verified so far.
+func (st *state) refuse(w http.ResponseWriter, denied *outcome, status int, body []byte, challenge string, out outcome) bool {
+	*denied = out
+	if st.audit {
+		return false
+	}
+	reply(w, status, body, challenge)
+	return true
+}
+
 // ServeHTTP runs the pipeline. Its order is the contract; keep it here.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	start := h.now()
 	path := r.URL.Path // serve rewrites r.URL for the app
-	out := h.serve(w, r)
+	st := h.state.Load()
+	out := h.serve(w, r, st)
 	d := h.now().Sub(start)
+	mode := ModeEnforce
+	if st != nil && st.audit {
+		mode = ModeAudit
+	}
 	if h.opts.Observer != nil {
-		h.opts.Observer.Request(out.route, out.decision, out.reason, d.Seconds())
+		h.opts.Observer.Request(out.route, out.decision, out.reason, mode, d.Seconds())
 	}
 	h.log.LogAttrs(r.Context(), slog.LevelInfo, "request",
 		slog.String("method", r.Method), slog.String("path", path), slog.String("route", out.route),
-		slog.String("decision", out.decision), slog.String("reason", out.reason),
+		slog.String("decision", out.decision), slog.String("reason", out.reason), slog.String("mode", mode),
 		slog.String("remote", r.RemoteAddr), slog.Duration("duration", d))
 }
 
-func (h *Handler) serve(w http.ResponseWriter, r *http.Request) (out outcome) {
+func (h *Handler) serve(w http.ResponseWriter, r *http.Request, st *state) (out outcome) {
 	// A body is read only if the request is forwarded: any other answer is
 	// sent at once and then closes the connection.
 	body := hasBody(r)
@@ -273,7 +306,6 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request) (out outcome) {
 			linger(w)
 		}
 	}()
-	st := h.state.Load()
 	if st == nil {
 		reply(w, http.StatusServiceUnavailable, bodyUnavailable, "")
 		return outcome{decision: DecisionUnavailable, reason: "no configuration"}
@@ -327,11 +359,14 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request) (out outcome) {
 	var tok *verify.Token
 	var a *authorizer
 	var raw string
-	if !rl.public {
-		if len(rl.auths) == 0 {
-			reply(w, http.StatusServiceUnavailable, bodyUnavailable, "")
-			return outcome{rl.label, DecisionUnavailable, "authorizer unavailable"}
+	// denied is the authorization refusal a route in Audit mode forwards
+	// anyway; later checks that need what it refused are skipped.
+	var denied outcome
+	if !rl.public && len(rl.auths) == 0 {
+		if st.refuse(w, &denied, http.StatusServiceUnavailable, bodyUnavailable, "", outcome{rl.label, DecisionUnavailable, "authorizer unavailable"}) {
+			return denied
 		}
+	} else if !rl.public {
 		// 4. Token, at the identity source every candidate shares.
 		src := &rl.auths[0].source
 		var problem string
@@ -341,13 +376,15 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request) (out outcome) {
 		case problem == noToken && rl.optional && rl.unavailable:
 			// The unavailable candidate's token may be somewhere this
 			// one's is not: nothing anonymous passes until it is back.
-			reply(w, http.StatusServiceUnavailable, bodyUnavailable, "")
-			return outcome{rl.label, DecisionUnavailable, "authorizer unavailable"}
+			if st.refuse(w, &denied, http.StatusServiceUnavailable, bodyUnavailable, "", outcome{rl.label, DecisionUnavailable, "authorizer unavailable"}) {
+				return denied
+			}
 		case problem == noToken && rl.optional:
 			// Forwarded without claims, unless a token hides in a form body.
 		case problem == noToken:
-			reply(w, http.StatusUnauthorized, bodyUnauthorized, `Bearer realm="jwtgate"`)
-			return outcome{rl.label, DecisionUnauthorized, noToken}
+			if st.refuse(w, &denied, http.StatusUnauthorized, bodyUnauthorized, `Bearer realm="jwtgate"`, outcome{rl.label, DecisionUnauthorized, noToken}) {
+				return denied
+			}
 		default:
 			reply(w, http.StatusBadRequest, bodyBadRequest, `Bearer error="invalid_request", error_description="`+problem+`"`)
 			return outcome{rl.label, DecisionBadRequest, problem}
@@ -362,24 +399,32 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request) (out outcome) {
 				case i >= 0:
 					a = rl.auths[i]
 				case rl.unavailable: // it may be the unavailable one's
-					reply(w, http.StatusServiceUnavailable, bodyUnavailable, "")
-					return outcome{rl.label, DecisionUnavailable, "authorizer unavailable"}
+					if st.refuse(w, &denied, http.StatusServiceUnavailable, bodyUnavailable, "", outcome{rl.label, DecisionUnavailable, "authorizer unavailable"}) {
+						return denied
+					}
 				default:
-					reply(w, http.StatusUnauthorized, bodyUnauthorized, `Bearer error="invalid_token", error_description="`+ReasonNoIssuer+`"`)
-					return outcome{rl.label, DecisionUnauthorized, ReasonNoIssuer}
+					if st.refuse(w, &denied, http.StatusUnauthorized, bodyUnauthorized, `Bearer error="invalid_token", error_description="`+ReasonNoIssuer+`"`, outcome{rl.label, DecisionUnauthorized, ReasonNoIssuer}) {
+						return denied
+					}
 				}
 			}
-			// 5. Signature and claims.
-			tok, err = a.verify(r.Context(), raw, h.now())
+			// 5. Signature and claims (not of a token whose issuer Audit
+			// mode let through unpicked).
+			if denied.decision == "" {
+				tok, err = a.verify(r.Context(), raw, h.now())
+			}
 			if err != nil {
 				var ve *verify.Error
 				if errors.As(err, &ve) && ve.Unavailable() {
-					reply(w, http.StatusServiceUnavailable, bodyUnavailable, "")
-					return outcome{rl.label, DecisionUnavailable, string(ve.Reason)}
+					if st.refuse(w, &denied, http.StatusServiceUnavailable, bodyUnavailable, "", outcome{rl.label, DecisionUnavailable, string(ve.Reason)}) {
+						return denied
+					}
+				} else {
+					reason := err.Error()
+					if st.refuse(w, &denied, http.StatusUnauthorized, bodyUnauthorized, `Bearer error="invalid_token", error_description="`+reason+`"`, outcome{rl.label, DecisionUnauthorized, reason}) {
+						return denied
+					}
 				}
-				reason := err.Error()
-				reply(w, http.StatusUnauthorized, bodyUnauthorized, `Bearer error="invalid_token", error_description="`+reason+`"`)
-				return outcome{rl.label, DecisionUnauthorized, reason}
 			}
 		}
 		// A second token in a form body is looked for only now: a client
@@ -400,7 +445,7 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request) (out outcome) {
 		case problem == formTooLarge:
 			reply(w, http.StatusRequestEntityTooLarge, bodyTooLarge, "")
 			return outcome{rl.label, DecisionBadRequest, problem}
-		case problem == twoTokens && tok == nil: // the only token is in the body
+		case problem == twoTokens && raw == "": // the only token is in the body
 			reply(w, http.StatusBadRequest, bodyBadRequest, `Bearer error="invalid_request", error_description="`+src.misplaced+`"`)
 			return outcome{rl.label, DecisionBadRequest, src.misplaced}
 		default:
@@ -408,28 +453,49 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request) (out outcome) {
 			return outcome{rl.label, DecisionBadRequest, problem}
 		}
 		// 6. Scopes and claim requirements. Without a token only an
-		// optional-token rule gets here, and such a rule has none.
-		if tok != nil {
-			if !authz.HasScopes(tok, a.scopeClaims, rl.scopes, rl.allOf) {
-				reply(w, http.StatusForbidden, bodyForbidden, rl.challenge)
-				return outcome{rl.label, DecisionForbidden, "insufficient scope"}
+		// optional-token rule, which has none, or Audit mode gets here.
+		switch {
+		case tok == nil:
+		case !authz.HasScopes(tok, a.scopeClaims, rl.scopes, rl.allOf):
+			if st.refuse(w, &denied, http.StatusForbidden, bodyForbidden, rl.challenge, outcome{rl.label, DecisionForbidden, "insufficient scope"}) {
+				return denied
 			}
-			for i := range rl.claims {
-				if !authz.Holds(tok, &rl.claims[i]) {
-					reply(w, http.StatusForbidden, bodyForbidden, rl.challenge)
-					return outcome{rl.label, DecisionForbidden, "claim requirement not met"}
-				}
+		case !holdsAll(tok, rl.claims):
+			if st.refuse(w, &denied, http.StatusForbidden, bodyForbidden, rl.challenge, outcome{rl.label, DecisionForbidden, "claim requirement not met"}) {
+				return denied
 			}
 		}
 	}
 	// 7. Forward (a body not yet under the idle deadline goes under it now).
+	// In Audit mode the app learns the decision; a token Audit let through
+	// unverified brings no claims (tok is nil).
 	h.prepare(r, st, rl, a, tok, raw, path)
+	if st.audit {
+		decision := DecisionAllowed
+		if denied.decision != "" {
+			decision = denied.decision
+		}
+		r.Header[config.DecisionHeader] = []string{decision}
+	}
 	if body && !underDeadline {
 		r = forwardBody(w, r, h.opts.BodyIdleTimeout)
 	}
 	forwarding = true
 	h.proxy.ServeHTTP(w, r)
+	if denied.decision != "" {
+		return denied
+	}
 	return outcome{rl.label, DecisionAllowed, ""}
+}
+
+// holdsAll reports whether tok meets every claim requirement.
+func holdsAll(tok *verify.Token, claims []config.ClaimRequirement) bool {
+	for i := range claims {
+		if !authz.Holds(tok, &claims[i]) {
+			return false
+		}
+	}
+	return true
 }
 
 // sanityHeaders refuses requests whose meaning a later hop could change.

@@ -52,10 +52,15 @@ type env struct {
 	observed []string
 }
 
-func (e *env) Request(route, decision, reason string, _ float64) {
+// Request records route|decision|reason, and |audit in Audit mode.
+func (e *env) Request(route, decision, reason, mode string, _ float64) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	e.observed = append(e.observed, route+"|"+decision+"|"+reason)
+	o := route + "|" + decision + "|" + reason
+	if mode != proxy.ModeEnforce {
+		o += "|" + mode
+	}
+	e.observed = append(e.observed, o)
 }
 
 // colorsConfig is the running example compiled for iss.

@@ -29,6 +29,7 @@ type state struct {
 	upstream *url.URL
 	caches   []*keys.Cache // referenced by some rule: readiness
 	scopes   []uint64      // the token cache's scopes in use
+	audit    bool          // authorization refusals are forwarded (Audited)
 }
 
 type rule struct {
@@ -93,7 +94,7 @@ func claimHeaders(list []config.ClaimHeader) []config.ClaimHeader {
 // tokens.
 func compile(snap *config.Snapshot, upstream *url.URL, reg *keys.Registry, tc *TokenCache) (*state, error) {
 	c := snap.Config
-	st := &state{snap: snap, upstream: upstream}
+	st := &state{snap: snap, upstream: upstream, audit: c.Mode == config.ModeAudit}
 	if st.upstream == nil {
 		if c.Upstream == "" {
 			return nil, fmt.Errorf("upstream: the configuration has none and --upstream was not given")
@@ -256,7 +257,7 @@ func (st *state) nearMisses(rules []config.Rule) {
 // headers an app believes because its proxy sets them: from a client they
 // are forged.
 var alwaysStripped = []string{
-	config.NormalizeHeader(config.ClaimsHeader),
+	config.NormalizeHeader(config.ClaimsHeader), config.NormalizeHeader(config.DecisionHeader),
 	// The X-Forwarded-* the sidecar sets.
 	"x-forwarded-for", "x-forwarded-host", "x-forwarded-proto",
 	// The client's address: IP allow-lists, rate limits and audit logs
