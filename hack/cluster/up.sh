@@ -212,6 +212,7 @@ start kube-controller-manager "$BIN/kube-controller-manager" \
   --kubeconfig "$P/controller-manager.kubeconfig" \
   --authentication-kubeconfig "$P/controller-manager.kubeconfig" --authorization-kubeconfig "$P/controller-manager.kubeconfig" \
   --bind-address 127.0.0.1 --secure-port 10257 --cert-dir "$STATE/controller-manager" \
+  --flex-volume-plugin-dir "$STATE/controller-manager/volume-plugins" \
   --service-account-private-key-file "$P/sa.key" --root-ca-file "$P/ca.crt" \
   --cluster-signing-cert-file "$P/ca.crt" --cluster-signing-key-file "$P/ca.key" \
   --use-service-account-credentials --leader-elect=false --profiling=false \
