@@ -49,6 +49,11 @@ pod_pids() {
   find "${dirs[@]}" -name cgroup.procs -exec cat {} + 2>/dev/null | sort -un
 }
 
+# Host clean-up beyond our own processes and directories needs the record up.sh makes
+# before changing anything; without it (never started) there is nothing of ours there.
+owned=0
+[[ -f "$STATE/host/saved" ]] && owned=1
+
 # 1. Node agents and controllers first, so nothing restarts the pods we stop.
 stop kube-proxy 10
 stop kubelet 20
@@ -56,7 +61,8 @@ stop kube-scheduler 10
 stop kube-controller-manager 10
 
 # 2. The pods: SIGTERM, then SIGKILL what is left after 5 s.
-mapfile -t pids < <(pod_pids)
+pids=()
+((owned)) && mapfile -t pids < <(pod_pids)
 if ((${#pids[@]} > 0)); then
   say "stopping ${#pids[@]} pod processes"
   kill_all TERM "${pids[@]}"
@@ -111,6 +117,7 @@ fi
 # 7. iptables: every KUBE-/CNI-/JWTGATE- chain that was not there before, and every
 # rule that jumps to one, in one iptables-restore --noflush per table.
 for ipt in iptables ip6tables; do
+  ((owned)) || break
   command -v "$ipt-save" >/dev/null || continue
   keep="$STATE/host/$ipt-chains"
   for table in filter nat mangle raw; do
@@ -144,7 +151,7 @@ if [[ -f "$STATE/host/sysctls" ]]; then
 fi
 [[ -f "$STATE/host/loaded-br_netfilter" ]] && { modprobe -r br_netfilter 2>/dev/null || say "warning: br_netfilter still in use"; }
 [[ -f "$STATE/host/loaded-overlay" ]] && { modprobe -r overlay 2>/dev/null || say "warning: overlay still in use"; }
-if [[ ! -f "$STATE/host/kubepods-existed" ]]; then
+if ((owned)); then
   mapfile -t cgroups < <(kubepods_dirs)
   if ((${#cgroups[@]} > 0)); then
     say "removing kubepods cgroups"

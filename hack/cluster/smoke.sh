@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Smoke test of the local cluster (make cluster-up, make cluster-images first): runs
+# Smoke test of the local cluster (make cluster-up and make images first; as root): runs
 # the colors API (2 replicas) behind its Service and calls it from a client pod
 # through the Service's DNS name. Leaves the namespace for inspection; delete it with
 # `kubectl delete namespace jwtgate-smoke`.
@@ -16,8 +16,10 @@ IMAGE_REGISTRY="${IMAGE_REGISTRY:-ghcr.io/jwtgate}"
 NS=jwtgate-smoke
 started=$SECONDS
 
+# The images this test runs, from `make images` (imported again: cheap, and the tag may be new).
+"$HERE/import-images.sh" "$ROOT/bin/images/colorsapp.tar" "$ROOT/bin/images/incluster-client.tar"
 "$KUBECTL" create namespace "$NS" --dry-run=client -o yaml | "$KUBECTL" apply -f - >/dev/null
-sed -e "s|namespace: colors|namespace: $NS|" -e "s|jwtgate-colorsapp:dev|jwtgate-colorsapp:$VERSION|" \
+sed -e "s|namespace: colors|namespace: $NS|" -e "s|jwtgate-colorsapp:dev|jwtgate-colorsapp:$VERSION|" -e "s|IfNotPresent|Never|" \
   "$ROOT/config/samples/apps/colors-api.yaml" | "$KUBECTL" apply -f - >/dev/null
 "$KUBECTL" -n "$NS" rollout status deployment/colors-api --timeout=120s >&2
 
@@ -32,7 +34,7 @@ spec:
   containers:
     - name: client
       image: $IMAGE_REGISTRY/jwtgate-incluster-client:$VERSION
-      imagePullPolicy: IfNotPresent
+      imagePullPolicy: Never
       # Retries: kube-proxy can program a Service a moment after its endpoints are Ready.
       args: [-retry=30s, -expect=200, "http://colors-api.$NS.svc.cluster.local/colors"]
       securityContext:

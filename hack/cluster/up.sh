@@ -12,7 +12,8 @@
 # (/run/containerd, /var/lib/kubelet/device-plugins, /var/lib/cni, /run/mount).
 # Pod traffic never leaves the machine: pods only have a route to the Service range, a
 # mangle FORWARD rule drops anything from the bridge bound elsewhere, nothing is
-# masqueraded, and CoreDNS has no upstream.
+# masqueraded, and CoreDNS has no upstream. Nor does containerd's: image pulls go to a
+# closed loopback proxy port, so a missing image fails without a registry lookup.
 set -euo pipefail
 
 HERE="$(cd "$(dirname "$0")" && pwd)"
@@ -65,7 +66,10 @@ if [[ ! -f "$STATE/host/saved" ]]; then
   for ipt in iptables ip6tables; do
     "$ipt-save" 2>/dev/null | sed -n 's/^:\([^ ]*\) .*/\1/p' | grep -E "$CHAIN_RE" >"$STATE/host/$ipt-chains" || true
   done
-  compgen -G '/sys/fs/cgroup/*/kubepods' >/dev/null && touch "$STATE/host/kubepods-existed"
+  # down.sh stops every process in the kubepods cgroups: they must be ours alone.
+  if compgen -G '/sys/fs/cgroup/*/kubepods' >/dev/null || [[ -d /sys/fs/cgroup/kubepods ]]; then
+    die "kubepods cgroups exist already: another kubelet runs on this machine"
+  fi
   touch "$STATE/host/saved"
 fi
 echo "$BIN" >"$STATE/host/bin-dir" # down.sh finds our containerd shims by this binary
@@ -202,7 +206,12 @@ state = "$RUN_DIR/containerd"
   [plugins.'io.containerd.grpc.v1.cri']
     stream_server_address = "127.0.0.1"
 TOML
-start containerd "$BIN/containerd" --config "$STATE/config/containerd.toml"
+# A pull of an image that was not imported must fail on the spot, without even a DNS
+# lookup of the registry: every HTTP(S) request of containerd goes to a closed loopback port.
+(
+  export HTTP_PROXY=http://127.0.0.1:9 HTTPS_PROXY=http://127.0.0.1:9 NO_PROXY= http_proxy= https_proxy= no_proxy=
+  start containerd "$BIN/containerd" --config "$STATE/config/containerd.toml"
+)
 CTR=(ctr --address "$CONTAINERD_SOCK" -n k8s.io)
 wait_for containerd 60 containerd "${CTR[@]}" version
 "$ROOT/hack/cluster/import-images.sh" "$STATE/images/pause-${PAUSE_IMAGE##*:}.tar" "$STATE/images/coredns-${COREDNS_IMAGE##*:}.tar"
