@@ -10,7 +10,7 @@ ROOT="$(cd "$HERE/../.." && pwd)"
 source "$HERE/lib.sh"
 export KUBECONFIG="${KUBECONFIG:-$KUBECONFIG_PATH}"
 BIN="$("$HERE/build.sh")"
-KUBECTL="$BIN/kubectl"
+KUBECTL=("$BIN/kubectl" --cache-dir "$STATE/kubectl-cache")
 VERSION="${VERSION:-$(cat "$ROOT/bin/images/VERSION")}"
 IMAGE_REGISTRY="${IMAGE_REGISTRY:-ghcr.io/jwtgate}"
 NS=jwtgate-smoke
@@ -18,13 +18,13 @@ started=$SECONDS
 
 # The images this test runs, from `make images` (imported again: cheap, and the tag may be new).
 "$HERE/import-images.sh" "$ROOT/bin/images/colorsapp.tar" "$ROOT/bin/images/incluster-client.tar"
-"$KUBECTL" create namespace "$NS" --dry-run=client -o yaml | "$KUBECTL" apply -f - >/dev/null
+"${KUBECTL[@]}" create namespace "$NS" --dry-run=client -o yaml | "${KUBECTL[@]}" apply -f - >/dev/null
 sed -e "s|namespace: colors|namespace: $NS|" -e "s|jwtgate-colorsapp:dev|jwtgate-colorsapp:$VERSION|" -e "s|IfNotPresent|Never|" \
-  "$ROOT/config/samples/apps/colors-api.yaml" | "$KUBECTL" apply -f - >/dev/null
-"$KUBECTL" -n "$NS" rollout status deployment/colors-api --timeout=120s >&2
+  "$ROOT/config/samples/apps/colors-api.yaml" | "${KUBECTL[@]}" apply -f - >/dev/null
+"${KUBECTL[@]}" -n "$NS" rollout status deployment/colors-api --timeout=120s >&2
 
-"$KUBECTL" -n "$NS" delete pod client --ignore-not-found --wait >/dev/null
-"$KUBECTL" -n "$NS" apply -f - >/dev/null <<YAML
+"${KUBECTL[@]}" -n "$NS" delete pod client --ignore-not-found --wait >/dev/null
+"${KUBECTL[@]}" -n "$NS" apply -f - >/dev/null <<YAML
 apiVersion: v1
 kind: Pod
 metadata: {name: client}
@@ -42,10 +42,10 @@ spec:
         readOnlyRootFilesystem: true
         capabilities: {drop: [ALL]}
 YAML
-"$KUBECTL" -n "$NS" wait pod/client --for=jsonpath='{.status.phase}'=Succeeded --timeout=90s >/dev/null || {
-  "$KUBECTL" -n "$NS" logs client >&2 || true
+"${KUBECTL[@]}" -n "$NS" wait pod/client --for=jsonpath='{.status.phase}'=Succeeded --timeout=90s >/dev/null || {
+  "${KUBECTL[@]}" -n "$NS" logs client >&2 || true
   echo "smoke: FAILED: the client pod did not succeed" >&2
   exit 1
 }
-"$KUBECTL" -n "$NS" logs client
+"${KUBECTL[@]}" -n "$NS" logs client
 echo "smoke: ok in $((SECONDS - started))s: 2 replicas of colors-api answered through http://colors-api.$NS.svc.cluster.local" >&2
