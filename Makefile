@@ -53,6 +53,10 @@ build: ## Build bin/manager, bin/jwtgate-sidecar and bin/jwtgate (the command-li
 	CGO_ENABLED=0 go build -trimpath -ldflags "$(LDFLAGS)" -o bin/jwtgate-sidecar ./cmd/jwtgate-sidecar
 	CGO_ENABLED=0 go build -trimpath -ldflags "$(LDFLAGS)" -o bin/jwtgate ./cmd/jwtgate
 
+.PHONY: images
+images: build ## Pack the operator, sidecar, dev issuer, colors app and a client into OCI image tarballs under bin/images/ (no container engine; VERSION=...).
+	hack/images.sh
+
 .PHONY: run
 run: build ## Run the operator against the kubeconfig in use (no webhook: the API server cannot call back here).
 	bin/manager --leader-elect=false --webhook-cert-mode=off
@@ -88,6 +92,20 @@ fuzz: ## Run every fuzz target for FUZZTIME each (default 30s; not in CI).
 bench: ## Run the sidecar benchmarks.
 	go test -run '^$$' -bench . -benchmem ./sidecar/...
 
+##@ Local cluster (root; a real single-node cluster, see README "Installing on a cluster")
+
+.PHONY: cluster-up
+cluster-up: ## Build (first time only) and start a real single-node cluster; prints its kubeconfig's path.
+	@hack/cluster/up.sh
+
+.PHONY: cluster-images
+cluster-images: images ## Pack the images and import them into the running local cluster.
+	hack/cluster/import-images.sh bin/images/*.tar
+
+.PHONY: cluster-down
+cluster-down: ## Stop the local cluster and restore the host (CLUSTER_PURGE=1 also deletes its data).
+	@JWTGATE_CLUSTER_PURGE=$(CLUSTER_PURGE) hack/cluster/down.sh
+
 .PHONY: help
 help: ## Show this help.
-	@awk 'BEGIN {FS = ":.*##"} /^[a-zA-Z_-]+:.*?##/ { printf "  %-12s %s\n", $$1, $$2 } /^##@/ { printf "\n%s\n", substr($$0, 5) }' $(MAKEFILE_LIST)
+	@awk 'BEGIN {FS = ":.*##"} /^[a-zA-Z_-]+:.*?##/ { printf "  %-15s %s\n", $$1, $$2 } /^##@/ { printf "\n%s\n", substr($$0, 5) }' $(MAKEFILE_LIST)

@@ -1,0 +1,108 @@
+// Command incluster-client makes HTTP requests from inside a cluster, for smoke tests
+// and demos on images without a shell: it prints the status and body of each URL and
+// exits non-zero when one fails. With -retry it retries each URL until it answers
+// below 500 or the time is up (a Service's endpoints can be ready a moment before
+// kube-proxy programs them). Without URLs it waits until it is stopped, so a pod can
+// keep running for `kubectl exec <pod> -- /incluster-client URL`.
+package main
+
+import (
+	"context"
+	"crypto/tls"
+	"flag"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+	"time"
+)
+
+type headers []string
+
+func (h *headers) String() string     { return strings.Join(*h, ", ") }
+func (h *headers) Set(v string) error { *h = append(*h, v); return nil }
+
+func main() {
+	var hdrs headers
+	flag.Var(&hdrs, "H", "request header 'Name: value' (repeatable)")
+	method := flag.String("X", http.MethodGet, "request method")
+	bearerFile := flag.String("bearer-file", "", "file whose content is sent as 'Authorization: Bearer ...'")
+	retry := flag.Duration("retry", 0, "keep retrying each URL for this long until it answers below 500")
+	insecure := flag.Bool("k", false, "skip TLS certificate verification")
+	expect := flag.Int("expect", 0, "exit non-zero unless every response has this status (default: any status below 400)")
+	timeout := flag.Duration("timeout", 10*time.Second, "timeout of each request")
+	flag.Parse()
+
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if flag.NArg() == 0 {
+		<-ctx.Done()
+		return
+	}
+	client := &http.Client{Timeout: *timeout}
+	if *insecure {
+		client.Transport = &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true}} // opt-in, for self-signed test endpoints
+	}
+	ok := true
+	for _, url := range flag.Args() {
+		status, err := get(ctx, client, *method, url, hdrs, *bearerFile, *retry)
+		switch {
+		case err != nil:
+			fmt.Fprintf(os.Stderr, "%s: %v\n", url, err)
+			ok = false
+		case *expect != 0 && status != *expect, *expect == 0 && status >= 400:
+			ok = false
+		}
+	}
+	if !ok {
+		os.Exit(1)
+	}
+}
+
+func get(ctx context.Context, client *http.Client, method, url string, hdrs []string, bearerFile string, retry time.Duration) (int, error) {
+	deadline := time.Now().Add(retry)
+	for {
+		status, body, err := once(ctx, client, method, url, hdrs, bearerFile)
+		if (err == nil && status < 500) || time.Now().After(deadline) || ctx.Err() != nil {
+			if err == nil {
+				fmt.Printf("%s %d\n%s", url, status, body)
+				if len(body) > 0 && body[len(body)-1] != '\n' {
+					fmt.Println()
+				}
+			}
+			return status, err
+		}
+		time.Sleep(500 * time.Millisecond)
+	}
+}
+
+func once(ctx context.Context, client *http.Client, method, url string, hdrs []string, bearerFile string) (int, []byte, error) {
+	req, err := http.NewRequestWithContext(ctx, method, url, nil)
+	if err != nil {
+		return 0, nil, err
+	}
+	for _, h := range hdrs {
+		k, v, found := strings.Cut(h, ":")
+		if !found {
+			return 0, nil, fmt.Errorf("header %q is not 'Name: value'", h)
+		}
+		req.Header.Add(strings.TrimSpace(k), strings.TrimSpace(v))
+	}
+	if bearerFile != "" {
+		tok, err := os.ReadFile(bearerFile)
+		if err != nil {
+			return 0, nil, err
+		}
+		req.Header.Set("Authorization", "Bearer "+strings.TrimSpace(string(tok)))
+	}
+	resp, err := client.Do(req)
+	if err != nil {
+		return 0, nil, err
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+	return resp.StatusCode, body, err
+}
