@@ -207,12 +207,11 @@ func run(args []string) error {
 	case err := <-errc:
 		return err
 	}
-	// SIGTERM: leave the Service first (not ready; keep-alives end with
-	// their next answer) while still serving, then stop accepting and let
+	// SIGTERM: leave the Service first (not ready; each connection ends
+	// with its next answer) while still serving, then stop accepting and let
 	// requests in flight finish. The admin port stops last, so /readyz
 	// answers 503 throughout.
 	h.Drain()
-	srvs[0].SetKeepAlivesEnabled(false)
 	log.Info("shutting down: not ready, still serving", "delay", f.shutdownDelay.String())
 	select {
 	case <-time.After(f.shutdownDelay):

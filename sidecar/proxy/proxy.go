@@ -266,6 +266,13 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	start := h.now()
 	path := r.URL.Path // serve rewrites r.URL for the app
 	st := h.state.Load()
+	if h.draining.Load() {
+		// Shutting down: end each connection with its answer, so no client
+		// sends its next request on a connection that is about to close.
+		// (The server's SetKeepAlivesEnabled(false) would also close idle
+		// connections at once, racing requests already on their way.)
+		w.Header()["Connection"] = connectionClose
+	}
 	out := h.serve(w, r, st)
 	d := h.now().Sub(start)
 	mode := ModeEnforce

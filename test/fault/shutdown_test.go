@@ -3,7 +3,9 @@ package fault
 import (
 	"context"
 	"errors"
+	"net"
 	"net/http"
+	"net/http/httptrace"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -45,6 +47,11 @@ func TestGracefulShutdown(t *testing.T) {
 
 	var ok, cut, refused atomic.Int64
 	var firstCut atomic.Value
+	// When the listener closes (SIGTERM + --shutdown-delay), as UnixNano; 0
+	// before SIGTERM. A new connection that fails from then on was at most
+	// in the kernel's backlog of the closed listener, never accepted: no
+	// request of it reached the sidecar, as a connect that is refused.
+	var listenerCloses atomic.Int64
 	stop := make(chan struct{})
 	var wg sync.WaitGroup
 	for range 4 {
@@ -58,7 +65,13 @@ func TestGracefulShutdown(t *testing.T) {
 					return
 				default:
 				}
-				resp, err := client.Get(sc.URL + "/colors")
+				reused := false
+				req, _ := http.NewRequest(http.MethodGet, sc.URL+"/colors", nil)
+				req = req.WithContext(httptrace.WithClientTrace(req.Context(), &httptrace.ClientTrace{
+					GotConn: func(i httptrace.GotConnInfo) { reused = i.Reused },
+				}))
+				resp, err := client.Do(req)
+				closes := listenerCloses.Load()
 				switch {
 				case err == nil:
 					resp.Body.Close()
@@ -68,7 +81,7 @@ func TestGracefulShutdown(t *testing.T) {
 						cut.Add(1)
 						firstCut.CompareAndSwap(nil, resp.Status)
 					}
-				case errors.Is(err, syscall.ECONNREFUSED):
+				case refusedAtConnect(err), !reused && closes != 0 && time.Now().UnixNano() >= closes-int64(50*time.Millisecond):
 					refused.Add(1)
 					time.Sleep(20 * time.Millisecond)
 				default:
@@ -93,6 +106,7 @@ func TestGracefulShutdown(t *testing.T) {
 	time.Sleep(500 * time.Millisecond) // load running, the slow request in flight
 
 	sigterm := time.Now()
+	listenerCloses.Store(sigterm.Add(time.Second).UnixNano())
 	var notReady atomic.Int64 // ns after SIGTERM when /readyz first answered 503
 	go func() {
 		for time.Since(sigterm) < 10*time.Second {
@@ -133,4 +147,12 @@ func TestGracefulShutdown(t *testing.T) {
 	if l := lines(`"msg":"shutting down: not ready, still serving"`); len(l) == 0 && !strings.Contains(sidecarLog.String(), "shutting down") {
 		t.Error("no shutdown log line")
 	}
+}
+
+// refusedAtConnect: the connection was never made, so no request was sent.
+// Besides ECONNREFUSED, a handshake still in the closed listener's backlog
+// is reset by the kernel; both fail inside dial.
+func refusedAtConnect(err error) bool {
+	var op *net.OpError
+	return errors.Is(err, syscall.ECONNREFUSED) || errors.As(err, &op) && op.Op == "dial"
 }
