@@ -216,17 +216,18 @@ func markKeysChecked(a *v1alpha1.JWTAuthorizer) {
 }
 
 func authorizer(c *config.Config, name string) config.Authorizer {
-	i := slices.IndexFunc(c.Authorizers, func(a config.Authorizer) bool { return a.Name == name })
-	if i < 0 {
-		return config.Authorizer{}
-	}
-	return c.Authorizers[i]
+	return find(c.Authorizers, func(a config.Authorizer) bool { return a.Name == name })
 }
 
 func rule(c *config.Config, path string) config.Rule {
-	i := slices.IndexFunc(c.Rules, func(r config.Rule) bool { return r.Path == path })
-	if i < 0 {
-		return config.Rule{}
+	return find(c.Rules, func(r config.Rule) bool { return r.Path == path })
+}
+
+// find returns the first element of list that matches, or the zero value.
+func find[T any](list []T, match func(T) bool) T {
+	var zero T
+	if i := slices.IndexFunc(list, match); i >= 0 {
+		return list[i]
 	}
-	return c.Rules[i]
+	return zero
 }
