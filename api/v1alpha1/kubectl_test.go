@@ -1,6 +1,8 @@
 package v1alpha1_test
 
 import (
+	"errors"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -8,6 +10,8 @@ import (
 
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
 
 	authv1alpha1 "github.com/jwtgate/jwtgate/api/v1alpha1"
@@ -52,6 +56,37 @@ var _ = Describe("kubectl against the local control plane", Ordered, func() {
 		Expect(admin.Spec.Rules[1].Claims[1].Operator).To(Equal(authv1alpha1.ClaimOperatorNotIn))
 	})
 
+	It("applies the feature samples, each object as written", func() {
+		// What config/samples/features/README.md tells a user to run after the samples.
+		out := kubectl("apply", "-f", "../../config/samples/features")
+		objs := featureSamples()
+		Expect(objs).To(ContainElement(HaveField("Object", HaveKeyWithValue("kind", "ConfigMap"))))
+		Expect(objs).To(ContainElement(HaveField("Object", HaveKeyWithValue("kind", "JWTAuthorizer"))))
+		Expect(objs).To(ContainElement(HaveField("Object", HaveKeyWithValue("kind", "ProtectedRoute"))))
+		var listed []string
+		for _, want := range objs {
+			Expect(out).To(ContainSubstring(resourceName(want) + " created"))
+			got := &unstructured.Unstructured{}
+			got.SetGroupVersionKind(want.GroupVersionKind())
+			Expect(k8sClient.Get(ctx, keyOf(want), got)).To(Succeed())
+			// Stored as written: every field of the file's spec (or data) is
+			// there unchanged; the API server only adds defaults.
+			for field, value := range want.Object {
+				if field == "apiVersion" || field == "kind" || field == "metadata" {
+					continue
+				}
+				for k, v := range value.(map[string]any) {
+					Expect(got.Object[field]).To(HaveKeyWithValue(k, v), "%s: %s.%s", resourceName(want), field, k)
+				}
+			}
+			if want.GetKind() != "ConfigMap" {
+				listed = append(listed, resourceName(want))
+			}
+		}
+		names := kubectl("get", "jwta,proute", "-n", testNamespace, "-o", "name")
+		Expect(strings.Fields(names)).To(ContainElements(listed))
+	})
+
 	It("shows the printer columns under the short names", func() {
 		out := kubectl("get", "jwta,proute", "-n", testNamespace)
 		Expect(out).To(MatchRegexp(`NAME\s+ISSUER\s+READY\s+KEYS\s+AGE`))
@@ -89,3 +124,38 @@ spec:
 		Expect(out).To(MatchRegexp(`Key Refresh:\s+Interval:\s+15m\s+Max Stale:\s+48h\s+Unknown Kid Cooldown:\s+10s`))
 	})
 })
+
+// featureSamples decodes every document of config/samples/features.
+func featureSamples() []*unstructured.Unstructured {
+	files, err := filepath.Glob("../../config/samples/features/*.yaml")
+	Expect(err).NotTo(HaveOccurred())
+	var objs []*unstructured.Unstructured
+	for _, file := range files {
+		f, err := os.Open(file)
+		Expect(err).NotTo(HaveOccurred())
+		dec := utilyaml.NewYAMLOrJSONDecoder(f, 4096)
+		for {
+			u := &unstructured.Unstructured{}
+			if err := dec.Decode(&u.Object); errors.Is(err, io.EOF) {
+				break
+			} else {
+				Expect(err).NotTo(HaveOccurred(), file)
+			}
+			if len(u.Object) > 0 {
+				objs = append(objs, u)
+			}
+		}
+		Expect(f.Close()).To(Succeed())
+	}
+	return objs
+}
+
+// resourceName is how kubectl names an object: configmap/idp-ca,
+// jwtauthorizer.auth.jwtgate.io/corp-idp.
+func resourceName(u *unstructured.Unstructured) string {
+	resource := strings.ToLower(u.GetKind())
+	if group := u.GroupVersionKind().Group; group != "" {
+		resource += "." + group
+	}
+	return resource + "/" + u.GetName()
+}
