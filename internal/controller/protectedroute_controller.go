@@ -7,6 +7,7 @@ import (
 	"slices"
 
 	corev1 "k8s.io/api/core/v1"
+	networkingv1 "k8s.io/api/networking/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
 	"k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -48,7 +49,8 @@ const (
 
 // ProtectedRouteReconciler compiles each ProtectedRoute into a ConfigMap it
 // owns, grants the namespace's service accounts read access to exactly that
-// ConfigMap (so sidecars can watch it), and reports the outcome in status.
+// ConfigMap (so sidecars can watch it), optionally writes a NetworkPolicy
+// that closes the pods' other ports, and reports the outcome in status.
 type ProtectedRouteReconciler struct {
 	client.Client
 	// APIReader reads around the label-filtered cache: an object with our
@@ -57,6 +59,9 @@ type ProtectedRouteReconciler struct {
 	// Recorder reports condition transitions as Events; nil means the
 	// manager's recorder named EventRecorderName.
 	Recorder events.EventRecorder
+	// DefaultNetworkPolicy is whether a route whose spec.networkPolicy is
+	// unset gets a NetworkPolicy (the --default-network-policy flag).
+	DefaultNetworkPolicy bool
 }
 
 // +kubebuilder:rbac:groups=auth.jwtgate.io,resources=protectedroutes,verbs=get;list;watch
@@ -173,7 +178,10 @@ func (r *ProtectedRouteReconciler) writeObjects(ctx context.Context, route *v1al
 		}
 		st.ConfigMapName, st.ConfigHash, st.Rules = ObjectName(route.Name), res.Hash, int32(len(res.Config.Rules)) //nolint:gosec // at most 256 rules (CRD validation)
 	}
-	return r.ensureRBAC(ctx, route)
+	if err := r.ensureRBAC(ctx, route); err != nil {
+		return err
+	}
+	return r.ensureNetworkPolicy(ctx, route)
 }
 
 // newRouteInput collects what routeConditions decides on.
@@ -420,6 +428,7 @@ func (r *ProtectedRouteReconciler) SetupWithManager(ctx context.Context, mgr ctr
 		Owns(&corev1.ConfigMap{}).
 		Owns(&rbacv1.Role{}).
 		Owns(&rbacv1.RoleBinding{}).
+		Owns(&networkingv1.NetworkPolicy{}).
 		Watches(&v1alpha1.ProtectedRoute{}, handler.EnqueueRequestsFromMapFunc(r.overlappingRoutes),
 			builder.WithPredicates(predicate.GenerationChangedPredicate{})).
 		Watches(&v1alpha1.JWTAuthorizer{}, handler.EnqueueRequestsFromMapFunc(r.routesForAuthorizer)).
