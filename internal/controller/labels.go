@@ -40,6 +40,9 @@ func CacheOptions() cache.Options {
 			&rbacv1.Role{}:                managed,
 			&rbacv1.RoleBinding{}:         managed,
 			&networkingv1.NetworkPolicy{}: managed,
+			// Every Service, whole (bypass report): spec.selector and ports are
+			// needed; managed fields are not.
+			&corev1.Service{}: {Transform: cache.TransformStripManagedFields()},
 		},
 	}
 }
