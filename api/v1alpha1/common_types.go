@@ -53,6 +53,9 @@ const (
 	// ConditionPodsGuarded is True when every pod a ProtectedRoute selects
 	// runs with the sidecar and new ones will get it.
 	ConditionPodsGuarded = "PodsGuarded"
+	// ConditionServicesTargetSidecar is True when no Service that selects a
+	// ProtectedRoute's pods targets the app's port around the sidecar.
+	ConditionServicesTargetSidecar = "ServicesTargetSidecar"
 )
 
 // Reasons for JWTAuthorizer conditions.
@@ -96,4 +99,12 @@ const (
 	ReasonNoPodsSelected      = "NoPodsSelected"
 	ReasonNamespaceNotOptedIn = "NamespaceNotOptedIn"
 	ReasonPodsUnguarded       = "PodsUnguarded"
+	// ReasonAllServicesTargetSidecar: every Service that selects the pods
+	// targets the sidecar's port.
+	ReasonAllServicesTargetSidecar = "AllServicesTargetSidecar"
+	// ReasonNoServiceSelectsPods: no Service selects the pods.
+	ReasonNoServiceSelectsPods = "NoServiceSelectsPods"
+	// ReasonServiceBypassesSidecar: a Service that selects the pods targets
+	// the app's own port, so its traffic reaches the app unchecked.
+	ReasonServiceBypassesSidecar = "ServiceBypassesSidecar"
 )

@@ -30,6 +30,18 @@ const (
 	RouteModeAudit RouteMode = "Audit"
 )
 
+// NetworkPolicyMode says whether the operator writes a NetworkPolicy that
+// admits traffic to a ProtectedRoute's pods only through the sidecar.
+// +kubebuilder:validation:Enum=Enabled;Disabled
+type NetworkPolicyMode string
+
+const (
+	// NetworkPolicyEnabled writes the NetworkPolicy.
+	NetworkPolicyEnabled NetworkPolicyMode = "Enabled"
+	// NetworkPolicyDisabled writes none, and removes the route's own.
+	NetworkPolicyDisabled NetworkPolicyMode = "Disabled"
+)
+
 // ClaimOperator says how a claim requirement's values are compared.
 // Every operator fails when the claim is absent or null.
 // +kubebuilder:validation:Enum=In;NotIn;Exists;Prefix
@@ -297,6 +309,19 @@ type ProtectedRouteSpec struct {
 	// +optional
 	// +kubebuilder:default=Enforce
 	Mode RouteMode `json:"mode,omitempty"`
+
+	// networkPolicy: Enabled makes the operator write a NetworkPolicy,
+	// owned by this route, that admits ingress to the selected pods only on
+	// the sidecar's ports (15080 for traffic, 15081 for health and metrics),
+	// from any peer, so nothing in the cluster can reach the app's port
+	// around the sidecar. Every other port of the pods is closed to ingress
+	// too, unless another NetworkPolicy admits it (policies add up, so one
+	// that admits the app's port reopens the way around). Disabled writes
+	// none and deletes the route's. Unset follows the operator's
+	// --default-network-policy flag (chart value networkPolicy.default).
+	// Only a network plugin that implements NetworkPolicy enforces it.
+	// +optional
+	NetworkPolicy NetworkPolicyMode `json:"networkPolicy,omitempty"`
 }
 
 // ProtectedRouteStatus reports whether the route is compiled and enforced.
@@ -369,6 +394,16 @@ type ProtectedRouteStatus struct {
 	// the message names the kubectl rollout restart that recreates them.
 	// When spec.port is a number, the message also warns that a Service
 	// targeting that number reaches the app around the sidecar.
+	//
+	// ServicesTargetSidecar says whether the Services that select the pods
+	// (their selector is part of spec.selector, or matches a selected pod)
+	// reach them through the sidecar. True with AllServicesTargetSidecar, or
+	// NoServiceSelectsPods. False with ServiceBypassesSidecar: a Service's
+	// targetPort is the app's port number (spec.port, or the number the
+	// injection recorded on the guarded pods) or the name the app's port
+	// got after injection (jwtgate-app), so its traffic reaches the app
+	// unchecked; the message names each such Service and the targetPort
+	// to set.
 	//
 	// Transitions are also reported as Events on the route (Normal when a
 	// condition becomes True, Warning when it becomes False).

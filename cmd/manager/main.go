@@ -40,6 +40,8 @@ type options struct {
 	// allowLoopbackIssuers lets key checks reach loopback issuers (the demo
 	// and tests run their issuer on this machine).
 	allowLoopbackIssuers bool
+	// defaultNetworkPolicy applies to routes that leave spec.networkPolicy unset.
+	defaultNetworkPolicy bool
 }
 
 func main() {
@@ -57,6 +59,8 @@ func main() {
 	flag.DurationVar(&o.fetchTimeout, "jwks-fetch-timeout", controller.DefaultFetchTimeout, "Timeout of one discovery + JWKS check.")
 	flag.BoolVar(&o.allowLoopbackIssuers, controller.AllowLoopbackIssuersFlag, false,
 		"Development only: let key checks contact issuers on loopback hosts (localhost, 127.0.0.0/8, ::1). Link-local and cloud metadata addresses stay refused.")
+	flag.BoolVar(&o.defaultNetworkPolicy, "default-network-policy", false,
+		"Write, for each ProtectedRoute whose spec.networkPolicy is unset, a NetworkPolicy that admits ingress to its pods only on the sidecar's ports. Needs a network plugin that enforces NetworkPolicy.")
 	printVersion := flag.Bool("version", false, "Print the version and exit.")
 	zapOpts := zap.Options{Development: false}
 	zapOpts.BindFlags(flag.CommandLine)
@@ -120,8 +124,9 @@ func run(ctx context.Context, o options) error {
 		return fmt.Errorf("setting up the JWTAuthorizer controller: %w", err)
 	}
 	if err := (&controller.ProtectedRouteReconciler{
-		Client:    mgr.GetClient(),
-		APIReader: mgr.GetAPIReader(),
+		Client:               mgr.GetClient(),
+		APIReader:            mgr.GetAPIReader(),
+		DefaultNetworkPolicy: o.defaultNetworkPolicy,
 	}).SetupWithManager(ctx, mgr); err != nil {
 		return fmt.Errorf("setting up the ProtectedRoute controller: %w", err)
 	}
@@ -141,6 +146,6 @@ func run(ctx context.Context, o options) error {
 		log.Info("key checks may contact loopback issuers (--" + controller.AllowLoopbackIssuersFlag + "); do not use this in production")
 	}
 	log.Info("starting manager", "version", version.String(), "namespace", o.namespace, "leaderElection", o.leaderElect,
-		"sidecarImage", o.sidecarImage, "metrics", o.metricsAddr, "health", o.healthAddr)
+		"sidecarImage", o.sidecarImage, "defaultNetworkPolicy", o.defaultNetworkPolicy, "metrics", o.metricsAddr, "health", o.healthAddr)
 	return mgr.Start(ctx)
 }

@@ -2,6 +2,7 @@ package controller
 
 import (
 	corev1 "k8s.io/api/core/v1"
+	networkingv1 "k8s.io/api/networking/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
 	"k8s.io/apimachinery/pkg/labels"
 	"sigs.k8s.io/controller-runtime/pkg/cache"
@@ -23,21 +24,25 @@ const (
 	AnnotationConfigHash = "jwtgate.io/config-hash"
 )
 
-// ObjectName is the name of the ConfigMap, Role and RoleBinding made for a
-// ProtectedRoute: the ConfigMap name the injection webhook mounts, defined
-// once in internal/inject.
+// ObjectName is the name of the ConfigMap, Role, RoleBinding and
+// NetworkPolicy made for a ProtectedRoute: the ConfigMap name the injection
+// webhook mounts, defined once in internal/inject.
 func ObjectName(route string) string { return inject.ConfigMapName(route) }
 
 // CacheOptions restricts the manager's caches for the kinds the operator owns
-// to jwtgate's objects, so it never holds every ConfigMap or Role of the
+// to jwtgate's objects, so it never holds every ConfigMap, Role or NetworkPolicy of the
 // cluster in memory. cmd/manager and the tests use the same options.
 func CacheOptions() cache.Options {
 	managed := cache.ByObject{Label: labels.SelectorFromSet(labels.Set{LabelManagedBy: ManagedByValue})}
 	return cache.Options{
 		ByObject: map[client.Object]cache.ByObject{
-			&corev1.ConfigMap{}:   managed,
-			&rbacv1.Role{}:        managed,
-			&rbacv1.RoleBinding{}: managed,
+			&corev1.ConfigMap{}:           managed,
+			&rbacv1.Role{}:                managed,
+			&rbacv1.RoleBinding{}:         managed,
+			&networkingv1.NetworkPolicy{}: managed,
+			// Every Service, whole (bypass report): spec.selector and ports are
+			// needed; managed fields are not.
+			&corev1.Service{}: {Transform: cache.TransformStripManagedFields()},
 		},
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"slices"
 
 	corev1 "k8s.io/api/core/v1"
+	networkingv1 "k8s.io/api/networking/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
 	"k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -48,7 +49,8 @@ const (
 
 // ProtectedRouteReconciler compiles each ProtectedRoute into a ConfigMap it
 // owns, grants the namespace's service accounts read access to exactly that
-// ConfigMap (so sidecars can watch it), and reports the outcome in status.
+// ConfigMap (so sidecars can watch it), optionally writes a NetworkPolicy
+// that closes the pods' other ports, and reports the outcome in status.
 type ProtectedRouteReconciler struct {
 	client.Client
 	// APIReader reads around the label-filtered cache: an object with our
@@ -57,6 +59,9 @@ type ProtectedRouteReconciler struct {
 	// Recorder reports condition transitions as Events; nil means the
 	// manager's recorder named EventRecorderName.
 	Recorder events.EventRecorder
+	// DefaultNetworkPolicy is whether a route whose spec.networkPolicy is
+	// unset gets a NetworkPolicy (the --default-network-policy flag).
+	DefaultNetworkPolicy bool
 }
 
 // +kubebuilder:rbac:groups=auth.jwtgate.io,resources=protectedroutes,verbs=get;list;watch
@@ -114,6 +119,7 @@ type gathered struct {
 	// conflict is the older route that keeps the pods both select; nil when none.
 	conflict *v1alpha1.ProtectedRoute
 	pods     podCensus
+	services serviceReport
 }
 
 func (r *ProtectedRouteReconciler) gather(ctx context.Context, route *v1alpha1.ProtectedRoute) (gathered, error) {
@@ -128,8 +134,19 @@ func (r *ProtectedRouteReconciler) gather(ctx context.Context, route *v1alpha1.P
 	if g.conflict, err = r.olderOverlapping(ctx, route); err != nil {
 		return g, err
 	}
-	g.pods, err = r.podCensus(ctx, route)
-	return g, err
+	pods, err := r.selectedPods(ctx, route)
+	if err != nil {
+		return g, err
+	}
+	if g.pods, err = r.podCensus(ctx, route, pods); err != nil {
+		return g, err
+	}
+	var services corev1.ServiceList
+	if err := r.List(ctx, &services, client.InNamespace(route.Namespace)); err != nil {
+		return g, err
+	}
+	g.services = reportServices(route, pods, services.Items)
+	return g, nil
 }
 
 // compileRoute compiles the route; rules that cannot be enforced together are
@@ -173,7 +190,10 @@ func (r *ProtectedRouteReconciler) writeObjects(ctx context.Context, route *v1al
 		}
 		st.ConfigMapName, st.ConfigHash, st.Rules = ObjectName(route.Name), res.Hash, int32(len(res.Config.Rules)) //nolint:gosec // at most 256 rules (CRD validation)
 	}
-	return r.ensureRBAC(ctx, route)
+	if err := r.ensureRBAC(ctx, route); err != nil {
+		return err
+	}
+	return r.ensureNetworkPolicy(ctx, route)
 }
 
 // newRouteInput collects what routeConditions decides on.
@@ -187,6 +207,7 @@ func newRouteInput(route *v1alpha1.ProtectedRoute, g gathered, invalid *compile.
 		configMap:    ObjectName(route.Name),
 		rules:        st.Rules,
 		pods:         g.pods,
+		services:     g.services,
 		audit:        route.Spec.Mode == v1alpha1.RouteModeAudit,
 	}
 	if route.Spec.Port.Type == intstr.Int {
@@ -263,22 +284,27 @@ func (r *ProtectedRouteReconciler) olderOverlapping(ctx context.Context, route *
 	return oldest, nil
 }
 
-// podCensus reads the namespace's and the selected pods' metadata from the
-// caches the watches fill (metadata only for pods; namespaces are small and
-// the injection webhook caches them whole already).
-func (r *ProtectedRouteReconciler) podCensus(ctx context.Context, route *v1alpha1.ProtectedRoute) (podCensus, error) {
-	ns := &corev1.Namespace{}
-	if err := r.Get(ctx, types.NamespacedName{Name: route.Namespace}, ns); err != nil {
-		return podCensus{}, err
-	}
+// selectedPods reads the selected pods' metadata from the cache the pod
+// watch fills (metadata only).
+func (r *ProtectedRouteReconciler) selectedPods(ctx context.Context, route *v1alpha1.ProtectedRoute) ([]metav1.PartialObjectMetadata, error) {
 	pods := &metav1.PartialObjectMetadataList{}
 	if len(route.Spec.Selector.MatchLabels) > 0 {
 		pods.SetGroupVersionKind(corev1.SchemeGroupVersion.WithKind("PodList"))
 		if err := r.List(ctx, pods, client.InNamespace(route.Namespace), client.MatchingLabels(route.Spec.Selector.MatchLabels)); err != nil {
-			return podCensus{}, err
+			return nil, err
 		}
 	}
-	return takeCensus(route.Namespace, ns.Labels, pods.Items), nil
+	return pods.Items, nil
+}
+
+// podCensus reads the namespace from the cache (namespaces are small and
+// the injection webhook caches them whole already) and sorts the pods.
+func (r *ProtectedRouteReconciler) podCensus(ctx context.Context, route *v1alpha1.ProtectedRoute, pods []metav1.PartialObjectMetadata) (podCensus, error) {
+	ns := &corev1.Namespace{}
+	if err := r.Get(ctx, types.NamespacedName{Name: route.Namespace}, ns); err != nil {
+		return podCensus{}, err
+	}
+	return takeCensus(route.Namespace, ns.Labels, pods), nil
 }
 
 func (r *ProtectedRouteReconciler) ensureConfigMap(ctx context.Context, route *v1alpha1.ProtectedRoute, res *compile.Result) error {
@@ -420,6 +446,7 @@ func (r *ProtectedRouteReconciler) SetupWithManager(ctx context.Context, mgr ctr
 		Owns(&corev1.ConfigMap{}).
 		Owns(&rbacv1.Role{}).
 		Owns(&rbacv1.RoleBinding{}).
+		Owns(&networkingv1.NetworkPolicy{}).
 		Watches(&v1alpha1.ProtectedRoute{}, handler.EnqueueRequestsFromMapFunc(r.overlappingRoutes),
 			builder.WithPredicates(predicate.GenerationChangedPredicate{})).
 		Watches(&v1alpha1.JWTAuthorizer{}, handler.EnqueueRequestsFromMapFunc(r.routesForAuthorizer)).
@@ -427,6 +454,11 @@ func (r *ProtectedRouteReconciler) SetupWithManager(ctx context.Context, mgr ctr
 			builder.OnlyMetadata, builder.WithPredicates(podChanged)).
 		Watches(&corev1.Namespace{}, handler.EnqueueRequestsFromMapFunc(r.routesInNamespace),
 			builder.WithPredicates(optInChanged)).
+		// Whole Services: their selector and ports are in the spec. The map
+		// function sees both versions of an update, so a route a Service
+		// stops selecting hears of it too.
+		Watches(&corev1.Service{}, handler.EnqueueRequestsFromMapFunc(r.routesForService),
+			builder.WithPredicates(serviceChanged)).
 		Named("protectedroute").
 		Complete(r)
 }
@@ -451,6 +483,14 @@ func (r *ProtectedRouteReconciler) routesForAuthorizer(ctx context.Context, o cl
 
 func (r *ProtectedRouteReconciler) routesForPod(ctx context.Context, o client.Object) []reconcile.Request {
 	return r.routesFor(ctx, o.GetNamespace(), func(p *v1alpha1.ProtectedRoute) bool { return selection.Selects(p, o.GetLabels()) })
+}
+
+func (r *ProtectedRouteReconciler) routesForService(ctx context.Context, o client.Object) []reconcile.Request {
+	svc, ok := o.(*corev1.Service)
+	if !ok {
+		return nil
+	}
+	return r.routesFor(ctx, o.GetNamespace(), serviceMaySelect(svc))
 }
 
 // routesInNamespace recomputes PodsGuarded when the namespace opts in or out.

@@ -5,6 +5,7 @@ import (
 	. "github.com/onsi/gomega"
 	admissionregistrationv1 "k8s.io/api/admissionregistration/v1"
 	corev1 "k8s.io/api/core/v1"
+	networkingv1 "k8s.io/api/networking/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -33,11 +34,12 @@ func harmlessWebhook(name string) *admissionregistrationv1.MutatingWebhookConfig
 }
 
 // grantEditor gives user what a namespace's developers typically hold:
-// every write on ConfigMaps, Roles and RoleBindings of ns.
+// every write on ConfigMaps, Roles, RoleBindings and NetworkPolicies of ns.
 func grantEditor(ns, user string) client.Client {
 	role := &rbacv1.Role{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "editor"}, Rules: []rbacv1.PolicyRule{
 		{APIGroups: []string{""}, Resources: []string{"configmaps"}, Verbs: []string{"*"}},
 		{APIGroups: []string{rbacv1.GroupName}, Resources: []string{"roles", "rolebindings"}, Verbs: []string{"*"}},
+		{APIGroups: []string{networkingv1.GroupName}, Resources: []string{"networkpolicies"}, Verbs: []string{"*"}},
 	}}
 	Expect(k8sClient.Create(bg, role)).To(Succeed())
 	Expect(k8sClient.Create(bg, &rbacv1.RoleBinding{
@@ -99,6 +101,7 @@ var _ = Describe("Least privilege", func() {
 	It("lets only the operator and system:masters change what it makes for a route", func() {
 		ns := newNamespace()
 		route := colorsRoute(ns)
+		route.Spec.NetworkPolicy = v1alpha1.NetworkPolicyEnabled
 		Expect(k8sClient.Create(bg, colorsAuthorizer(ns, newIssuer().URL))).To(Succeed())
 		Expect(k8sClient.Create(bg, route)).To(Succeed())
 		Eventually(condition(route, v1alpha1.ConditionReady)).Should(haveReason(metav1.ConditionTrue, v1alpha1.ReasonCompiled))
@@ -126,6 +129,10 @@ var _ = Describe("Least privilege", func() {
 		Expect(editor.Update(bg, role)).To(refused("Role " + ns + "/" + name))
 		rb := &rbacv1.RoleBinding{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name}}
 		Expect(editor.Delete(bg, rb)).To(refused("RoleBinding " + ns + "/" + name))
+		np := &networkingv1.NetworkPolicy{}
+		Expect(k8sClient.Get(bg, client.ObjectKey{Namespace: ns, Name: name}, np)).To(Succeed())
+		np.Spec.Ingress = append(np.Spec.Ingress, networkingv1.NetworkPolicyIngressRule{})
+		Expect(editor.Update(bg, np)).To(refused("NetworkPolicy "+ns+"/"+name), "opening every port")
 
 		By("refusing an editor's objects that claim to be jwtgate's")
 		Expect(editor.Create(bg, managedConfigMap(ns, "fake"))).To(refused("may create it"))
@@ -170,12 +177,15 @@ var _ = Describe("Least privilege", func() {
 		}
 		Expect(k8sClient.Create(bg, binding)).To(Succeed())
 
-		confined := "jwtgate: the jwtgate operator writes only the ConfigMaps, Roles and RoleBindings it makes for a ProtectedRoute"
+		confined := "jwtgate: the jwtgate operator writes only the ConfigMaps, Roles, RoleBindings and NetworkPolicies it makes for a ProtectedRoute"
 		theirs.Data["a"] = "2"
 		Expect(operator.Update(bg, theirs)).To(refused(confined, "refused to update ConfigMap "+ns+"/app-settings"))
 		theirs.Labels = map[string]string{LabelManagedBy: ManagedByValue}
 		Expect(operator.Update(bg, theirs)).To(refused(confined), "taking over by labelling")
 		Expect(operator.Delete(bg, binding)).To(refused(confined, "refused to delete RoleBinding "+ns+"/app-binding"))
+		denyAll := &networkingv1.NetworkPolicy{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "deny-all"}}
+		Expect(k8sClient.Create(bg, denyAll)).To(Succeed())
+		Expect(operator.Delete(bg, denyAll)).To(refused(confined, "refused to delete NetworkPolicy "+ns+"/deny-all"))
 		Expect(operator.Create(bg, &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "plain"}})).To(refused(confined))
 		Expect(operator.Create(bg, managedConfigMap(ns, "no-owner"))).To(refused(confined), "labelled, but no route controls it")
 	})

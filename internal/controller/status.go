@@ -62,6 +62,8 @@ type routeInput struct {
 	rules     int32
 	// pods is what the selected pods' and their namespace's metadata say.
 	pods podCensus
+	// services is what the namespace's Services say.
+	services serviceReport
 	// numericPort is spec.port when it is a number, "" when it is a name.
 	numericPort string
 	// audit: spec.mode is Audit.
@@ -112,9 +114,9 @@ func firstFiring(checks []check, in routeInput) (reason, message string, fired b
 	return "", "", false
 }
 
-// routeConditions returns a ProtectedRoute's Accepted, ResolvedRefs, Ready
-// and PodsGuarded conditions, in that order, for what Reconcile gathered and
-// wrote. Ready keeps meaning "compiled and distributed": pods get the
+// routeConditions returns a ProtectedRoute's Accepted, ResolvedRefs, Ready,
+// PodsGuarded and ServicesTargetSidecar conditions, in that order, for what
+// Reconcile gathered and wrote. Ready keeps meaning "compiled and distributed": pods get the
 // sidecar only when they are created, which PodsGuarded reports apart.
 func routeConditions(in routeInput) []metav1.Condition {
 	decide := func(typ string, checks []check, okReason, okMessage, note string) metav1.Condition {
@@ -140,7 +142,28 @@ func routeConditions(in routeInput) []metav1.Condition {
 			fmt.Sprintf("all %d referenced JWTAuthorizers exist and are Ready", in.references), ""),
 		ready,
 		decide(v1alpha1.ConditionPodsGuarded, guardChecks, guardedReason, guardedMsg, portNote(in.numericPort)),
+		servicesCondition(in),
 	}
+}
+
+// servicesCondition reports the Services that reach the app around the sidecar.
+func servicesCondition(in routeInput) metav1.Condition {
+	s := in.services
+	switch {
+	case len(s.bypassing) > 0:
+		msg := fmt.Sprintf("%d of %d Services that select the pods bypass the jwtgate sidecar. ", len(s.bypassing), s.selecting)
+		if len(s.bypassing) > maxNamed {
+			msg += fmt.Sprintf("%s. (and %d more)", strings.Join(s.bypassing[:maxNamed], ". "), len(s.bypassing)-maxNamed)
+		} else {
+			msg += strings.Join(s.bypassing, ". ")
+		}
+		return newCondition(in.generation, v1alpha1.ConditionServicesTargetSidecar, false, v1alpha1.ReasonServiceBypassesSidecar, msg)
+	case s.selecting == 0:
+		return newCondition(in.generation, v1alpha1.ConditionServicesTargetSidecar, true, v1alpha1.ReasonNoServiceSelectsPods,
+			"no Service selects the pods")
+	}
+	return newCondition(in.generation, v1alpha1.ConditionServicesTargetSidecar, true, v1alpha1.ReasonAllServicesTargetSidecar,
+		fmt.Sprintf("all %d Services that select the pods reach them through the jwtgate sidecar", s.selecting))
 }
 
 func namespaceNotOptedIn(in routeInput) (string, string, bool) {
@@ -281,13 +304,19 @@ func unresolvedCondition(un []compile.Unresolved) (string, string) {
 	return reason, strings.Join(parts, ". ") + "."
 }
 
+// messageIsNews lists the conditions whose False message names the objects
+// to fix, so a changed message (another Service bypasses the sidecar) is
+// news too.
+var messageIsNews = []string{v1alpha1.ConditionServicesTargetSidecar}
+
 // recordTransitions emits one Event per condition whose status or reason
 // differs between before and after: Normal when it is True, Warning when it
-// is not. Messages alone do not count (a key count changing is no news), so
-// a steady state emits nothing.
+// is not. Messages alone do not count (a key count changing is no news),
+// except for messageIsNews, so a steady state emits nothing.
 func recordTransitions(rec events.EventRecorder, obj runtime.Object, action string, before, after []metav1.Condition) {
 	for _, c := range after {
-		if old := meta.FindStatusCondition(before, c.Type); old != nil && old.Status == c.Status && old.Reason == c.Reason {
+		if old := meta.FindStatusCondition(before, c.Type); old != nil && old.Status == c.Status && old.Reason == c.Reason &&
+			(c.Status == metav1.ConditionTrue || old.Message == c.Message || !slices.Contains(messageIsNews, c.Type)) {
 			continue
 		}
 		typ := corev1.EventTypeNormal

@@ -226,7 +226,8 @@ func TestRouteConditionsShape(t *testing.T) {
 				c.Type, c.ObservedGeneration, c.LastTransitionTime, testGen)
 		}
 	}
-	if want := []string{v1alpha1.ConditionAccepted, v1alpha1.ConditionResolvedRefs, v1alpha1.ConditionReady, v1alpha1.ConditionPodsGuarded}; !slices.Equal(types, want) {
+	if want := []string{v1alpha1.ConditionAccepted, v1alpha1.ConditionResolvedRefs, v1alpha1.ConditionReady, v1alpha1.ConditionPodsGuarded,
+		v1alpha1.ConditionServicesTargetSidecar}; !slices.Equal(types, want) {
 		t.Errorf("condition types %v, want %v", types, want)
 	}
 	if msg := conds[0].Message; len(msg) > conditionMessageLimit || !strings.HasSuffix(msg, "...") {

@@ -52,12 +52,17 @@ func OwningRoute(podLabels map[string]string, routes []v1alpha1.ProtectedRoute) 
 // matchLabels only, they overlap unless some key is required with different
 // values by both.
 func Overlap(a, b *v1alpha1.ProtectedRoute) bool {
-	am, bm := a.Spec.Selector.MatchLabels, b.Spec.Selector.MatchLabels
-	if len(am) == 0 || len(bm) == 0 {
+	return LabelsOverlap(a.Spec.Selector.MatchLabels, b.Spec.Selector.MatchLabels)
+}
+
+// LabelsOverlap reports whether two non-empty equality selectors can select
+// the same pod: no key is required with different values by both.
+func LabelsOverlap(a, b map[string]string) bool {
+	if len(a) == 0 || len(b) == 0 {
 		return false
 	}
-	for k, v := range am {
-		if w, ok := bm[k]; ok && w != v {
+	for k, v := range a {
+		if w, ok := b[k]; ok && w != v {
 			return false
 		}
 	}

@@ -96,6 +96,7 @@ flags meet: keep it in step with cmd/manager.
   (printf "--webhook-service-name=%s" (include "jwtgate.webhookServiceName" .))
   (printf "--webhook-secret-name=%s" (include "jwtgate.webhookSecretName" .))
   (printf "--webhook-config-name=%s" (include "jwtgate.webhookName" .))
+  (printf "--default-network-policy=%t" .Values.networkPolicy.default)
 }}
 {{- range (concat $args .Values.operator.extraArgs) }}
 - {{ . | quote }}
