@@ -168,7 +168,8 @@ type Cache struct {
 	opts    Options
 	obs     Observer
 	log     *slog.Logger
-	now     func() time.Time
+	// clock is time.Now, replaced by tests while Run reads it.
+	clock atomic.Pointer[func() time.Time]
 
 	snap atomic.Pointer[snapshot]
 	// attempted is set once the first fetch ended, well or not: from then
@@ -202,12 +203,16 @@ func NewCache(src Source, client *http.Client, opts Options, obs Observer, log *
 	return newCache(src, &Fetcher{client: client, allowInsecureHTTP: src.AllowInsecureHTTP}, opts, obs, log)
 }
 
+func (c *Cache) now() time.Time { return (*c.clock.Load())() }
+
 func newCache(src Source, f *Fetcher, opts Options, obs Observer, log *slog.Logger) *Cache {
 	if log == nil {
 		log = slog.Default()
 	}
 	c := &Cache{src: src, fetcher: f, opts: opts.withDefaults().with(src.Timing), obs: obs, log: log.With("authorizer", src.Name),
-		now: time.Now, missing: map[string]time.Time{}, jwksURI: src.JWKSURI}
+		missing: map[string]time.Time{}, jwksURI: src.JWKSURI}
+	now := time.Now
+	c.clock.Store(&now)
 	if src.JWKS != "" {
 		c.load()
 	}

@@ -7,7 +7,7 @@ import (
 )
 
 // SetNow replaces the cache's clock (staleness tests).
-func (c *Cache) SetNow(f func() time.Time) { c.now = f }
+func (c *Cache) SetNow(f func() time.Time) { c.clock.Store(&f) }
 
 // NewHTTPClientResolving is p's client resolving names with r (a fake DNS
 // server), so tests can make a name resolve to a refused address.

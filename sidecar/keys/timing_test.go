@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -61,10 +62,14 @@ func TestTimingMaxStale(t *testing.T) {
 func TestTimingUnknownKIDCooldown(t *testing.T) {
 	iss := devissuertest.New(t)
 	c := timedCache(t, iss, keys.Timing{UnknownKIDCooldown: 50 * time.Millisecond})
+	// A clock the test moves: a slow machine must not stretch the cooldown.
+	var clock atomic.Int64
+	clock.Store(time.Now().UnixNano())
+	c.SetNow(func() time.Time { return time.Unix(0, clock.Load()) })
 	before := iss.JWKSFetches.Load()
 	_, _ = c.Lookup(context.Background(), "x")
 	_, _ = c.Lookup(context.Background(), "y") // within the cooldown: no fetch
-	time.Sleep(60 * time.Millisecond)
+	clock.Add(int64(60 * time.Millisecond))
 	_, _ = c.Lookup(context.Background(), "z")
 	if got := iss.JWKSFetches.Load() - before; got != 2 {
 		t.Fatalf("%d refetches, want 2 (one per 50ms cooldown)", got)
