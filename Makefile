@@ -84,6 +84,14 @@ test-race: ## Run the packages with concurrency under the race detector (CI runs
 	assets=$$(hack/envtest-assets.sh); KUBEBUILDER_ASSETS="$$assets" go test $(GO_TEST_FLAGS) -race \
 		./sidecar/... ./internal/controller/... ./internal/certs/... ./internal/webhook/...
 
+# SOAK_DURATION and SOAK_RATE lengthen the load-with-churn test that make test runs for 10 s at 200 req/s.
+SOAK_DURATION ?= 10m
+SOAK_RATE ?= 500
+
+.PHONY: soak
+soak: ## Load with churn for SOAK_DURATION (10m) at SOAK_RATE (500/s): route edits every second, key rotation every 10 s (not in CI).
+	JWTGATE_SOAK_DURATION=$(SOAK_DURATION) JWTGATE_SOAK_RATE=$(SOAK_RATE) go test -count=1 -timeout 0 -v -run '^TestLoadWithChurn$$' ./test/fault/
+
 .PHONY: fuzz
 fuzz: ## Run every fuzz target for FUZZTIME each (default 30s; not in CI).
 	hack/fuzz.sh

@@ -20,6 +20,7 @@ import (
 	"github.com/jwtgate/jwtgate/sidecar/keys"
 	"github.com/jwtgate/jwtgate/sidecar/proxy"
 	"github.com/jwtgate/jwtgate/sidecar/reload"
+	"github.com/jwtgate/jwtgate/sidecar/tokencache"
 )
 
 // sidecar is the sidecar's packages wired as cmd/jwtgate-sidecar wires
@@ -48,8 +49,10 @@ func startSidecar(t *testing.T, opts keys.Options, upstream string, cfg []byte) 
 	if err != nil {
 		t.Fatal(err)
 	}
+	tokens := proxy.NewTokenCache(tokencache.DefaultMaxBytes, tokencache.DefaultMaxAge)
+	admin.RegisterTokenCache(s.reg, tokens)
 	s.h = proxy.New(proxy.Options{Upstream: up, Keys: keys.NewRegistry(ctx, keys.NewHTTPClient(2*time.Second), opts, metrics, log),
-		Observer: metrics, Log: slog.New(slog.DiscardHandler)})
+		Observer: metrics, Log: slog.New(slog.DiscardHandler), TokenCache: tokens})
 	admin.RegisterKeysUsable(s.reg, s.h.KeysUsable)
 	s.reloader = &reload.Reloader{Apply: s.h.Apply, Observe: metrics.Reload, Log: log}
 	if err := s.reloader.Offer(reload.SourceFile, cfg); err != nil {
@@ -115,9 +118,14 @@ func call(base, path, token string) int {
 	if err != nil {
 		return 0
 	}
+	drain(resp)
+	return resp.StatusCode
+}
+
+// drain reads and closes resp's body, so its connection is reused.
+func drain(resp *http.Response) {
 	_, _ = io.Copy(io.Discard, resp.Body)
 	resp.Body.Close()
-	return resp.StatusCode
 }
 
 // get returns the status and body of a GET (status 0 on a transport error).
@@ -182,15 +190,10 @@ func (l *logBuffer) String() string {
 // twoAuthorizers is a configuration with a public route and one route per
 // authorizer, so a fault of one issuer can be told from the other's.
 func twoAuthorizers(issA, issB, aud string) []byte {
-	auth := func(name, iss string) map[string]any {
-		return map[string]any{"name": name, "issuer": iss, "audiences": []string{aud},
-			"identitySource": map[string]any{"in": "header", "name": "Authorization"}, "forwardToken": true,
-			"algorithms": []string{"RS256", "ES256"}, "clockSkew": "60s"}
-	}
 	cfg := map[string]any{
 		"version":     1,
 		"source":      map[string]any{"namespace": "colors", "name": "colors-api", "generation": 1},
-		"authorizers": []any{auth("a", issA), auth("b", issB)},
+		"authorizers": []any{authorizerConfig("a", issA, aud), authorizerConfig("b", issB, aud)},
 		"rules": []any{
 			map[string]any{"path": "/colors", "methods": []string{"GET"}, "public": true},
 			map[string]any{"path": "/my/profile", "methods": []string{"GET"}, "authorizer": "a"},
@@ -199,4 +202,11 @@ func twoAuthorizers(issA, issB, aud string) []byte {
 	}
 	b, _ := json.Marshal(cfg)
 	return b
+}
+
+// authorizerConfig is a compiled authorizer reading a bearer token.
+func authorizerConfig(name, iss, aud string) map[string]any {
+	return map[string]any{"name": name, "issuer": iss, "audiences": []string{aud},
+		"identitySource": map[string]any{"in": "header", "name": "Authorization"}, "forwardToken": true,
+		"algorithms": []string{"RS256", "ES256"}, "clockSkew": "60s"}
 }
