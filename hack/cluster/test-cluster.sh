@@ -5,7 +5,8 @@
 # caBundle), the colors API (2 replicas) with its ProtectedRoute in namespace colors, and
 # makes the API gateway walkthrough's calls from a client pod through the Service's DNS
 # name, with tokens that pod mints from the issuer's Service. Prints the calls as a table
-# and fails on any unexpected answer. Starts from a clean slate (removes the release and
+# and fails on any unexpected answer; then edits the route (/colors needs a token) and
+# times until both sidecars enforce it. Starts from a clean slate (removes the release and
 # the namespaces of an earlier run) and leaves everything running for inspection.
 set -euo pipefail
 
@@ -173,5 +174,21 @@ printf '%-7s %-14s %-32s %4s %4s\n' METHOD PATH CALL WANT GOT
 printf '%s\n' "${rows[@]}"
 echo
 ((failed == 0)) || fail "$failed call(s) answered unexpectedly"
-say "test-cluster: ok in $((SECONDS - started))s (helm install --wait ${helm_s}s, colors-api rollout ${rollout_s}s, ${#rows[@]} calls ${calls_s}s)"
+
+step "route edit: /colors now needs a token; timing until both running sidecars enforce it"
+k -n "$NS" patch protectedroute colors-api --type=json \
+  -p='[{"op":"replace","path":"/spec/rules/0","value":{"path":"/colors","methods":["GET"],"authorizer":"auth0"}}]' >/dev/null
+t0=$SECONDS
+# Several 401s in a row: the Service spreads calls over both replicas.
+in_a_row=0
+until ((in_a_row == 4)); do
+  ((SECONDS - t0 < 120)) || fail "the edited route was not enforced within 120s"
+  if [[ "$(client -format status "$API/colors" 2>/dev/null || true)" == 401 ]]; then
+    in_a_row=$((in_a_row + 1))
+  else
+    in_a_row=0
+  fi
+done
+edit_s=$((SECONDS - t0))
+say "test-cluster: ok in $((SECONDS - started))s (helm install --wait ${helm_s}s, colors-api rollout ${rollout_s}s, ${#rows[@]} calls ${calls_s}s, route edit enforced after ${edit_s}s)"
 say "test-cluster: left running; remove with: helm uninstall $RELEASE -n $SYSTEM_NS; kubectl delete namespace $NS $IDP_NS"
