@@ -110,6 +110,10 @@ cluster-up: ## Build (first time only) and start a real single-node cluster; pri
 cluster-images: images ## Pack the images and import them into the running local cluster.
 	hack/cluster/import-images.sh bin/images/*.tar
 
+.PHONY: test-cluster
+test-cluster: ## End-to-end on the running local cluster: helm install, dev issuer over https, colors API, the walkthrough's calls from a pod (make cluster-images first).
+	hack/cluster/test-cluster.sh
+
 .PHONY: cluster-down
 cluster-down: ## Stop the local cluster and restore the host (CLUSTER_PURGE=1 also deletes its data).
 	@JWTGATE_CLUSTER_PURGE=$(CLUSTER_PURGE) hack/cluster/down.sh

@@ -3,12 +3,14 @@
 // exits non-zero when one fails. With -retry it retries each URL until it answers
 // below 500 or the time is up (a Service's endpoints can be ready a moment before
 // kube-proxy programs them). Without URLs it waits until it is stopped, so a pod can
-// keep running for `kubectl exec <pod> -- /incluster-client URL`.
+// keep running for `kubectl exec <pod> -- /incluster-client URL`. -format status or
+// body prints only that, for scripts; -cacert trusts a test CA.
 package main
 
 import (
 	"context"
 	"crypto/tls"
+	"crypto/x509"
 	"flag"
 	"fmt"
 	"io"
@@ -34,7 +36,15 @@ func main() {
 	insecure := flag.Bool("k", false, "skip TLS certificate verification")
 	expect := flag.Int("expect", 0, "exit non-zero unless every response has this status (default: any status below 400)")
 	timeout := flag.Duration("timeout", 10*time.Second, "timeout of each request")
+	caFile := flag.String("cacert", "", "PEM CA certificates to trust (instead of none: the image has no trust store)")
+	format := flag.String("format", "full", "what to print of each response: full (URL, status, body), status or body")
 	flag.Parse()
+	switch *format {
+	case "full", "status", "body":
+	default:
+		fmt.Fprintf(os.Stderr, "-format %q: use full, status or body\n", *format)
+		os.Exit(2)
+	}
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
@@ -43,12 +53,21 @@ func main() {
 		return
 	}
 	client := &http.Client{Timeout: *timeout}
-	if *insecure {
+	switch {
+	case *insecure:
 		client.Transport = &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true}} // opt-in, for self-signed test endpoints
+	case *caFile != "":
+		pem, err := os.ReadFile(*caFile)
+		pool := x509.NewCertPool()
+		if err != nil || !pool.AppendCertsFromPEM(pem) {
+			fmt.Fprintf(os.Stderr, "-cacert %s: no PEM certificate read (%v)\n", *caFile, err)
+			os.Exit(2)
+		}
+		client.Transport = &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}}
 	}
 	ok := true
 	for _, url := range flag.Args() {
-		status, err := get(ctx, client, *method, url, hdrs, *bearerFile, *retry)
+		status, err := get(ctx, client, *method, url, hdrs, *bearerFile, *retry, *format)
 		switch {
 		case err != nil:
 			fmt.Fprintf(os.Stderr, "%s: %v\n", url, err)
@@ -62,15 +81,22 @@ func main() {
 	}
 }
 
-func get(ctx context.Context, client *http.Client, method, url string, hdrs []string, bearerFile string, retry time.Duration) (int, error) {
+func get(ctx context.Context, client *http.Client, method, url string, hdrs []string, bearerFile string, retry time.Duration, format string) (int, error) {
 	deadline := time.Now().Add(retry)
 	for {
 		status, body, err := once(ctx, client, method, url, hdrs, bearerFile)
 		if (err == nil && status < 500) || time.Now().After(deadline) || ctx.Err() != nil {
 			if err == nil {
-				fmt.Printf("%s %d\n%s", url, status, body)
-				if len(body) > 0 && body[len(body)-1] != '\n' {
-					fmt.Println()
+				switch format {
+				case "status":
+					fmt.Println(status)
+				case "body":
+					os.Stdout.Write(body)
+				default:
+					fmt.Printf("%s %d\n%s", url, status, body)
+					if len(body) > 0 && body[len(body)-1] != '\n' {
+						fmt.Println()
+					}
 				}
 			}
 			return status, err

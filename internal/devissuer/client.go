@@ -50,12 +50,17 @@ func (p MintParams) Query() url.Values {
 // FetchToken asks the running issuer at issuerURL for a token, so that its
 // keys stay in one process and tokens verify against what it publishes.
 func FetchToken(ctx context.Context, issuerURL string, p MintParams) (string, error) {
+	return FetchTokenWith(ctx, &http.Client{Timeout: 5 * time.Second}, issuerURL, p)
+}
+
+// FetchTokenWith is FetchToken through client, e.g. one that trusts the
+// test CA of an issuer serving https.
+func FetchTokenWith(ctx context.Context, client *http.Client, issuerURL string, p MintParams) (string, error) {
 	u := strings.TrimSuffix(issuerURL, "/") + MintPath + "?" + p.Query().Encode()
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
 	if err != nil {
 		return "", fmt.Errorf("issuer URL %q: %w", issuerURL, err)
 	}
-	client := &http.Client{Timeout: 5 * time.Second}
 	resp, err := client.Do(req)
 	if err != nil {
 		return "", fmt.Errorf("is the dev issuer running at %s? %w", issuerURL, err)

@@ -2,7 +2,8 @@
 // it publishes discovery and a JWKS (by default one RSA 2048 and one EC P-256
 // key, generated at start) and mints signed access tokens for any subject and
 // scopes it is asked for. It has no users and no secrets, so it must never
-// face anything but loopback: Start refuses other addresses. Its keys can be
+// face anything but loopback or a test cluster: Start refuses other addresses
+// unless it serves TLS (Options.TLS). Its keys can be
 // chosen and rotated (Options.Keys, SetKeys); devissuertest builds its
 // fault-injecting test issuer on it.
 package devissuer
@@ -14,6 +15,7 @@ import (
 	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/rsa"
+	"crypto/tls"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
@@ -127,6 +129,14 @@ type Options struct {
 	// Keys are published and signed with, in this order; when empty, New
 	// generates an RS256 and an ES256 key whose kids are their thumbprints.
 	Keys []Key
+
+	// TLS makes Start serve https with this configuration (a certificate in
+	// Certificates or GetCertificate) and allows a non-loopback address.
+	TLS *tls.Config
+	// PublicURL is the issuer URL Start publishes (`iss`, discovery) instead
+	// of its listening address: the name clients reach it by, such as a
+	// Service's DNS name. New ignores it and TLS.
+	PublicURL string
 }
 
 // New makes an issuer whose `iss` is issuerURL, e.g.

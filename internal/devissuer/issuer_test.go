@@ -1,6 +1,9 @@
 package devissuer_test
 
 import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"encoding/json"
 	"io"
 	"net/http"
@@ -15,6 +18,7 @@ import (
 	"github.com/lestrrat-go/jwx/v2/jwt"
 
 	"github.com/jwtgate/jwtgate/internal/devissuer"
+	"github.com/jwtgate/jwtgate/internal/devissuer/devissuertest"
 )
 
 func startIssuer(t *testing.T) *devissuer.Server {
@@ -287,5 +291,88 @@ func TestChosenKeysAndRotation(t *testing.T) {
 func TestGenerateKeyRefusesSymmetricAlgorithms(t *testing.T) {
 	if _, err := devissuer.GenerateKey(jwa.HS256); err == nil || !strings.Contains(err.Error(), `algorithm "HS256": generate keys for RS*, PS*, ES256/384/512 or EdDSA`) {
 		t.Fatalf("HS256: %v", err)
+	}
+}
+
+func TestTLSIssuerPublishesItsPublicURL(t *testing.T) {
+	ca := devissuertest.NewCA("dev issuer test CA")
+	const public = "https://devissuer.idp.svc.cluster.local:8443/"
+	srv, err := devissuer.Start("127.0.0.1:0", devissuer.Options{
+		TLS:       &tls.Config{Certificates: []tls.Certificate{ca.ServerCertificate("127.0.0.1", "devissuer.idp.svc.cluster.local")}, MinVersion: tls.VersionTLS12},
+		PublicURL: public,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { srv.Close() })
+	if srv.URL() != public || srv.JWKSURL() != public+".well-known/jwks.json" {
+		t.Fatalf("URL %q, JWKS %q", srv.URL(), srv.JWKSURL())
+	}
+	pool := x509.NewCertPool()
+	pool.AppendCertsFromPEM(ca.PEM)
+	client := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}}}
+	local := "https://" + srv.Addr()
+	fetch := func(path string) []byte {
+		t.Helper()
+		resp, err := client.Get(local + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		if resp.StatusCode != 200 {
+			t.Fatalf("%s: %d %s", path, resp.StatusCode, b)
+		}
+		return b
+	}
+
+	var doc struct {
+		Issuer  string `json:"issuer"`
+		JWKSURI string `json:"jwks_uri"`
+	}
+	if err := json.Unmarshal(fetch(devissuer.DiscoveryPath), &doc); err != nil {
+		t.Fatal(err)
+	}
+	if doc.Issuer != public || doc.JWKSURI != public+".well-known/jwks.json" {
+		t.Fatalf("discovery %+v", doc)
+	}
+	keys, err := jwk.Parse(fetch(devissuer.JWKSPath))
+	if err != nil {
+		t.Fatal(err)
+	}
+	tok, err := devissuer.FetchTokenWith(context.Background(), client, local, devissuer.MintParams{Scopes: []string{"read:colors"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	parsed, err := jwt.ParseString(tok, jwt.WithKeySet(keys), jwt.WithValidate(true), jwt.WithIssuer(public))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if scope, _ := parsed.Get("scope"); scope != "read:colors" {
+		t.Fatalf("scope %v", scope)
+	}
+
+	// A client that does not trust the test CA is refused, and plain http is not served.
+	if _, err := devissuer.FetchToken(context.Background(), local, devissuer.MintParams{}); err == nil ||
+		!strings.Contains(err.Error(), "certificate") {
+		t.Fatalf("untrusted CA: %v", err)
+	}
+	if _, err := devissuer.FetchToken(context.Background(), "http://"+srv.Addr(), devissuer.MintParams{}); err == nil {
+		t.Fatal("plain http to the TLS listener answered")
+	}
+}
+
+func TestNonLoopbackNeedsTLSAndHTTPSPublicURL(t *testing.T) {
+	if _, err := devissuer.Start("10.0.0.1:0", devissuer.Options{PublicURL: "https://devissuer.example/"}); err == nil ||
+		!strings.Contains(err.Error(), "is not loopback") || !strings.Contains(err.Error(), "with TLS") {
+		t.Fatalf("non-loopback without TLS: %v", err)
+	}
+	ca := devissuertest.NewCA("dev issuer test CA")
+	_, err := devissuer.Start("127.0.0.1:0", devissuer.Options{
+		TLS:       &tls.Config{Certificates: []tls.Certificate{ca.ServerCertificate("127.0.0.1")}, MinVersion: tls.VersionTLS12},
+		PublicURL: "http://devissuer.idp.svc.cluster.local:8080/",
+	})
+	if err == nil || !strings.Contains(err.Error(), "http is allowed only for loopback hosts") {
+		t.Fatalf("plain-http public URL: %v", err)
 	}
 }

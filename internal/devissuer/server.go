@@ -2,6 +2,7 @@ package devissuer
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"net"
@@ -9,7 +10,7 @@ import (
 	"time"
 )
 
-// Server is an Issuer listening on a loopback address.
+// Server is an Issuer listening on a TCP address.
 type Server struct {
 	*Issuer
 	srv *http.Server
@@ -17,21 +18,34 @@ type Server struct {
 }
 
 // Start listens on addr (e.g. "127.0.0.1:0" for any free port) and serves
-// the issuer at http://HOST:PORT/. Only loopback addresses are accepted:
-// this issuer signs whatever it is asked to.
+// the issuer at http://HOST:PORT/, or https:// with Options.TLS.
+//
+// Loopback addresses only, unless Options.TLS is set: this issuer signs
+// whatever it is asked to, so it reaches beyond the machine only inside a
+// test cluster, behind a certificate its relying parties were told to trust
+// (a JWTAuthorizer's caBundle). Options.PublicURL then names it as its
+// clients reach it, e.g. https://devissuer.idp.svc.cluster.local:8443/.
 func Start(addr string, opts Options) (*Server, error) {
 	host, _, err := net.SplitHostPort(addr)
 	if err != nil {
 		return nil, fmt.Errorf("listen address %q: %w (write it as 127.0.0.1:5556)", addr, err)
 	}
-	if !isLoopbackHost(host) {
-		return nil, fmt.Errorf("listen address %q is not loopback: the dev issuer mints tokens for anyone, so it only listens on 127.0.0.1, [::1] or localhost", addr)
+	if !isLoopbackHost(host) && opts.TLS == nil {
+		return nil, fmt.Errorf("listen address %q is not loopback: the dev issuer mints tokens for anyone, so it only listens on 127.0.0.1, [::1] or localhost, or elsewhere with TLS (a test cluster)", addr)
 	}
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		return nil, err
 	}
-	iss, err := New("http://"+ln.Addr().String()+"/", opts)
+	url := "http://" + ln.Addr().String() + "/"
+	if opts.TLS != nil {
+		url = "https://" + ln.Addr().String() + "/"
+		ln = tls.NewListener(ln, opts.TLS)
+	}
+	if opts.PublicURL != "" {
+		url = opts.PublicURL
+	}
+	iss, err := New(url, opts)
 	if err != nil {
 		ln.Close()
 		return nil, err
