@@ -46,7 +46,6 @@ const (
 	AppPortName      = "jwtgate-app"  // the app's port after the sidecar takes its name
 	UnnamedPortName  = "jwtgate-http" // the sidecar's port when the app's had no name
 	ConfigMapSuffix  = "-jwtgate"
-	sidecarUID       = 65532
 	tokenExpiration  = 3607 // seconds; the value kubelet uses for kube-api-access volumes
 	projectedModeRO  = 0o444
 	rootCAConfigMap  = "kube-root-ca.crt"
@@ -61,10 +60,19 @@ type Options struct {
 	ImagePullPolicy corev1.PullPolicy
 	// Resources for the sidecar; zero value means DefaultResources().
 	Resources corev1.ResourceRequirements
+	// SidecarUser is the uid and gid the sidecar runs as (the images'
+	// DefaultSidecarUser, whatever user the app runs as). 0 leaves them
+	// out: the pod's runAsUser or the image's user applies, as OpenShift's
+	// restricted SCC requires (it assigns one from the namespace's range).
+	// runAsNonRoot stays either way.
+	SidecarUser int64
 	// ExcludedNamespaces are never injected (the operator's own namespace);
 	// kube-system is always excluded.
 	ExcludedNamespaces []string
 }
+
+// DefaultSidecarUser is the uid and gid of the sidecar image's user.
+const DefaultSidecarUser = 65532
 
 // DefaultResources are the sidecar's requests and limits when none are configured.
 func DefaultResources() corev1.ResourceRequirements {
@@ -378,18 +386,24 @@ func sidecar(opts Options, portName string, appPort int32, namespace, configMap 
 			{Name: ConfigVolume, MountPath: ConfigMountPath, ReadOnly: true},
 			{Name: TokenVolume, MountPath: TokenMountPath, ReadOnly: true},
 		},
-		SecurityContext: &corev1.SecurityContext{
-			RunAsNonRoot:             ptr(true),
-			RunAsUser:                ptr(int64(sidecarUID)),
-			RunAsGroup:               ptr(int64(sidecarUID)),
-			ReadOnlyRootFilesystem:   ptr(true),
-			AllowPrivilegeEscalation: ptr(false),
-			Privileged:               ptr(false),
-			Capabilities:             &corev1.Capabilities{Drop: []corev1.Capability{"ALL"}},
-			SeccompProfile:           &corev1.SeccompProfile{Type: corev1.SeccompProfileTypeRuntimeDefault},
-		},
+		SecurityContext:          securityContext(opts.SidecarUser),
 		TerminationMessagePolicy: corev1.TerminationMessageFallbackToLogsOnError,
 	}
+}
+
+func securityContext(user int64) *corev1.SecurityContext {
+	sc := &corev1.SecurityContext{
+		RunAsNonRoot:             ptr(true),
+		ReadOnlyRootFilesystem:   ptr(true),
+		AllowPrivilegeEscalation: ptr(false),
+		Privileged:               ptr(false),
+		Capabilities:             &corev1.Capabilities{Drop: []corev1.Capability{"ALL"}},
+		SeccompProfile:           &corev1.SeccompProfile{Type: corev1.SeccompProfileTypeRuntimeDefault},
+	}
+	if user != 0 {
+		sc.RunAsUser, sc.RunAsGroup = ptr(user), ptr(user)
+	}
+	return sc
 }
 
 // volumes are the compiled configuration and a service-account token for

@@ -154,6 +154,7 @@ func TestSchemaRefusesBadValues(t *testing.T) {
 		{"sidecar.image.repository=", "at '/sidecar/image/repository'"},
 		{"sidecar.resources.limits.memory=lots", "at '/sidecar/resources/limits/memory'"},
 		{"sidecar.resources.requests=null", "at '/sidecar/resources': missing property 'requests'"},
+		{"sidecar.runAsUser=0", "at '/sidecar/runAsUser': minimum: got 0, want 1"},
 		{"metrics.port=70000", "at '/metrics/port': maximum: got 70,000, want 65,535"},
 		{"guard.enabled=maybe", "at '/guard/enabled': got string, want boolean"},
 		{"colour=blue", "additional properties 'colour' not allowed"},

@@ -99,15 +99,22 @@ func TestOperatorIsHardened(t *testing.T) {
 
 // No user, group or fsGroup is pinned unless the values pin one, so
 // OpenShift's restricted SCC can assign them from the namespace's range;
-// the certificate Secret stays readable by whichever uid that is.
+// the certificate Secret stays readable by whichever uid that is. The
+// injected sidecar's user is pinned by default and left out on OpenShift.
 func TestNoPinnedIDs(t *testing.T) {
-	for name, args := range map[string][]string{
-		"default":      nil,
-		"openshift":    valueSets["openshift"],
-		"cert-manager": {"--set", "webhook.certMode=cert-manager"},
+	for name, tc := range map[string]struct {
+		args        []string
+		sidecarUser string
+	}{
+		"default":      {nil, "--sidecar-run-as-user=65532"},
+		"openshift":    {valueSets["openshift"], "--sidecar-run-as-user="},
+		"cert-manager": {[]string{"--set", "webhook.certMode=cert-manager"}, "--sidecar-run-as-user=65532"},
 	} {
 		t.Run(name, func(t *testing.T) {
-			pod := only[*appsv1.Deployment](t, decode(t, render(t, args...))).Spec.Template.Spec
+			pod := only[*appsv1.Deployment](t, decode(t, render(t, tc.args...))).Spec.Template.Spec
+			if !slices.Contains(pod.Containers[0].Args, tc.sidecarUser) {
+				t.Errorf("args %v lack %q", pod.Containers[0].Args, tc.sidecarUser)
+			}
 			psc, sc := pod.SecurityContext, pod.Containers[0].SecurityContext
 			if psc.RunAsUser != nil || psc.RunAsGroup != nil || psc.FSGroup != nil || sc.RunAsUser != nil || sc.RunAsGroup != nil {
 				t.Errorf("ids pinned: pod %+v, container %+v", psc, sc)

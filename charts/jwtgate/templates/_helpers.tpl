@@ -90,6 +90,7 @@ flags meet: keep it in step with cmd/manager.
   (printf "--sidecar-image=%s" (include "jwtgate.image" (list .Values.sidecar.image .)))
   (printf "--sidecar-image-pull-policy=%s" .Values.sidecar.image.pullPolicy)
   (printf "--sidecar-resources=%s" (toJson .Values.sidecar.resources))
+  (printf "--sidecar-run-as-user=%s" (ternary (toString (int64 .Values.sidecar.runAsUser)) "" (hasKey .Values.sidecar "runAsUser")))
   (printf "--webhook-port=%d" (int .Values.webhook.port))
   (printf "--webhook-cert-dir=%s" (include "jwtgate.webhookCertDir" .))
   (printf "--webhook-cert-mode=%s" .Values.webhook.certMode)
