@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"flag"
 	"fmt"
 	"net"
@@ -97,19 +96,15 @@ func (f injectionFlags) webhookOptions(image, namespace string) (*webhook.Option
 // request above its limit would otherwise surface only as every protected
 // pod being refused by the API server.
 func sidecarResources(flagValue string) (corev1.ResourceRequirements, error) {
-	var res corev1.ResourceRequirements
 	if flagValue == "" {
-		return res, nil
+		return corev1.ResourceRequirements{}, nil
 	}
-	dec := json.NewDecoder(strings.NewReader(flagValue))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&res); err != nil {
+	res, err := inject.DecodeResources(flagValue)
+	if err != nil {
 		return res, fmt.Errorf("--sidecar-resources: %w; want JSON such as {\"requests\":{\"cpu\":\"10m\"},\"limits\":{\"memory\":\"128Mi\"}}", err)
 	}
-	for name, req := range res.Requests {
-		if limit, ok := res.Limits[name]; ok && req.Cmp(limit) > 0 {
-			return res, fmt.Errorf("--sidecar-resources: requests.%s (%s) exceeds limits.%s (%s); raise the limit or lower the request", name, req.String(), name, limit.String())
-		}
+	if err := inject.RequestsWithinLimits(res); err != nil {
+		return res, fmt.Errorf("--sidecar-resources: %w; raise the limit or lower the request", err)
 	}
 	return res, nil
 }

@@ -28,6 +28,9 @@ func TestInjectionFlagsRefuseBadValues(t *testing.T) {
 		{"not a quantity", func(f *injectionFlags) {
 			f.sidecarResources = `{"limits":{"memory":"lots"}}`
 		}, []string{"--sidecar-resources", "want JSON such as"}},
+		{"data after the object", func(f *injectionFlags) {
+			f.sidecarResources = `{"limits":{"memory":"128Mi"}} {"limits":{}}`
+		}, []string{"--sidecar-resources", "data after the JSON object", "want JSON such as"}},
 		{"pull policy", func(f *injectionFlags) { f.sidecarPull = "Sometimes" },
 			[]string{"--sidecar-image-pull-policy=Sometimes", "Always, IfNotPresent or Never"}},
 		{"certificate IP", func(f *injectionFlags) { f.certIPs = "127.0.0.1, localhost" },

@@ -345,3 +345,49 @@ func TestSidecarStartupProbeWaitsForReadiness(t *testing.T) {
 		t.Fatalf("startup probe = %+v, want GET /readyz on the admin port", p)
 	}
 }
+
+// The resources annotation at its bounds and in the forms the goldens do
+// not show; every refusal names the annotation.
+func TestResourcesAnnotation(t *testing.T) {
+	in := loadCase(t, "testdata/named-port.in.yaml")
+	for value, want := range map[string]string{
+		`{"limits":{"memory":"32Mi","cpu":"50m"}}`:                                    `{"limits":{"cpu":"50m","memory":"32Mi"},"requests":{"cpu":"10m","memory":"32Mi"}}`,
+		`{"requests":{"memory":"1Gi","cpu":"4"},"limits":{"memory":"1Gi","cpu":"4"}}`: `{"limits":{"cpu":"4","memory":"1Gi"},"requests":{"cpu":"4","memory":"1Gi"}}`,
+		` {"requests":{"cpu":"100m"}} `:                                               `{"limits":{"cpu":"500m","memory":"128Mi"},"requests":{"cpu":"100m","memory":"32Mi"}}`,
+		`{"requests":{"cpu":"5"}}`:                                                    "requests.cpu is 5, above 4",
+		`{"limits":{"cpu":"10m"}}`:                                                    "limits.cpu is 10m, below 50m",
+		`{"requests":{"cpu":"-1"}}`:                                                   "requests.cpu (-1) is negative",
+		`{"claims":[{"name":"gpu"}]}`:                                                 "it has claims",
+		`{"limits":{"memory":"64Mi"}} {}`:                                             "data after the JSON object",
+		``:                                                                            "no JSON object",
+		`{"limits":{"memory":"lots"}}`:                                                "write JSON such as",
+	} {
+		pod := in.Pod.DeepCopy()
+		pod.Annotations = map[string]string{ResourcesAnnotation: value}
+		out, err := Patch(pod, &in.Routes[0], in.Namespace, testOpts)
+		if err != nil {
+			if !Refused(err) || !strings.HasPrefix(err.Error(), "jwtgate: pod annotation "+ResourcesAnnotation+": ") || !strings.Contains(err.Error(), want) {
+				t.Errorf("%s: %v (refusal %v), want %q", value, err, Refused(err), want)
+			}
+			continue
+		}
+		if got, _ := json.Marshal(out.Spec.InitContainers[0].Resources); string(got) != want {
+			t.Errorf("%s: resources %s, want %s", value, got, want)
+		}
+	}
+	if Refused(errors.New("marshalling failed")) {
+		t.Error("any error counts as a refusal")
+	}
+}
+
+// The guard admits the sidecar with every level the annotation allows, and
+// no other.
+func TestGuardAdmitsTheLogLevels(t *testing.T) {
+	policy, err := os.ReadFile("../../config/guard/policy.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := "a.matches('^--log-level=(" + strings.Join(LogLevels, "|") + ")$')"; !strings.Contains(string(policy), want) {
+		t.Errorf("config/guard/policy.yaml does not admit exactly the levels %v: want %s", LogLevels, want)
+	}
+}
