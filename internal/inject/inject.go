@@ -61,11 +61,11 @@ type Options struct {
 	ImagePullPolicy corev1.PullPolicy
 	// Resources for the sidecar; zero value means DefaultResources().
 	Resources corev1.ResourceRequirements
-	// SidecarUser is the uid and gid the sidecar runs as (the images'
-	// DefaultSidecarUser, whatever user the app runs as). 0 leaves them
-	// out: the pod's runAsUser or the image's user applies, as OpenShift's
-	// restricted SCC requires (it assigns one from the namespace's range).
-	// runAsNonRoot stays either way.
+	// SidecarUser is the uid and gid the sidecar runs as, whatever user the
+	// app runs as (the operator's default is DefaultSidecarUser). 0 leaves
+	// them out: the pod's runAsUser or the image's user applies, as
+	// OpenShift's restricted SCC requires (it assigns one from the
+	// namespace's range). runAsNonRoot stays either way.
 	SidecarUser int64
 	// ExcludedNamespaces are never injected (the operator's own namespace);
 	// kube-system is always excluded.
