@@ -2,10 +2,10 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"flag"
 	"fmt"
 	"net"
+	"strconv"
 	"strings"
 
 	corev1 "k8s.io/api/core/v1"
@@ -24,6 +24,7 @@ type injectionFlags struct {
 	configName       string
 	sidecarPull      string
 	sidecarResources string
+	sidecarUser      string
 	certIPs          string
 }
 
@@ -41,6 +42,8 @@ func (f *injectionFlags) bind(fs *flag.FlagSet) {
 	fs.StringVar(&f.certIPs, "webhook-cert-ips", "", "Comma-separated IP addresses added to the self-managed serving certificate, for an API server that calls the webhook by IP (e.g. 127.0.0.1 in make demo).")
 	fs.StringVar(&f.sidecarPull, "sidecar-image-pull-policy", "", "imagePullPolicy of the injected sidecar (Always, IfNotPresent, Never; empty: cluster default).")
 	fs.StringVar(&f.sidecarResources, "sidecar-resources", "", `Resources of the injected sidecar as JSON, e.g. {"requests":{"cpu":"10m","memory":"32Mi"},"limits":{"memory":"128Mi"}} (empty: defaults).`)
+	fs.StringVar(&f.sidecarUser, "sidecar-run-as-user", strconv.Itoa(inject.DefaultSidecarUser),
+		"uid and gid of the injected sidecar, whatever user the app runs as; empty leaves them to the pod or the image (OpenShift's restricted SCC assigns them). It runs as non-root either way.")
 }
 
 // webhookOptions turns the flags into the webhook's options, or nil when
@@ -53,6 +56,12 @@ func (f injectionFlags) webhookOptions(image, namespace string) (*webhook.Option
 	res, err := sidecarResources(f.sidecarResources)
 	if err != nil {
 		return nil, err
+	}
+	var user int64
+	if f.sidecarUser != "" {
+		if user, err = strconv.ParseInt(f.sidecarUser, 10, 32); err != nil || user < 1 {
+			return nil, fmt.Errorf("--sidecar-run-as-user=%s: want a uid from 1 to 2147483647, or empty to leave the user to the pod or the image", f.sidecarUser)
+		}
 	}
 	switch p := corev1.PullPolicy(f.sidecarPull); p {
 	case "", corev1.PullAlways, corev1.PullIfNotPresent, corev1.PullNever:
@@ -73,7 +82,7 @@ func (f injectionFlags) webhookOptions(image, namespace string) (*webhook.Option
 	return &webhook.Options{
 		ExtraIPs: ips,
 		Inject: inject.Options{
-			Image: image, ImagePullPolicy: corev1.PullPolicy(f.sidecarPull), Resources: res,
+			Image: image, ImagePullPolicy: corev1.PullPolicy(f.sidecarPull), Resources: res, SidecarUser: user,
 		},
 		CertMode:    f.certMode,
 		Namespace:   namespace,
@@ -87,19 +96,15 @@ func (f injectionFlags) webhookOptions(image, namespace string) (*webhook.Option
 // request above its limit would otherwise surface only as every protected
 // pod being refused by the API server.
 func sidecarResources(flagValue string) (corev1.ResourceRequirements, error) {
-	var res corev1.ResourceRequirements
 	if flagValue == "" {
-		return res, nil
+		return corev1.ResourceRequirements{}, nil
 	}
-	dec := json.NewDecoder(strings.NewReader(flagValue))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&res); err != nil {
+	res, err := inject.DecodeResources(flagValue)
+	if err != nil {
 		return res, fmt.Errorf("--sidecar-resources: %w; want JSON such as {\"requests\":{\"cpu\":\"10m\"},\"limits\":{\"memory\":\"128Mi\"}}", err)
 	}
-	for name, req := range res.Requests {
-		if limit, ok := res.Limits[name]; ok && req.Cmp(limit) > 0 {
-			return res, fmt.Errorf("--sidecar-resources: requests.%s (%s) exceeds limits.%s (%s); raise the limit or lower the request", name, req.String(), name, limit.String())
-		}
+	if err := inject.RequestsWithinLimits(res); err != nil {
+		return res, fmt.Errorf("--sidecar-resources: %w; raise the limit or lower the request", err)
 	}
 	return res, nil
 }

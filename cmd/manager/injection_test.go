@@ -2,8 +2,11 @@ package main
 
 import (
 	"context"
+	"flag"
 	"strings"
 	"testing"
+
+	"github.com/jwtgate/jwtgate/internal/inject"
 )
 
 // Bad injection flags stop the operator before it builds a manager, with a
@@ -25,10 +28,17 @@ func TestInjectionFlagsRefuseBadValues(t *testing.T) {
 		{"not a quantity", func(f *injectionFlags) {
 			f.sidecarResources = `{"limits":{"memory":"lots"}}`
 		}, []string{"--sidecar-resources", "want JSON such as"}},
+		{"data after the object", func(f *injectionFlags) {
+			f.sidecarResources = `{"limits":{"memory":"128Mi"}} {"limits":{}}`
+		}, []string{"--sidecar-resources", "data after the JSON object", "want JSON such as"}},
 		{"pull policy", func(f *injectionFlags) { f.sidecarPull = "Sometimes" },
 			[]string{"--sidecar-image-pull-policy=Sometimes", "Always, IfNotPresent or Never"}},
 		{"certificate IP", func(f *injectionFlags) { f.certIPs = "127.0.0.1, localhost" },
 			[]string{"--webhook-cert-ips", `"localhost" is not an IP address`}},
+		{"root sidecar", func(f *injectionFlags) { f.sidecarUser = "0" },
+			[]string{"--sidecar-run-as-user=0", "want a uid from 1 to 2147483647, or empty"}},
+		{"sidecar user name", func(f *injectionFlags) { f.sidecarUser = "nonroot" },
+			[]string{"--sidecar-run-as-user=nonroot", "want a uid"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			f := base
@@ -56,6 +66,18 @@ func TestInjectionFlagsRefuseBadValues(t *testing.T) {
 	}
 	if o.Inject.Resources.Limits.Memory().String() != "32Mi" || len(o.ExtraIPs) != 1 || o.Inject.Image != "sidecar:test" {
 		t.Errorf("options = %+v", o)
+	}
+	// The sidecar's user: pinned by default, left out when empty.
+	for args, want := range map[string]int64{"": inject.DefaultSidecarUser, "--sidecar-run-as-user=": 0, "--sidecar-run-as-user=1000680000": 1000680000} {
+		fs := flag.NewFlagSet("manager", flag.ContinueOnError)
+		f := injectionFlags{}
+		f.bind(fs)
+		if err := fs.Parse(strings.Fields(args)); err != nil {
+			t.Fatal(err)
+		}
+		if o, err := f.webhookOptions("sidecar:test", "jwtgate-system"); err != nil || o.Inject.SidecarUser != want {
+			t.Errorf("%q: sidecar user %v (err %v), want %d", args, o, err, want)
+		}
 	}
 	if o, err := (injectionFlags{certMode: webhookOff, sidecarPull: "Sometimes"}).webhookOptions("x", "y"); o != nil || err != nil {
 		t.Errorf("webhook off: options %v, err %v; want neither", o, err)

@@ -5,6 +5,7 @@ package inject
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"slices"
 
@@ -46,7 +47,6 @@ const (
 	AppPortName      = "jwtgate-app"  // the app's port after the sidecar takes its name
 	UnnamedPortName  = "jwtgate-http" // the sidecar's port when the app's had no name
 	ConfigMapSuffix  = "-jwtgate"
-	sidecarUID       = 65532
 	tokenExpiration  = 3607 // seconds; the value kubelet uses for kube-api-access volumes
 	projectedModeRO  = 0o444
 	rootCAConfigMap  = "kube-root-ca.crt"
@@ -61,10 +61,19 @@ type Options struct {
 	ImagePullPolicy corev1.PullPolicy
 	// Resources for the sidecar; zero value means DefaultResources().
 	Resources corev1.ResourceRequirements
+	// SidecarUser is the uid and gid the sidecar runs as, whatever user the
+	// app runs as (the operator's default is DefaultSidecarUser). 0 leaves
+	// them out: the pod's runAsUser or the image's user applies, as
+	// OpenShift's restricted SCC requires (it assigns one from the
+	// namespace's range). runAsNonRoot stays either way.
+	SidecarUser int64
 	// ExcludedNamespaces are never injected (the operator's own namespace);
 	// kube-system is always excluded.
 	ExcludedNamespaces []string
 }
+
+// DefaultSidecarUser is the uid and gid of the sidecar image's user.
+const DefaultSidecarUser = 65532
 
 // DefaultResources are the sidecar's requests and limits when none are configured.
 func DefaultResources() corev1.ResourceRequirements {
@@ -158,11 +167,20 @@ func (e *PortError) Error() string {
 	return fmt.Sprintf("ProtectedRoute %s/%s protects port %q, but %s; %s", e.Namespace, e.Route, e.Port.String(), e.Detail, e.Fix)
 }
 
+// Refused reports whether err, from Patch, refuses the pod for what it
+// asks (*PortError, *AnnotationError), rather than failing to patch it.
+func Refused(err error) bool {
+	var pe *PortError
+	var ae *AnnotationError
+	return errors.As(err, &pe) || errors.As(err, &ae)
+}
+
 // Patch returns a copy of pod with the sidecar injected for route. An init
 // container that already has the sidecar's name is replaced, whatever it
 // runs: a pod cannot bring its own sidecar, and Patch applied to its own
 // output changes nothing. It fails with *PortError when the pod cannot be
-// guarded as the route asks.
+// guarded as the route asks, and *AnnotationError when the pod's sidecar
+// annotations are invalid.
 func Patch(pod *corev1.Pod, route *v1alpha1.ProtectedRoute, namespace string, opts Options) (*corev1.Pod, error) {
 	out := pod.DeepCopy()
 	dropSidecar(out)
@@ -204,6 +222,15 @@ func Patch(pod *corev1.Pod, route *v1alpha1.ProtectedRoute, namespace string, op
 			app.Name, other, port.Name, port.Name, other)
 	}
 
+	res, err := sidecarResources(out, opts)
+	if err != nil {
+		return nil, err
+	}
+	logLevel, err := logLevelArgs(out)
+	if err != nil {
+		return nil, err
+	}
+
 	sidecarPortName := UnnamedPortName
 	if port.Name != "" {
 		sidecarPortName = port.Name
@@ -212,7 +239,10 @@ func Patch(pod *corev1.Pod, route *v1alpha1.ProtectedRoute, namespace string, op
 	}
 
 	configMap := ConfigMapName(route.Name)
-	out.Spec.InitContainers = append([]corev1.Container{sidecar(opts, sidecarPortName, port.ContainerPort, namespace, configMap)}, out.Spec.InitContainers...)
+	sc := sidecar(opts, sidecarPortName, port.ContainerPort, namespace, configMap)
+	sc.Resources = res
+	sc.Args = append(sc.Args, logLevel...)
+	out.Spec.InitContainers = append([]corev1.Container{sc}, out.Spec.InitContainers...)
 	out.Spec.Volumes = append(out.Spec.Volumes, volumes(configMap)...)
 	if out.Spec.ServiceAccountName == "" {
 		// A token projection needs a named account; this is the one the
@@ -339,10 +369,6 @@ func rewriteProbes(c *corev1.Container, name string, number int32) {
 
 func sidecar(opts Options, portName string, appPort int32, namespace, configMap string) corev1.Container {
 	always := corev1.ContainerRestartPolicyAlways
-	res := opts.Resources
-	if res.Requests == nil && res.Limits == nil {
-		res = DefaultResources()
-	}
 	probe := func(path string, period, failures int32) *corev1.Probe {
 		return &corev1.Probe{
 			ProbeHandler: corev1.ProbeHandler{HTTPGet: &corev1.HTTPGetAction{
@@ -367,7 +393,6 @@ func sidecar(opts Options, portName string, appPort int32, namespace, configMap 
 			{Name: portName, ContainerPort: sidecarconfig.DefaultListenPort, Protocol: corev1.ProtocolTCP},
 			{Name: AdminPortName, ContainerPort: sidecarconfig.DefaultAdminPort, Protocol: corev1.ProtocolTCP},
 		},
-		Resources: res,
 		// The startup probe holds the app back until the sidecar is ready
 		// (configuration loaded, first key fetch ended), so no request
 		// reaches the app port before the guard can decide.
@@ -378,18 +403,24 @@ func sidecar(opts Options, portName string, appPort int32, namespace, configMap 
 			{Name: ConfigVolume, MountPath: ConfigMountPath, ReadOnly: true},
 			{Name: TokenVolume, MountPath: TokenMountPath, ReadOnly: true},
 		},
-		SecurityContext: &corev1.SecurityContext{
-			RunAsNonRoot:             ptr(true),
-			RunAsUser:                ptr(int64(sidecarUID)),
-			RunAsGroup:               ptr(int64(sidecarUID)),
-			ReadOnlyRootFilesystem:   ptr(true),
-			AllowPrivilegeEscalation: ptr(false),
-			Privileged:               ptr(false),
-			Capabilities:             &corev1.Capabilities{Drop: []corev1.Capability{"ALL"}},
-			SeccompProfile:           &corev1.SeccompProfile{Type: corev1.SeccompProfileTypeRuntimeDefault},
-		},
+		SecurityContext:          securityContext(opts.SidecarUser),
 		TerminationMessagePolicy: corev1.TerminationMessageFallbackToLogsOnError,
 	}
+}
+
+func securityContext(user int64) *corev1.SecurityContext {
+	sc := &corev1.SecurityContext{
+		RunAsNonRoot:             ptr(true),
+		ReadOnlyRootFilesystem:   ptr(true),
+		AllowPrivilegeEscalation: ptr(false),
+		Privileged:               ptr(false),
+		Capabilities:             &corev1.Capabilities{Drop: []corev1.Capability{"ALL"}},
+		SeccompProfile:           &corev1.SeccompProfile{Type: corev1.SeccompProfileTypeRuntimeDefault},
+	}
+	if user != 0 {
+		sc.RunAsUser, sc.RunAsGroup = ptr(user), ptr(user)
+	}
+	return sc
 }
 
 // volumes are the compiled configuration and a service-account token for

@@ -25,16 +25,31 @@ import (
 
 var update = flag.Bool("update", false, "rewrite the golden files in testdata")
 
-var testOpts = Options{Image: "ghcr.io/jwtgate/sidecar:test", ExcludedNamespaces: []string{"jwtgate-system"}}
+var testOpts = Options{Image: "ghcr.io/jwtgate/sidecar:test", ExcludedNamespaces: []string{"jwtgate-system"}, SidecarUser: DefaultSidecarUser}
 
-// loadCase reads a testdata/NAME.in.yaml: a Namespace, ProtectedRoutes and a Pod.
+// operatorOptions is a case's test-only document of kind OperatorOptions:
+// where the operator it runs under differs from testOpts.
+type operatorOptions struct {
+	Kind        string `json:"kind"`
+	SidecarUser *int64 `json:"sidecarUser,omitempty"`
+}
+
+// loadCase reads a testdata/NAME.in.yaml: a Namespace, ProtectedRoutes and
+// a Pod, and perhaps OperatorOptions.
 func loadCase(t testing.TB, path string) Input {
+	t.Helper()
+	in, _ := loadCaseOpts(t, path)
+	return in
+}
+
+func loadCaseOpts(t testing.TB, path string) (Input, Options) {
 	t.Helper()
 	raw, err := os.ReadFile(path)
 	if err != nil {
 		t.Fatal(err)
 	}
 	var in Input
+	opts := testOpts
 	for _, doc := range strings.Split(string(raw), "\n---\n") {
 		var meta struct{ Kind string }
 		if err := yaml.Unmarshal([]byte(doc), &meta); err != nil {
@@ -52,6 +67,12 @@ func loadCase(t testing.TB, path string) Input {
 		case "Pod":
 			in.Pod = &corev1.Pod{}
 			mustUnmarshal(t, doc, in.Pod)
+		case "OperatorOptions":
+			var o operatorOptions
+			mustUnmarshal(t, doc, &o)
+			if o.SidecarUser != nil {
+				opts.SidecarUser = *o.SidecarUser
+			}
 		default:
 			t.Fatalf("%s: unexpected kind %q", path, meta.Kind)
 		}
@@ -59,7 +80,7 @@ func loadCase(t testing.TB, path string) Input {
 	if in.Pod == nil {
 		t.Fatalf("%s: no Pod", path)
 	}
-	return in
+	return in, opts
 }
 
 func mustUnmarshal(t testing.TB, doc string, v any) {
@@ -72,12 +93,12 @@ func mustUnmarshal(t testing.TB, doc string, v any) {
 // run is what the webhook does: decide, then patch. The text result is the
 // golden file: the admission warnings as comments and the injected pod as
 // YAML, or why nothing happened.
-func run(in Input) (*corev1.Pod, string, error) {
-	d := Decide(in, testOpts)
+func run(in Input, opts Options) (*corev1.Pod, string, error) {
+	d := Decide(in, opts)
 	if !d.Inject {
 		return nil, "skipped: " + d.Reason + "\n", nil
 	}
-	out, err := Patch(in.Pod, d.Route, in.Namespace, testOpts)
+	out, err := Patch(in.Pod, d.Route, in.Namespace, opts)
 	if err != nil {
 		return nil, "refused: " + err.Error() + "\n", err
 	}
@@ -131,8 +152,8 @@ func TestGolden(t *testing.T) {
 	for _, path := range inputs {
 		name := strings.TrimSuffix(filepath.Base(path), ".in.yaml")
 		t.Run(name, func(t *testing.T) {
-			in := loadCase(t, path)
-			out, text, _ := run(in)
+			in, opts := loadCaseOpts(t, path)
+			out, text, _ := run(in, opts)
 			golden(t, filepath.Join("testdata", name+".golden"), []byte(text))
 			if out == nil {
 				return
@@ -168,11 +189,11 @@ func TestGolden(t *testing.T) {
 			// and its sidecar passes for the genuine one.
 			again := in
 			again.Pod = out
-			d := Decide(again, testOpts)
+			d := Decide(again, opts)
 			if !d.Inject {
 				t.Fatalf("an injected pod was not selected again: %s", d.Reason)
 			}
-			twice, err := Patch(out, d.Route, in.Namespace, testOpts)
+			twice, err := Patch(out, d.Route, in.Namespace, opts)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -192,7 +213,7 @@ func TestGolden(t *testing.T) {
 func TestPatchDoesNotModifyInput(t *testing.T) {
 	in := loadCase(t, "testdata/named-port.in.yaml")
 	orig := in.Pod.DeepCopy()
-	if _, _, err := run(in); err != nil {
+	if _, _, err := run(in, testOpts); err != nil {
 		t.Fatal(err)
 	}
 	if !equality.Semantic.DeepEqual(orig, in.Pod) {
@@ -202,7 +223,7 @@ func TestPatchDoesNotModifyInput(t *testing.T) {
 
 func TestMissingPortError(t *testing.T) {
 	in := loadCase(t, "testdata/missing-port.in.yaml")
-	_, _, err := run(in)
+	_, _, err := run(in, testOpts)
 	var pe *PortError
 	if !errors.As(err, &pe) {
 		t.Fatalf("want *PortError, got %v", err)
@@ -219,7 +240,7 @@ func TestMissingPortError(t *testing.T) {
 
 func TestPatchStatusAnnotation(t *testing.T) {
 	in := loadCase(t, "testdata/named-port.in.yaml")
-	out, _, err := run(in)
+	out, _, err := run(in, testOpts)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -322,5 +343,51 @@ func TestSidecarStartupProbeWaitsForReadiness(t *testing.T) {
 	p := sc.StartupProbe
 	if p == nil || p.HTTPGet == nil || p.HTTPGet.Path != "/readyz" || p.HTTPGet.Port.IntValue() != sidecarconfig.DefaultAdminPort {
 		t.Fatalf("startup probe = %+v, want GET /readyz on the admin port", p)
+	}
+}
+
+// The resources annotation at its bounds and in the forms the goldens do
+// not show; every refusal names the annotation.
+func TestResourcesAnnotation(t *testing.T) {
+	in := loadCase(t, "testdata/named-port.in.yaml")
+	for value, want := range map[string]string{
+		`{"limits":{"memory":"32Mi","cpu":"50m"}}`:                                    `{"limits":{"cpu":"50m","memory":"32Mi"},"requests":{"cpu":"10m","memory":"32Mi"}}`,
+		`{"requests":{"memory":"1Gi","cpu":"4"},"limits":{"memory":"1Gi","cpu":"4"}}`: `{"limits":{"cpu":"4","memory":"1Gi"},"requests":{"cpu":"4","memory":"1Gi"}}`,
+		` {"requests":{"cpu":"100m"}} `:                                               `{"limits":{"cpu":"500m","memory":"128Mi"},"requests":{"cpu":"100m","memory":"32Mi"}}`,
+		`{"requests":{"cpu":"5"}}`:                                                    "requests.cpu is 5, above 4",
+		`{"limits":{"cpu":"10m"}}`:                                                    "limits.cpu is 10m, below 50m",
+		`{"requests":{"cpu":"-1"}}`:                                                   "requests.cpu (-1) is negative",
+		`{"claims":[{"name":"gpu"}]}`:                                                 "it has claims",
+		`{"limits":{"memory":"64Mi"}} {}`:                                             "data after the JSON object",
+		``:                                                                            "no JSON object",
+		`{"limits":{"memory":"lots"}}`:                                                "write JSON such as",
+	} {
+		pod := in.Pod.DeepCopy()
+		pod.Annotations = map[string]string{ResourcesAnnotation: value}
+		out, err := Patch(pod, &in.Routes[0], in.Namespace, testOpts)
+		if err != nil {
+			if !Refused(err) || !strings.HasPrefix(err.Error(), "jwtgate: pod annotation "+ResourcesAnnotation+": ") || !strings.Contains(err.Error(), want) {
+				t.Errorf("%s: %v (refusal %v), want %q", value, err, Refused(err), want)
+			}
+			continue
+		}
+		if got, _ := json.Marshal(out.Spec.InitContainers[0].Resources); string(got) != want {
+			t.Errorf("%s: resources %s, want %s", value, got, want)
+		}
+	}
+	if Refused(errors.New("marshalling failed")) {
+		t.Error("any error counts as a refusal")
+	}
+}
+
+// The guard admits the sidecar with every level the annotation allows, and
+// no other.
+func TestGuardAdmitsTheLogLevels(t *testing.T) {
+	policy, err := os.ReadFile("../../config/guard/policy.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := "a.matches('^--log-level=(" + strings.Join(LogLevels, "|") + ")$')"; !strings.Contains(string(policy), want) {
+		t.Errorf("config/guard/policy.yaml does not admit exactly the levels %v: want %s", LogLevels, want)
 	}
 }

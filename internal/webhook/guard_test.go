@@ -120,6 +120,7 @@ func guardChecksWhatTheSidecarIs(t *testing.T, injected *corev1.Pod) {
 	for name, edit := range map[string]func(*corev1.Pod, *corev1.Container){
 		"as injected":    nil,
 		"previous image": func(_ *corev1.Pod, c *corev1.Container) { c.Image = previousImage },
+		"a log level":    func(_ *corev1.Pod, c *corev1.Container) { c.Args = append(c.Args, "--log-level=warn") },
 	} {
 		if err := k8s.Create(ctx, copyOf(injected, "genuine-"+strings.ReplaceAll(name, " ", "-"), edit)); err != nil {
 			t.Errorf("%s: refused: %v", name, err)
@@ -146,6 +147,7 @@ func guardChecksWhatTheSidecarIs(t *testing.T, injected *corev1.Pod) {
 		"another namespace's watch": {setArg("--configmap=", "--configmap=plain/colors-api-jwtgate"), notGenuine},
 		"another config file":       {setArg("--config=", "--config=/tmp/open.json"), notGenuine},
 		"an extra argument":         {onSidecar(func(c *corev1.Container) { c.Args = append(c.Args, "--kubeconfig=/etc/jwtgate/kubeconfig") }), notGenuine},
+		"an unknown log level":      {onSidecar(func(c *corev1.Container) { c.Args = append(c.Args, "--log-level=trace") }), notGenuine},
 		"a lifecycle hook": {onSidecar(func(c *corev1.Container) {
 			c.Lifecycle = &corev1.Lifecycle{PostStart: &corev1.LifecycleHandler{Exec: exec}}
 		}), notGenuine},
@@ -174,6 +176,20 @@ func guardChecksWhatTheSidecarIs(t *testing.T, injected *corev1.Pod) {
 				t.Error(err)
 			}
 		})
+	}
+}
+
+// The sidecar a pod adjusts by annotation, as the webhook injects it,
+// passes the guard.
+func guardAdmitsAnnotatedSidecars(t *testing.T) {
+	p := pod("guard-annotated", optedInNS, selected(), namedPort("http", 8080))
+	p.Annotations = map[string]string{inject.LogLevelAnnotation: "debug", inject.ResourcesAnnotation: `{"limits":{"memory":"256Mi"}}`}
+	if err := k8s.Create(ctx, p); err != nil {
+		t.Fatalf("refused: %v", err)
+	}
+	sc := p.Spec.InitContainers[0]
+	if !slices.Contains(sc.Args, "--log-level=debug") || sc.Resources.Limits.Memory().String() != "256Mi" {
+		t.Errorf("the annotations were not applied: args %v, resources %v", sc.Args, sc.Resources)
 	}
 }
 

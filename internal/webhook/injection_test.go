@@ -15,6 +15,7 @@ import (
 
 	admissionv1 "k8s.io/api/admission/v1"
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/util/intstr"
@@ -94,6 +95,21 @@ func TestDuplicatePortNameIsRefused(t *testing.T) {
 	for _, want := range []string{`containers "app" and "metrics-proxy" both name a port "http"`, `give the port in "metrics-proxy" another name`} {
 		if err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("err = %v; want a refusal saying %q", err, want)
+		}
+	}
+}
+
+// An invalid sidecar annotation refuses the pod, naming the annotation and
+// the fix, rather than injecting a sidecar other than the one asked for.
+func TestInvalidSidecarAnnotationIsRefused(t *testing.T) {
+	for annotation, tc := range map[string]struct{ value, want string }{
+		inject.LogLevelAnnotation:  {"verbose", `pod annotation jwtgate.io/sidecar-log-level: "verbose" is not a log level of the sidecar; set it to debug, info, warn or error`},
+		inject.ResourcesAnnotation: {`{"limits":{"memory":"2Gi"}}`, "pod annotation jwtgate.io/sidecar-resources: limits.memory is 2Gi, above 1Gi"},
+	} {
+		p := pod("", optedInNS, selected(), namedPort("http", 8080))
+		p.GenerateName, p.Annotations = "annotated-", map[string]string{annotation: tc.value}
+		if err := k8s.Create(ctx, p); err == nil || !apierrors.IsForbidden(err) || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%s=%s: err = %v; want a refusal saying %q", annotation, tc.value, err, tc.want)
 		}
 	}
 }

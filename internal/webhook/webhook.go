@@ -107,8 +107,7 @@ func (i *Injector) handle(ctx context.Context, req admission.Request) (admission
 		return admission.Allowed(d.Reason), "skipped"
 	}
 	out, err := inject.Patch(pod, d.Route, req.Namespace, i.Options)
-	var perr *inject.PortError
-	if errors.As(err, &perr) {
+	if inject.Refused(err) {
 		log.Info("refusing pod", "route", d.Route.Name, "reason", err.Error())
 		return admission.Denied(err.Error()), "refused"
 	} else if err != nil {

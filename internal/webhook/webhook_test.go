@@ -443,6 +443,7 @@ func TestGuardPolicy(t *testing.T) {
 	}
 	installGuard(t)
 	t.Run("only the genuine sidecar passes", func(t *testing.T) { guardChecksWhatTheSidecarIs(t, injected) })
+	t.Run("annotated sidecars pass", guardAdmitsAnnotatedSidecars)
 	t.Run("webhook down", func(t *testing.T) { guardHoldsWithWebhookDown(t, injected) })
 	t.Run("running pods", func(t *testing.T) { guardKeepsTheSidecarOfRunningPods(t, injected) })
 }

@@ -85,7 +85,7 @@ func render(t *testing.T, extra ...string) string {
 }
 
 func TestLint(t *testing.T) {
-	for _, values := range [][]string{nil, {"-f", "testdata/custom-values.yaml"}} {
+	for _, values := range valueSets {
 		out := mustHelm(t, append([]string{"lint", "--strict", chartDir}, values...)...)
 		if !strings.Contains(out, "0 chart(s) failed") {
 			t.Fatalf("lint %v:\n%s", values, out)
@@ -154,15 +154,33 @@ func TestSchemaRefusesBadValues(t *testing.T) {
 		{"sidecar.image.repository=", "at '/sidecar/image/repository'"},
 		{"sidecar.resources.limits.memory=lots", "at '/sidecar/resources/limits/memory'"},
 		{"sidecar.resources.requests=null", "at '/sidecar/resources': missing property 'requests'"},
+		{"sidecar.runAsUser=0", "at '/sidecar/runAsUser': minimum: got 0, want 1"},
 		{"metrics.port=70000", "at '/metrics/port': maximum: got 70,000, want 65,535"},
 		{"guard.enabled=maybe", "at '/guard/enabled': got string, want boolean"},
 		{"colour=blue", "additional properties 'colour' not allowed"},
+		// The operator's hardening can be added to, not weakened.
+		{"operator.podSecurityContext.runAsNonRoot=false", "at '/operator/podSecurityContext/runAsNonRoot': value must be true"},
+		{"operator.podSecurityContext.seccompProfile=null", "at '/operator/podSecurityContext': missing property 'seccompProfile'"},
+		{"operator.podSecurityContext.seccompProfile.type=Unconfined", "at '/operator/podSecurityContext/seccompProfile/type'"},
+		{"operator.podSecurityContext.runAsUser=0", "at '/operator/podSecurityContext/runAsUser': minimum: got 0, want 1"},
+		{"operator.securityContext.readOnlyRootFilesystem=false", "at '/operator/securityContext/readOnlyRootFilesystem': value must be true"},
+		{"operator.securityContext.allowPrivilegeEscalation=true", "at '/operator/securityContext/allowPrivilegeEscalation': value must be false"},
+		{"operator.securityContext.privileged=true", "at '/operator/securityContext/privileged': value must be false"},
+		{"operator.securityContext.capabilities.add={NET_ADMIN}", "at '/operator/securityContext/capabilities': additional properties 'add' not allowed"},
+		{"operator.securityContext.capabilities.drop={NET_RAW}", "at '/operator/securityContext/capabilities/drop'"},
+		{"operator.extraEnv[0].name=POD_NAMESPACE", "at '/operator/extraEnv/0/name'"},
+		{"operator.extraVolumes[0].name=tmp", "at '/operator/extraVolumes/0/name'"},
+		{"operator.extraVolumeMounts[0].name=ca,operator.extraVolumeMounts[0].mountPath=/tmp/k8s-webhook-server", "at '/operator/extraVolumeMounts/0/mountPath'"},
+		{"operator.topologySpreadConstraints[0].whenUnsatisfiable=Maybe", "at '/operator/topologySpreadConstraints/0/whenUnsatisfiable'"},
+		{"operator.affinity.nodeAfinity.x=y", "at '/operator/affinity': additional properties 'nodeAfinity' not allowed"},
+		{"operator.tolerations[0].effect=NoScheduel", "at '/operator/tolerations/0/effect'"},
 		// Cross-field rules the template enforces with its own message.
 		{"operator.leaderElection.enabled=false", "operator.leaderElection.enabled must be true when operator.replicas > 1"},
 		{"operator.replicas=1", "operator.podDisruptionBudget.minAvailable must be below operator.replicas (or set operator.podDisruptionBudget.enabled=false)"},
 		{"serviceAccount.create=false", "serviceAccount.name is required when serviceAccount.create is false"},
 		{"webhook.port=8081", "webhook.port, operator.healthPort and metrics.port must differ (got [8081 8081 8080])"},
 		{"metrics.port=8081", "webhook.port, operator.healthPort and metrics.port must differ (got [9443 8081 8081])"},
+		{"operator.affinity.podAntiAffinity.x=y", "operator.affinity.podAntiAffinity is set, and so is operator.antiAffinity, which writes it: set operator.antiAffinity=none"},
 	} {
 		_, errOut, err := helm(t, "template", release, chartDir, "--namespace", namespace, "--set", tc.set)
 		if err == nil || !strings.Contains(errOut, tc.want) {
@@ -173,4 +191,5 @@ func TestSchemaRefusesBadValues(t *testing.T) {
 	render(t, "--set", "operator.replicas=1,operator.podDisruptionBudget.enabled=false")
 	render(t, "--set", "serviceAccount.create=false,serviceAccount.name=existing")
 	render(t, "--set", "metrics.enabled=false,metrics.port=8081")
+	render(t, "--set", "operator.antiAffinity=none,operator.affinity.podAntiAffinity.x=y")
 }

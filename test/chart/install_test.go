@@ -11,12 +11,15 @@ import (
 
 	admissionv1 "k8s.io/api/admissionregistration/v1"
 	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
 	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/types"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
+	"k8s.io/client-go/rest"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
 	"sigs.k8s.io/yaml"
@@ -36,8 +39,9 @@ func envtestAssets(t *testing.T) string {
 }
 
 // startAPIServer runs envtest's kube-apiserver and etcd and returns a client
-// and a kubeconfig file for an admin user, which helm uses.
-func startAPIServer(t *testing.T) (client.Client, string) {
+// and a kubeconfig file for an admin user, which helm uses, and the
+// client's configuration.
+func startAPIServer(t *testing.T) (client.Client, string, *rest.Config) {
 	t.Helper()
 	env := &envtest.Environment{BinaryAssetsDirectory: envtestAssets(t)}
 	cfg, err := env.Start()
@@ -64,7 +68,7 @@ func startAPIServer(t *testing.T) (client.Client, string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return c, path
+	return c, path, cfg
 }
 
 // manifestObjects lists what helm says the release consists of.
@@ -89,7 +93,7 @@ func manifestObjects(t *testing.T, kubeconfig string) []*unstructured.Unstructur
 // uninstalls cleanly. envtest runs no controllers, so pods never start: this
 // checks the objects, not the operator.
 func TestInstallUpgradeUninstall(t *testing.T) {
-	c, kubeconfig := startAPIServer(t)
+	c, kubeconfig, _ := startAPIServer(t)
 	ctx := context.Background()
 	kc := []string{"--kubeconfig", kubeconfig, "-n", namespace}
 
@@ -185,5 +189,52 @@ func TestInstallUpgradeUninstall(t *testing.T) {
 	// Helm never deletes CRDs (custom resources would go with them).
 	if err := c.Get(ctx, types.NamespacedName{Name: "protectedroutes.auth.jwtgate.io"}, &apiextensionsv1.CustomResourceDefinition{}); err != nil {
 		t.Errorf("CRD removed by uninstall: %v", err)
+	}
+}
+
+// warningFunc hands each warning the API server sends to a function.
+type warningFunc func(string)
+
+func (f warningFunc) HandleWarningHeader(_ int, _ string, text string) { f(text) }
+
+// The operator's pod template meets the Pod Security Standard "restricted"
+// (which OpenShift's restricted-v2 SCC follows) with every value set: the
+// API server's PodSecurity admission warns about a Deployment whose pods
+// would violate it.
+func TestOperatorMeetsRestrictedPodSecurity(t *testing.T) {
+	_, _, cfg := startAPIServer(t)
+	var got []string // the handler runs in the request's goroutine
+	cfg = rest.CopyConfig(cfg)
+	cfg.WarningHandler = warningFunc(func(w string) { got = append(got, w) })
+	c, err := client.New(cfg, client.Options{Scheme: clientgoscheme.Scheme})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: namespace, Labels: map[string]string{
+		"pod-security.kubernetes.io/warn": "restricted", "pod-security.kubernetes.io/warn-version": "latest",
+	}}}
+	if err := c.Create(ctx, ns); err != nil {
+		t.Fatal(err)
+	}
+	admit := func(dep *appsv1.Deployment) []string {
+		got = nil
+		if err := c.Create(ctx, dep, client.DryRunAll); err != nil {
+			t.Fatal(err)
+		}
+		return got
+	}
+	for name, args := range valueSets {
+		t.Run(name, func(t *testing.T) {
+			dep := only[*appsv1.Deployment](t, decode(t, render(t, args...)))
+			if w := admit(dep); len(w) > 0 {
+				t.Errorf("PodSecurity warnings: %q", w)
+			}
+			// The check itself: without the seccomp profile it warns.
+			dep.Spec.Template.Spec.SecurityContext.SeccompProfile = nil
+			if w := admit(dep); !slices.ContainsFunc(w, func(s string) bool { return strings.Contains(s, `violate PodSecurity "restricted`) }) {
+				t.Errorf("no PodSecurity warning for a pod without a seccomp profile: %q", w)
+			}
+		})
 	}
 }

@@ -1,6 +1,7 @@
 package chart
 
 import (
+	"maps"
 	"slices"
 	"strings"
 	"testing"
@@ -10,6 +11,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	policyv1 "k8s.io/api/policy/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/util/validation"
 	"k8s.io/client-go/kubernetes/scheme"
@@ -60,7 +62,73 @@ func onlyWhere[T runtime.Object](t *testing.T, objs []runtime.Object, match func
 	return found[0]
 }
 
-func TestDefaultOperatorIsHardened(t *testing.T) {
+// Renders of the chart that the tests check for what every operator
+// Deployment must keep, whatever the values change.
+var valueSets = map[string][]string{
+	"default":   nil,
+	"openshift": {"-f", "testdata/openshift-values.yaml"},
+	"custom":    {"-f", "testdata/custom-values.yaml"},
+}
+
+func TestOperatorIsHardened(t *testing.T) {
+	for name, args := range valueSets {
+		t.Run(name, func(t *testing.T) {
+			pod := only[*appsv1.Deployment](t, decode(t, render(t, args...))).Spec.Template.Spec
+			psc := pod.SecurityContext
+			if psc == nil || psc.RunAsNonRoot == nil || !*psc.RunAsNonRoot {
+				t.Error("pod not runAsNonRoot")
+			}
+			if psc == nil || psc.SeccompProfile == nil || psc.SeccompProfile.Type != corev1.SeccompProfileTypeRuntimeDefault {
+				t.Error("pod without the RuntimeDefault seccomp profile")
+			}
+			c := pod.Containers[0]
+			sc := c.SecurityContext
+			if sc == nil || !*sc.ReadOnlyRootFilesystem || *sc.AllowPrivilegeEscalation || !*sc.RunAsNonRoot || sc.Privileged != nil ||
+				!slices.Equal(sc.Capabilities.Drop, []corev1.Capability{"ALL"}) || len(sc.Capabilities.Add) > 0 {
+				t.Errorf("container security context %+v", sc)
+			}
+			if c.LivenessProbe == nil || c.ReadinessProbe == nil || c.LivenessProbe.HTTPGet.Path != "/healthz" || c.ReadinessProbe.HTTPGet.Path != "/readyz" {
+				t.Error("probes missing")
+			}
+			if c.Resources.Requests.Cpu().IsZero() || c.Resources.Limits.Memory().IsZero() {
+				t.Error("resources missing")
+			}
+		})
+	}
+}
+
+// No user, group or fsGroup is pinned unless the values pin one, so
+// OpenShift's restricted SCC can assign them from the namespace's range;
+// the certificate Secret stays readable by whichever uid that is. The
+// injected sidecar's user is pinned by default and left out on OpenShift.
+func TestNoPinnedIDs(t *testing.T) {
+	for name, tc := range map[string]struct {
+		args        []string
+		sidecarUser string
+	}{
+		"default":      {nil, "--sidecar-run-as-user=65532"},
+		"openshift":    {valueSets["openshift"], "--sidecar-run-as-user="},
+		"cert-manager": {[]string{"--set", "webhook.certMode=cert-manager"}, "--sidecar-run-as-user=65532"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			pod := only[*appsv1.Deployment](t, decode(t, render(t, tc.args...))).Spec.Template.Spec
+			if !slices.Contains(pod.Containers[0].Args, tc.sidecarUser) {
+				t.Errorf("args %v lack %q", pod.Containers[0].Args, tc.sidecarUser)
+			}
+			psc, sc := pod.SecurityContext, pod.Containers[0].SecurityContext
+			if psc.RunAsUser != nil || psc.RunAsGroup != nil || psc.FSGroup != nil || sc.RunAsUser != nil || sc.RunAsGroup != nil {
+				t.Errorf("ids pinned: pod %+v, container %+v", psc, sc)
+			}
+			for _, v := range pod.Volumes {
+				if v.Secret != nil && (v.Secret.DefaultMode == nil || *v.Secret.DefaultMode&0o004 == 0) {
+					t.Errorf("volume %s is readable only by the file's owner and group, which no fsGroup sets", v.Name)
+				}
+			}
+		})
+	}
+}
+
+func TestDefaultOperator(t *testing.T) {
 	objs := decode(t, render(t))
 	dep := only[*appsv1.Deployment](t, objs)
 	if *dep.Spec.Replicas != 2 {
@@ -70,26 +138,17 @@ func TestDefaultOperatorIsHardened(t *testing.T) {
 		t.Error("rollouts may take the webhook below its replica count")
 	}
 	pod := dep.Spec.Template.Spec
-	if pod.SecurityContext.RunAsNonRoot == nil || !*pod.SecurityContext.RunAsNonRoot {
-		t.Error("pod not runAsNonRoot")
-	}
 	if pod.Affinity == nil || len(pod.Affinity.PodAntiAffinity.PreferredDuringSchedulingIgnoredDuringExecution) != 1 {
 		t.Error("no soft anti-affinity")
 	}
-	c := pod.Containers[0]
-	sc := c.SecurityContext
-	if !*sc.ReadOnlyRootFilesystem || *sc.AllowPrivilegeEscalation || !slices.Equal(sc.Capabilities.Drop, []corev1.Capability{"ALL"}) {
-		t.Errorf("container security context %+v", sc)
-	}
-	if c.LivenessProbe == nil || c.ReadinessProbe == nil || c.LivenessProbe.HTTPGet.Path != "/healthz" || c.ReadinessProbe.HTTPGet.Path != "/readyz" {
-		t.Error("probes missing")
-	}
-	if c.Resources.Requests.Cpu().IsZero() || c.Resources.Limits.Memory().IsZero() {
-		t.Error("resources missing")
+	// Replicas prefer distinct nodes, and a single node still runs both.
+	if tsc := pod.TopologySpreadConstraints; len(tsc) != 1 || tsc[0].TopologyKey != "kubernetes.io/hostname" ||
+		tsc[0].WhenUnsatisfiable != corev1.ScheduleAnyway || tsc[0].MaxSkew != 1 || !selectsOperator(tsc[0].LabelSelector) {
+		t.Errorf("topologySpreadConstraints %+v", tsc)
 	}
 	for _, want := range []string{"--leader-elect=true", "--sidecar-image=ghcr.io/jwtgate/jwtgate-sidecar:0.1.0", "--webhook-cert-mode=self"} {
-		if !slices.Contains(c.Args, want) {
-			t.Errorf("args %v lack %q", c.Args, want)
+		if !slices.Contains(pod.Containers[0].Args, want) {
+			t.Errorf("args %v lack %q", pod.Containers[0].Args, want)
 		}
 	}
 
@@ -97,6 +156,13 @@ func TestDefaultOperatorIsHardened(t *testing.T) {
 	if pdb.Spec.MinAvailable.IntValue() != 1 || pdb.Spec.Selector.MatchLabels["app.kubernetes.io/instance"] != release {
 		t.Errorf("pdb %+v", pdb.Spec)
 	}
+}
+
+// selectsOperator reports whether s selects exactly the release's operator pods.
+func selectsOperator(s *metav1.LabelSelector) bool {
+	return s != nil && len(s.MatchExpressions) == 0 && maps.Equal(s.MatchLabels, map[string]string{
+		"app.kubernetes.io/name": "jwtgate", "app.kubernetes.io/instance": release, "app.kubernetes.io/component": "operator",
+	})
 }
 
 func TestWebhookSelectsOnlyOptedInPods(t *testing.T) {
@@ -241,12 +307,45 @@ func TestCustomValuesTakeEffect(t *testing.T) {
 	if mwc.Annotations["cert-manager.io/inject-ca-from"] != namespace+"/gate-webhook" {
 		t.Errorf("cert-manager CA injection annotation %v", mwc.Annotations)
 	}
-	var certVolume bool
-	for _, v := range dep.Spec.Template.Spec.Volumes {
+	pod := dep.Spec.Template.Spec
+	var certVolume, caVolume bool
+	for _, v := range pod.Volumes {
 		certVolume = certVolume || (v.Secret != nil && v.Secret.SecretName == "gate-webhook-tls")
+		caVolume = caVolume || (v.Name == "extra-ca" && v.ConfigMap != nil && v.ConfigMap.Name == "proxy-ca")
 	}
 	if !certVolume {
 		t.Error("cert-manager mode does not mount the certificate Secret")
+	}
+	c := pod.Containers[0]
+	if !caVolume || !slices.ContainsFunc(c.VolumeMounts, func(m corev1.VolumeMount) bool {
+		return m.Name == "extra-ca" && m.MountPath == "/etc/jwtgate/extra-ca" && m.ReadOnly
+	}) {
+		t.Errorf("extra volume or mount missing: %+v %+v", pod.Volumes, c.VolumeMounts)
+	}
+	env := map[string]corev1.EnvVar{}
+	for _, e := range c.Env {
+		env[e.Name] = e
+	}
+	if env["SSL_CERT_DIR"].Value != "/etc/jwtgate/extra-ca" || env["HTTPS_PROXY"].ValueFrom == nil || env["POD_NAMESPACE"].ValueFrom == nil {
+		t.Errorf("env %+v: want the extra variables next to the chart's", c.Env)
+	}
+	// Pinned ids merge into the defaults' hardening, which stays.
+	if psc := pod.SecurityContext; *psc.RunAsUser != 10001 || *psc.RunAsGroup != 10001 || *psc.FSGroup != 10001 || !*psc.RunAsNonRoot || psc.SeccompProfile == nil {
+		t.Errorf("pod securityContext %+v", psc)
+	}
+	if sc := c.SecurityContext; sc.SELinuxOptions == nil || sc.SELinuxOptions.Level != "s0:c123,c456" || !*sc.ReadOnlyRootFilesystem {
+		t.Errorf("container securityContext %+v", sc)
+	}
+	if tsc := pod.TopologySpreadConstraints; len(tsc) != 2 || tsc[0].TopologyKey != "topology.kubernetes.io/zone" ||
+		tsc[0].WhenUnsatisfiable != corev1.DoNotSchedule || !selectsOperator(tsc[0].LabelSelector) ||
+		tsc[1].MaxSkew != 2 || !maps.Equal(tsc[1].LabelSelector.MatchLabels, map[string]string{"team": "platform"}) {
+		t.Errorf("topologySpreadConstraints %+v: want both, the first selecting the operator pods", tsc)
+	}
+	if a := pod.Affinity; a.NodeAffinity == nil || a.NodeAffinity.RequiredDuringSchedulingIgnoredDuringExecution == nil {
+		t.Errorf("affinity %+v: want the node affinity next to the hard anti-affinity", a)
+	}
+	if pod.PriorityClassName != "system-cluster-critical" || pod.NodeSelector["kubernetes.io/os"] != "linux" || len(pod.Tolerations) != 1 {
+		t.Errorf("placement: priorityClassName %q, nodeSelector %v, tolerations %v", pod.PriorityClassName, pod.NodeSelector, pod.Tolerations)
 	}
 	for _, o := range objs {
 		switch v := o.(type) {

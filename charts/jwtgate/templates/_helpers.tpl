@@ -90,6 +90,7 @@ flags meet: keep it in step with cmd/manager.
   (printf "--sidecar-image=%s" (include "jwtgate.image" (list .Values.sidecar.image .)))
   (printf "--sidecar-image-pull-policy=%s" .Values.sidecar.image.pullPolicy)
   (printf "--sidecar-resources=%s" (toJson .Values.sidecar.resources))
+  (printf "--sidecar-run-as-user=%s" (ternary (toString (int64 .Values.sidecar.runAsUser)) "" (hasKey .Values.sidecar "runAsUser")))
   (printf "--webhook-port=%d" (int .Values.webhook.port))
   (printf "--webhook-cert-dir=%s" (include "jwtgate.webhookCertDir" .))
   (printf "--webhook-cert-mode=%s" .Values.webhook.certMode)
@@ -138,7 +139,39 @@ and guard.previousSidecarImages.
 {{- if and (gt (int .Values.operator.replicas) 1) (not .Values.operator.leaderElection.enabled) }}
 {{- fail "operator.leaderElection.enabled must be true when operator.replicas > 1: only one replica may reconcile at a time" }}
 {{- end }}
+{{- if and (dig "podAntiAffinity" "" (.Values.operator.affinity | default dict)) (ne .Values.operator.antiAffinity "none") }}
+{{- fail "operator.affinity.podAntiAffinity is set, and so is operator.antiAffinity, which writes it: set operator.antiAffinity=none to use your own" }}
+{{- end }}
 {{- if and .Values.operator.podDisruptionBudget.enabled (ge (int .Values.operator.podDisruptionBudget.minAvailable) (int .Values.operator.replicas)) }}
 {{- fail "operator.podDisruptionBudget.minAvailable must be below operator.replicas (or set operator.podDisruptionBudget.enabled=false): otherwise no node running the operator could ever be drained" }}
 {{- end }}
+{{- end }}
+
+{{/*
+The operator pods' affinity: operator.affinity, plus the podAntiAffinity
+that operator.antiAffinity asks for (the two never both set it: see
+jwtgate.validate).
+*/}}
+{{- define "jwtgate.affinity" -}}
+{{- $affinity := deepCopy (.Values.operator.affinity | default dict) }}
+{{- $term := dict "topologyKey" "kubernetes.io/hostname" "labelSelector" (dict "matchLabels" (include "jwtgate.selectorLabels" . | fromYaml)) }}
+{{- if eq .Values.operator.antiAffinity "hard" }}
+{{- $_ := set $affinity "podAntiAffinity" (dict "requiredDuringSchedulingIgnoredDuringExecution" (list $term)) }}
+{{- else if eq .Values.operator.antiAffinity "soft" }}
+{{- $_ := set $affinity "podAntiAffinity" (dict "preferredDuringSchedulingIgnoredDuringExecution" (list (dict "weight" 100 "podAffinityTerm" $term))) }}
+{{- end }}
+{{- with $affinity }}{{ toYaml . }}{{ end }}
+{{- end }}
+
+{{/* operator.topologySpreadConstraints, each selecting the operator pods unless it says otherwise. */}}
+{{- define "jwtgate.topologySpreadConstraints" -}}
+{{- $constraints := list }}
+{{- range .Values.operator.topologySpreadConstraints }}
+{{- $c := deepCopy . }}
+{{- if not $c.labelSelector }}
+{{- $_ := set $c "labelSelector" (dict "matchLabels" (include "jwtgate.selectorLabels" $ | fromYaml)) }}
+{{- end }}
+{{- $constraints = append $constraints $c }}
+{{- end }}
+{{- with $constraints }}{{ toYaml . }}{{ end }}
 {{- end }}
