@@ -85,7 +85,7 @@ func render(t *testing.T, extra ...string) string {
 }
 
 func TestLint(t *testing.T) {
-	for _, values := range [][]string{nil, {"-f", "testdata/custom-values.yaml"}} {
+	for _, values := range [][]string{nil, {"-f", "testdata/custom-values.yaml"}, {"-f", "testdata/monitoring-values.yaml"}} {
 		out := mustHelm(t, append([]string{"lint", "--strict", chartDir}, values...)...)
 		if !strings.Contains(out, "0 chart(s) failed") {
 			t.Fatalf("lint %v:\n%s", values, out)
@@ -95,8 +95,9 @@ func TestLint(t *testing.T) {
 
 func TestTemplateGolden(t *testing.T) {
 	for name, args := range map[string][]string{
-		"default": nil,
-		"custom":  {"-f", "testdata/custom-values.yaml"},
+		"default":    nil,
+		"custom":     {"-f", "testdata/custom-values.yaml"},
+		"monitoring": {"-f", "testdata/monitoring-values.yaml"},
 	} {
 		t.Run(name, func(t *testing.T) {
 			got := render(t, args...)
@@ -157,6 +158,10 @@ func TestSchemaRefusesBadValues(t *testing.T) {
 		{"metrics.port=70000", "at '/metrics/port': maximum: got 70,000, want 65,535"},
 		{"guard.enabled=maybe", "at '/guard/enabled': got string, want boolean"},
 		{"colour=blue", "additional properties 'colour' not allowed"},
+		{"monitoring.prometheusRule.refusalRatio=2", "at '/monitoring/prometheusRule/refusalRatio': maximum: got 2, want 1"},
+		{"monitoring.podMonitor.interval=often", "at '/monitoring/podMonitor/interval'"},
+		{"monitoring.grafana.enabled=true", "at '/monitoring': additional properties 'grafana' not allowed"},
+		{"monitoring.serviceMonitor.enabled=true,metrics.enabled=false", "monitoring.serviceMonitor.enabled needs metrics.enabled"},
 		// Cross-field rules the template enforces with its own message.
 		{"operator.leaderElection.enabled=false", "operator.leaderElection.enabled must be true when operator.replicas > 1"},
 		{"operator.replicas=1", "operator.podDisruptionBudget.minAvailable must be below operator.replicas (or set operator.podDisruptionBudget.enabled=false)"},
