@@ -1,7 +1,9 @@
 package proxy
 
 import (
+	"os"
 	"regexp"
+	"strings"
 	"testing"
 
 	"github.com/jwtgate/jwtgate/sidecar/config"
@@ -29,6 +31,21 @@ func TestEveryOutcomeHasAReason(t *testing.T) {
 	for _, p := range []string{noToken, badScheme, twoTokens, emptyToken, badQuery, badCookie, formTooLarge, formOpaque, formUnreadable, src.misplaced} {
 		if r := tokenReason(p, &src); !listed[r] || r == ReasonInvalidRequest {
 			t.Errorf("token problem %q maps to %q", p, r)
+		}
+	}
+}
+
+// The operations and troubleshooting guides explain every reason.
+func TestDocsNameEveryReason(t *testing.T) {
+	for _, doc := range []string{"../../docs/operations.md", "../../docs/troubleshooting.md"} {
+		b, err := os.ReadFile(doc)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, r := range Reasons {
+			if !strings.Contains(string(b), "`"+string(r)+"`") {
+				t.Errorf("%s does not name reason %s", doc, r)
+			}
 		}
 	}
 }
