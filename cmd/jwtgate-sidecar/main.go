@@ -38,6 +38,7 @@ func main() {
 
 type flags struct {
 	config, listen, upstream, adminListen, debugListen, kubeconfig, configMap, logLevel string
+	subjectClaim                                                                        string
 
 	maxConns      int
 	bodyIdle      time.Duration
@@ -64,6 +65,7 @@ func parseFlags(args []string) (*flags, error) {
 	fs.StringVar(&f.kubeconfig, "kubeconfig", "", "kubeconfig for the ConfigMap watch (default: in-cluster service account)")
 	fs.StringVar(&f.configMap, "configmap", "", "NAMESPACE/NAME of the ConfigMap to watch through the API for fast updates (optional)")
 	fs.StringVar(&f.logLevel, "log-level", "info", "debug, info, warn or error")
+	fs.StringVar(&f.subjectClaim, "log-subject-claim", "sub", "claim of a verified token that the access log records as its subject")
 	fs.BoolVar(&f.version, "version", false, "print the version and exit")
 	if err := fs.Parse(args); err != nil {
 		return nil, err
@@ -76,6 +78,9 @@ func parseFlags(args []string) (*flags, error) {
 	}
 	if f.shutdownDelay < 0 || f.shutdownDelay > 20*time.Second {
 		return nil, fmt.Errorf("--shutdown-delay must be between 0 and 20s: the rest of the 30s grace period lets requests in flight finish")
+	}
+	if f.subjectClaim == "" {
+		return nil, fmt.Errorf("--log-subject-claim must name a claim")
 	}
 	if f.bodyIdle <= 0 {
 		return nil, fmt.Errorf("--body-idle-timeout must be positive")
@@ -139,7 +144,7 @@ func run(args []string) error {
 	tokens := proxy.NewTokenCache(f.tokenCacheBytes, f.tokenCacheMaxAge)
 	admin.RegisterTokenCache(reg, tokens)
 	h := proxy.New(proxy.Options{Upstream: upstream, Keys: keyReg, Observer: metrics, Log: log.With("log", "access"), BodyIdleTimeout: f.bodyIdle,
-		TokenCache: tokens})
+		TokenCache: tokens, SubjectClaim: f.subjectClaim})
 	admin.RegisterKeysUsable(reg, h.KeysUsable)
 	reloader := &reload.Reloader{
 		Apply: func(s *config.Snapshot) error {

@@ -314,7 +314,10 @@ func (d *decision) print(out io.Writer, c *config.Config, audit bool) {
 			line("", "%s%s", mark, describeRule(c, i))
 		}
 	}
-	what := strings.TrimSuffix(d.decision+", "+d.reason, ", ")
+	what := d.decision
+	if d.reason != string(proxy.ReasonNone) {
+		what += ", " + d.reason
+	}
 	if d.route != "" && (d.matched < 0 || c.Rules[d.matched].Path != d.route) {
 		what += " (that of " + d.route + ")" // a near miss counts under the rule it resembles
 	}
@@ -394,8 +397,8 @@ func describeRule(c *config.Config, i int) string {
 // observer keeps what the sidecar records about the one request.
 type observer struct{ route, decision, reason string }
 
-func (o *observer) Request(route, decision, reason, _ string, _ float64) {
-	o.route, o.decision, o.reason = route, decision, reason
+func (o *observer) Request(rec proxy.Record) {
+	o.route, o.decision, o.reason = rec.Route, rec.Decision, string(rec.Reason)
 }
 
 // recordingApp stands in for the app: it records the forwarded request.

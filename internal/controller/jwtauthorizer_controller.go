@@ -81,10 +81,12 @@ func (r *JWTAuthorizerReconciler) Reconcile(ctx context.Context, req ctrl.Reques
 	if err := r.Get(ctx, req.NamespacedName, &a); err != nil {
 		if apierrors.IsNotFound(err) {
 			r.backoff.Forget(req.NamespacedName)
+			forgetAuthorizer(req.NamespacedName)
 		}
 		return ctrl.Result{}, client.IgnoreNotFound(err)
 	}
 	if a.DeletionTimestamp != nil {
+		forgetAuthorizer(req.NamespacedName)
 		return ctrl.Result{}, nil
 	}
 
@@ -126,6 +128,7 @@ func (r *JWTAuthorizerReconciler) Reconcile(ctx context.Context, req ctrl.Reques
 		setCondition(&st.Conditions, a.Generation, v1alpha1.ConditionReady, false, reason, failureMessage(err)+trustMessage(res.bundle, err))
 	}
 	jwksChecks.WithLabelValues(reason).Inc()
+	setAuthorizerReady(req.NamespacedName, err == nil)
 
 	if !equality.Semantic.DeepEqual(&a.Status, st) {
 		before := a.DeepCopy()
@@ -138,7 +141,7 @@ func (r *JWTAuthorizerReconciler) Reconcile(ctx context.Context, req ctrl.Reques
 	}
 	if err != nil {
 		delay := min(r.backoff.When(req.NamespacedName), r.RefreshInterval)
-		logger.Info("key check failed; will retry", "reason", reason, "retryIn", delay.String(), "error", keys.Detail(err))
+		warn(logger, "key check failed; will retry", "reason", reason, "retryIn", delay.String(), "error", keys.Detail(err))
 		return ctrl.Result{RequeueAfter: delay}, nil
 	}
 	r.backoff.Forget(req.NamespacedName)

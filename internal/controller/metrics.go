@@ -1,7 +1,11 @@
 package controller
 
 import (
+	"log/slog"
+
+	"github.com/go-logr/logr"
 	"github.com/prometheus/client_golang/prometheus"
+	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/controller-runtime/pkg/metrics"
 )
 
@@ -18,8 +22,32 @@ var (
 		Name: "jwtgate_operator_object_writes_total",
 		Help: "Writes of owned objects by kind and operation; updates repair drift or carry new configuration.",
 	}, []string{"kind", "op"})
+	authorizerReady = prometheus.NewGaugeVec(prometheus.GaugeOpts{
+		Name: "jwtgate_operator_authorizer_ready",
+		Help: "1 when the JWTAuthorizer's last key check succeeded (Ready=True), else 0; set by the leader, gone with the authorizer.",
+	}, []string{"namespace", "name"})
 )
 
 func init() {
-	metrics.Registry.MustRegister(jwksChecks, routeCompiles, objectWrites)
+	metrics.Registry.MustRegister(jwksChecks, routeCompiles, objectWrites, authorizerReady)
+}
+
+// setAuthorizerReady publishes the outcome of a key check.
+func setAuthorizerReady(key types.NamespacedName, ready bool) {
+	v := 0.0
+	if ready {
+		v = 1
+	}
+	authorizerReady.WithLabelValues(key.Namespace, key.Name).Set(v)
+}
+
+// forgetAuthorizer drops a deleted authorizer's series.
+func forgetAuthorizer(key types.NamespacedName) {
+	authorizerReady.DeleteLabelValues(key.Namespace, key.Name)
+}
+
+// warn logs at warning level through the logger's sink when it knows the
+// level (controller-runtime's zap does); logr itself has only info and error.
+func warn(log logr.Logger, msg string, keysAndValues ...any) {
+	slog.New(logr.ToSlogHandler(log)).Warn(msg, keysAndValues...)
 }

@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"path/filepath"
 	"time"
 
 	"github.com/go-logr/logr"
@@ -230,7 +231,14 @@ func setup(ctx context.Context, mgr manager.Manager, o Options, wrap func(admiss
 			return err
 		}
 	case CertModeCertManager:
-		// The server's own certificate watcher reads the mounted Secret.
+		// The server's own certificate watcher reads the mounted Secret;
+		// the expiry gauge reads it too.
+		if ds, ok := srv.(*ctrlwebhook.DefaultServer); ok {
+			path := filepath.Join(ds.Options.CertDir, ds.Options.CertName)
+			if err := mgr.Add(&certs.FileExpiry{Path: path, Log: log.WithName("certs")}); err != nil {
+				return err
+			}
+		}
 	default:
 		return fmt.Errorf("webhook: unknown certificate mode %q; use %q or %q", o.CertMode, CertModeSelf, CertModeCertManager)
 	}

@@ -12,6 +12,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/jwtgate/jwtgate/sidecar/admin"
+	"github.com/jwtgate/jwtgate/sidecar/proxy"
 	"github.com/jwtgate/jwtgate/sidecar/tokencache"
 )
 
@@ -65,7 +66,10 @@ func TestAdminEndpoints(t *testing.T) {
 			t.Errorf("debug listener serves %s", p)
 		}
 	}
-	m.Request("/my/colors", "unauthorized", "token expired", "audit", 0.001)
+	m.Request(proxy.Record{Route: "/my/colors", Authorizer: "auth0", Decision: "unauthorized", Reason: proxy.ReasonTokenExpired,
+		Status: 200, Mode: "audit", Forwarded: true, Decide: 100 * time.Microsecond, Total: 3 * time.Millisecond})
+	m.Request(proxy.Record{Route: "/my/colors", Authorizer: "auth0", Decision: "forbidden", Reason: proxy.ReasonInsufficientScope,
+		Status: 403, Mode: "enforce", Decide: 50 * time.Microsecond, Total: 50 * time.Microsecond})
 	m.Fetched("auth0", "success", 2, time.Unix(1700000000, 0))
 	m.Reload("file", "applied")
 	m.SetConfigHash("sha256:aa")
@@ -75,7 +79,12 @@ func TestAdminEndpoints(t *testing.T) {
 	m.ClosedIdle()
 	_, body = get(t, h, "/metrics")
 	for _, want := range []string{
-		`jwtgate_sidecar_requests_total{decision="unauthorized",mode="audit",reason="token expired",route="/my/colors"} 1`,
+		`jwtgate_sidecar_requests_total{authorizer="auth0",decision="unauthorized",mode="audit",reason="token_expired",route="/my/colors",status="200"} 1`,
+		`jwtgate_sidecar_requests_total{authorizer="auth0",decision="forbidden",mode="enforce",reason="insufficient_scope",route="/my/colors",status="403"} 1`,
+		`jwtgate_sidecar_decision_duration_seconds_bucket{decision="unauthorized",le="0.00025"} 1`,
+		`jwtgate_sidecar_decision_duration_seconds_count{decision="forbidden"} 1`,
+		`jwtgate_sidecar_upstream_duration_seconds_bucket{decision="unauthorized",le="0.0025"} 0`,
+		`jwtgate_sidecar_upstream_duration_seconds_bucket{decision="unauthorized",le="0.005"} 1`,
 		`jwtgate_sidecar_jwks_fetches_total{authorizer="auth0",result="success"} 1`,
 		`jwtgate_sidecar_keys{authorizer="auth0"} 2`,
 		`jwtgate_sidecar_jwks_last_success_timestamp_seconds{authorizer="auth0"} 1.7e+09`,
@@ -89,6 +98,9 @@ func TestAdminEndpoints(t *testing.T) {
 		if !strings.Contains(body, want) {
 			t.Errorf("missing %s", want)
 		}
+	}
+	if strings.Contains(body, `jwtgate_sidecar_upstream_duration_seconds_count{decision="forbidden"}`) {
+		t.Error("a refusal the app never saw has an upstream time")
 	}
 	if strings.Contains(body, `hash="sha256:aa"`) {
 		t.Error("old config hash still reported")

@@ -4,15 +4,22 @@
 package admin
 
 import (
+	"strconv"
+	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/jwtgate/jwtgate/sidecar/proxy"
 )
 
 // Metrics implements the observers of the proxy, key caches and reloader.
 type Metrics struct {
 	requests    *prometheus.CounterVec
 	latency     *prometheus.HistogramVec
+	decide      *prometheus.HistogramVec
+	upstream    *prometheus.HistogramVec
+	series      requestSeries
 	fetches     *prometheus.CounterVec
 	reloads     *prometheus.CounterVec
 	keyCount    *prometheus.GaugeVec
@@ -28,9 +35,14 @@ type Metrics struct {
 func NewMetrics(reg prometheus.Registerer) *Metrics {
 	m := &Metrics{
 		requests: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "jwtgate_sidecar_requests_total",
-			Help: "Requests by matched rule path, decision, rejection reason and mode (enforce; audit: unauthorized, forbidden and unavailable were forwarded anyway)."}, []string{"route", "decision", "reason", "mode"}),
+			Help: "Requests by matched rule path, authorizer, decision, reason (a fixed set of snake_case values), HTTP status and mode (enforce; audit: unauthorized, forbidden and unavailable were forwarded anyway)."},
+			[]string{"route", "authorizer", "decision", "reason", "status", "mode"}),
 		latency: prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "jwtgate_sidecar_request_duration_seconds",
-			Help: "Time spent in the sidecar including the upstream call, by decision.", Buckets: []float64{.0001, .00025, .0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5}}, []string{"decision"}),
+			Help: "Time from request to answer, including the app's time for forwarded requests, by decision.", Buckets: latencyBuckets}, []string{"decision"}),
+		decide: prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "jwtgate_sidecar_decision_duration_seconds",
+			Help: "The sidecar's own time per request, until its answer or until it hands the request to the app, by decision.", Buckets: latencyBuckets}, []string{"decision"}),
+		upstream: prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "jwtgate_sidecar_upstream_duration_seconds",
+			Help: "Time the app took on forwarded requests, until the sidecar had relayed its answer.", Buckets: latencyBuckets}, []string{"decision"}),
 		fetches: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "jwtgate_sidecar_jwks_fetches_total",
 			Help: "Key set fetches by authorizer and result."}, []string{"authorizer", "result"}),
 		reloads: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "jwtgate_sidecar_config_reloads_total",
@@ -48,14 +60,64 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		connIdle: prometheus.NewCounter(prometheus.CounterOpts{Name: "jwtgate_sidecar_idle_connections_closed_total",
 			Help: "Keep-alive connections closed between requests to make room for a new one at --max-connections."}),
 	}
-	reg.MustRegister(m.requests, m.latency, m.fetches, m.reloads, m.keyCount, m.lastFetch, m.configInfo, m.conns, m.connWaits, m.connIdle)
+	m.series.m = map[seriesKey]*seriesVal{}
+	reg.MustRegister(m.requests, m.latency, m.decide, m.upstream, m.fetches, m.reloads, m.keyCount, m.lastFetch, m.configInfo, m.conns, m.connWaits, m.connIdle)
 	return m
 }
 
+var latencyBuckets = []float64{.0001, .00025, .0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5}
+
 // Request implements proxy.Observer.
-func (m *Metrics) Request(route, decision, reason, mode string, seconds float64) {
-	m.requests.WithLabelValues(route, decision, reason, mode).Inc()
-	m.latency.WithLabelValues(decision).Observe(seconds)
+func (m *Metrics) Request(rec proxy.Record) {
+	s := m.series.get(m, &rec)
+	s.count.Inc()
+	s.total.Observe(rec.Total.Seconds())
+	s.decide.Observe(rec.Decide.Seconds())
+	if rec.Forwarded {
+		s.upstream.Observe((rec.Total - rec.Decide).Seconds())
+	}
+}
+
+// requestSeries caches each label combination's metrics: a map lookup by
+// value costs no allocation, where WithLabelValues allocates per call. The
+// labels come from the configuration and closed sets, so it stays small.
+type requestSeries struct {
+	mu sync.RWMutex
+	m  map[seriesKey]*seriesVal
+}
+
+type seriesKey struct {
+	route, authorizer, decision, mode string
+	reason                            proxy.Reason
+	status                            int
+	forwarded                         bool
+}
+
+type seriesVal struct {
+	count                   prometheus.Counter
+	total, decide, upstream prometheus.Observer
+}
+
+func (c *requestSeries) get(m *Metrics, rec *proxy.Record) *seriesVal {
+	k := seriesKey{rec.Route, rec.Authorizer, rec.Decision, rec.Mode, rec.Reason, rec.Status, rec.Forwarded}
+	c.mu.RLock()
+	v := c.m[k]
+	c.mu.RUnlock()
+	if v != nil {
+		return v
+	}
+	v = &seriesVal{
+		count:  m.requests.WithLabelValues(k.route, k.authorizer, k.decision, string(k.reason), strconv.Itoa(k.status), k.mode),
+		total:  m.latency.WithLabelValues(k.decision),
+		decide: m.decide.WithLabelValues(k.decision),
+	}
+	if k.forwarded { // a decision the app never sees gets no upstream series
+		v.upstream = m.upstream.WithLabelValues(k.decision)
+	}
+	c.mu.Lock()
+	c.m[k] = v
+	c.mu.Unlock()
+	return v
 }
 
 // Fetched implements keys.Observer.

@@ -587,7 +587,7 @@ func TestAttackTokenInTwoPlacesOtherSpelling(t *testing.T) {
 }
 
 // nearMiss is the challenge of a request refused as a near miss.
-const nearMiss = `Bearer error="invalid_request", error_description="` + proxy.ReasonNearMiss + `"`
+const nearMiss = `Bearer error="invalid_request", error_description="` + proxy.DescNearMiss + `"`
 
 // expectNearMiss checks that each path is refused as a near miss, with or
 // without a valid token, and counted under a rule other than the public
@@ -599,7 +599,7 @@ func expectNearMiss(t *testing.T, e *env, method string, paths []string, tok str
 		e.do(t, method, p, nil).expect(t, 400, nearMiss, "")
 		// A valid token does not help: the request is ambiguous, not unauthenticated.
 		e.do(t, method, p, bearer(tok)).expect(t, 400, nearMiss, "")
-		if len(e.observed) == 0 || !strings.HasSuffix(e.observed[0], "|bad_request|"+proxy.ReasonNearMiss) || strings.HasPrefix(e.observed[0], "/{proxy+}|") {
+		if len(e.observed) == 0 || !strings.HasSuffix(e.observed[0], "|bad_request|"+string(proxy.ReasonNearMiss)) || strings.HasPrefix(e.observed[0], "/{proxy+}|") {
 			t.Errorf("%s %s counted as %v, want the protected rule's route and the near-miss reason", method, p, e.observed)
 		}
 	}

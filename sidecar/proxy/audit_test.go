@@ -35,14 +35,14 @@ func TestAuditForwardsAuthorizationRefusals(t *testing.T) {
 		observed   string
 		claims     bool // the app gets the verified claims
 	}{
-		{"public", "/colors", nil, "allowed", "/colors|allowed||audit", false},
-		{"valid token", "/my/profile", bearer(e.token("rsa-1", nil)), "allowed", "/my/profile|allowed||audit", true},
-		{"no token", "/my/profile", nil, "unauthorized", "/my/profile|unauthorized|no token|audit", false},
-		{"forged decision", "/my/profile", forged, "unauthorized", "/my/profile|unauthorized|no token|audit", false},
-		{"expired token", "/my/profile", bearer(expired), "unauthorized", "/my/profile|unauthorized|token expired|audit", false},
-		{"missing scope", "/my/colors", bearer(noScope), "forbidden", "/my/colors|forbidden|insufficient scope|audit", true},
-		{"claim not met", "/admin", bearer(e.token("rsa-1", nil)), "forbidden", "/admin|forbidden|claim requirement not met|audit", true},
-		{"authorizer missing", "/gone", nil, "unavailable", "/gone|unavailable|authorizer unavailable|audit", false},
+		{"public", "/colors", nil, "allowed", "/colors|allowed|none|audit", false},
+		{"valid token", "/my/profile", bearer(e.token("rsa-1", nil)), "allowed", "/my/profile|allowed|none|audit", true},
+		{"no token", "/my/profile", nil, "unauthorized", "/my/profile|unauthorized|missing_token|audit", false},
+		{"forged decision", "/my/profile", forged, "unauthorized", "/my/profile|unauthorized|missing_token|audit", false},
+		{"expired token", "/my/profile", bearer(expired), "unauthorized", "/my/profile|unauthorized|token_expired|audit", false},
+		{"missing scope", "/my/colors", bearer(noScope), "forbidden", "/my/colors|forbidden|insufficient_scope|audit", true},
+		{"claim not met", "/admin", bearer(e.token("rsa-1", nil)), "forbidden", "/admin|forbidden|claim_requirement_not_met|audit", true},
+		{"authorizer missing", "/gone", nil, "unavailable", "/gone|unavailable|authorizer_unavailable|audit", false},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			e.observed = nil

@@ -37,14 +37,18 @@ const (
 	DecisionError        = "error"
 )
 
-// ReasonNearMiss is the 400's description and reason label for a path that
-// differs from a more protected rule's only by case, a trailing slash or a
-// format suffix; the route label is that protected rule's.
-const ReasonNearMiss = "path differs from a protected route only by case, a trailing slash or a format suffix"
+// DescNearMiss is the 400's description for a path that differs from a
+// more protected rule's only by case, a trailing slash or a format suffix;
+// the route label is that protected rule's.
+const DescNearMiss = "path differs from a protected route only by case, a trailing slash or a format suffix"
 
-// ReasonNoIssuer is the 401's description for a token on a rule with
+// DescNoIssuer is the 401's description for a token on a rule with
 // several authorizers whose `iss` is none of theirs.
-const ReasonNoIssuer = "token issuer is not one of the route's authorizers"
+const DescNoIssuer = "token issuer is not one of the route's authorizers"
+
+// Decisions lists every decision, for tests and documentation.
+var Decisions = []string{DecisionAllowed, DecisionBadRequest, DecisionMethod, DecisionUnauthorized, DecisionForbidden,
+	DecisionNotFound, DecisionUnavailable, DecisionPreflight, DecisionError}
 
 // Modes (metric label and access log values): in ModeAudit the refusals
 // Audited lists were forwarded.
@@ -53,9 +57,28 @@ const (
 	ModeAudit   = "audit"
 )
 
-// Observer records one request (metrics).
+// Record is what one request leaves in the metrics and the access log.
+// Every string in it comes from the configuration or a closed set.
+type Record struct {
+	// Route is the matched rule's path template ("" when none matched).
+	Route, Decision, Mode string
+	Reason                Reason
+	// Authorizer decided, or would have ("" for public rules, and before
+	// a token's iss picks one of several).
+	Authorizer string
+	// Status is the answer's HTTP status, the app's when forwarded.
+	Status int
+	// Forwarded: the request went to the app.
+	Forwarded bool
+	// Decide is the sidecar's own time, until its answer or until the
+	// request was handed to the app; Total includes the app's time.
+	Decide, Total time.Duration
+}
+
+// Observer records one request (metrics). Record is passed by value, so
+// the call allocates nothing.
 type Observer interface {
-	Request(route, decision, reason, mode string, seconds float64)
+	Request(Record)
 }
 
 // Audited reports whether a route in Audit mode forwards a request the
@@ -82,6 +105,9 @@ type Options struct {
 	BodyIdleTimeout time.Duration
 	// TokenCache, when set, spares a token sent again its signature check.
 	TokenCache *TokenCache
+	// SubjectClaim is the claim of a verified token the access log names
+	// as its subject; empty means "sub".
+	SubjectClaim string
 }
 
 // Handler is the authorizing reverse proxy.
@@ -106,6 +132,9 @@ func New(opts Options) *Handler {
 	}
 	if h.opts.BodyIdleTimeout <= 0 {
 		h.opts.BodyIdleTimeout = DefaultBodyIdleTimeout
+	}
+	if h.opts.SubjectClaim == "" {
+		h.opts.SubjectClaim = "sub"
 	}
 	tr := opts.Transport
 	if tr == nil {
@@ -244,9 +273,17 @@ func refusedMethod(m string) bool {
 	return m == http.MethodTrace || m == "TRACK" || m == http.MethodConnect
 }
 
-// outcome is what the access log and metrics record.
+// outcome is the decision the access log and metrics record.
 type outcome struct {
-	route, decision, reason string
+	route, decision string
+	reason          Reason
+}
+
+// trace is what serve learns beside the outcome, for the record.
+type trace struct {
+	auth    string
+	tok     *verify.Token // verified, so its subject may be logged
+	decided time.Time     // set when the request is handed to the app
 }
 
 // refuse answers an authorization refusal and reports true, or, in Audit
@@ -261,6 +298,21 @@ func (st *state) refuse(w http.ResponseWriter, denied *outcome, status int, body
 	return true
 }
 
+// refuseToken refuses a token that did not verify: 503 when keys are
+// missing, else 401. Apart from serve, so the error's lookup costs an
+// accepted token nothing.
+func (st *state) refuseToken(w http.ResponseWriter, denied *outcome, route string, err error) bool {
+	var ve *verify.Error
+	if !errors.As(err, &ve) {
+		ve = &verify.Error{Reason: verify.ReasonClaims}
+	}
+	if ve.Unavailable() {
+		return st.refuse(w, denied, http.StatusServiceUnavailable, bodyUnavailable, "", outcome{route, DecisionUnavailable, ReasonKeysUnavailable})
+	}
+	return st.refuse(w, denied, http.StatusUnauthorized, bodyUnauthorized, `Bearer error="invalid_token", error_description="`+err.Error()+`"`,
+		outcome{route, DecisionUnauthorized, verifyReason(ve.Reason)})
+}
+
 // ServeHTTP runs the pipeline. Its order is the contract; keep it here.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	start := h.now()
@@ -273,22 +325,61 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		// connections at once, racing requests already on their way.)
 		w.Header()["Connection"] = connectionClose
 	}
-	out := h.serve(w, r, st)
-	d := h.now().Sub(start)
-	mode := ModeEnforce
+	id := requestID(r.Header)
+	sw := newStatusWriter(w, r)
+	var tr trace
+	out := h.serve(sw, r, st, &tr)
+	end := h.now()
+	rec := Record{Route: out.route, Decision: out.decision, Reason: out.reason, Mode: ModeEnforce, Authorizer: tr.auth,
+		Status: sw.status, Forwarded: !tr.decided.IsZero(), Decide: end.Sub(start), Total: end.Sub(start)}
+	sw.release()
+	if rec.Forwarded {
+		rec.Decide = tr.decided.Sub(start)
+	}
 	if st != nil && st.audit {
-		mode = ModeAudit
+		rec.Mode = ModeAudit
 	}
 	if h.opts.Observer != nil {
-		h.opts.Observer.Request(out.route, out.decision, out.reason, mode, d.Seconds())
+		h.opts.Observer.Request(rec)
 	}
-	h.log.LogAttrs(r.Context(), slog.LevelInfo, "request",
-		slog.String("method", r.Method), slog.String("path", path), slog.String("route", out.route),
-		slog.String("decision", out.decision), slog.String("reason", out.reason), slog.String("mode", mode),
-		slog.String("remote", r.RemoteAddr), slog.Duration("duration", d))
+	h.logRequest(r, path, id, &rec, tr.tok)
 }
 
-func (h *Handler) serve(w http.ResponseWriter, r *http.Request, st *state) (out outcome) {
+// logRequest writes the access log line: what was decided and why, never
+// token contents (the subject only of a verified token).
+func (h *Handler) logRequest(r *http.Request, path, id string, rec *Record, tok *verify.Token) {
+	ctx := r.Context()
+	if !h.log.Enabled(ctx, slog.LevelInfo) {
+		return
+	}
+	subject := ""
+	if tok != nil {
+		subject = h.subject(tok)
+	}
+	h.log.LogAttrs(ctx, slog.LevelInfo, "request",
+		slog.String("method", r.Method), slog.String("path", path), slog.Int("status", rec.Status),
+		slog.String("decision", rec.Decision), slog.String("reason", string(rec.Reason)), slog.String("rule", rec.Route),
+		slog.String("authorizer", rec.Authorizer), slog.String("subject", subject), slog.String("mode", rec.Mode),
+		slog.String("requestId", id), slog.String("remote", r.RemoteAddr),
+		slog.Duration("decisionDuration", rec.Decide), slog.Duration("duration", rec.Total))
+}
+
+// maxSubject bounds the logged subject: a verified token's claim, but the
+// issuer may put anything in it.
+const maxSubject = 256
+
+func (h *Handler) subject(tok *verify.Token) string {
+	v, ok := authz.HeaderValue(tok.Claim(h.opts.SubjectClaim))
+	if !ok {
+		return ""
+	}
+	if len(v) > maxSubject {
+		v = v[:maxSubject]
+	}
+	return v
+}
+
+func (h *Handler) serve(w http.ResponseWriter, r *http.Request, st *state, tr *trace) (out outcome) {
 	// A body is read only if the request is forwarded: any other answer is
 	// sent at once and then closes the connection.
 	body := hasBody(r)
@@ -307,7 +398,7 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request, st *state) (out 
 		if p := recover(); p != nil {
 			h.log.Error("panic while deciding a request; answered 500, not forwarded", "panic", fmt.Sprint(p), "stack", string(debug.Stack()))
 			reply(w, http.StatusInternalServerError, bodyInternal, "")
-			out = outcome{decision: DecisionError, reason: "internal error"}
+			out = outcome{decision: DecisionError, reason: ReasonInternal}
 		}
 		if body {
 			linger(w)
@@ -315,29 +406,30 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request, st *state) (out 
 	}()
 	if st == nil {
 		reply(w, http.StatusServiceUnavailable, bodyUnavailable, "")
-		return outcome{decision: DecisionUnavailable, reason: "no configuration"}
+		return outcome{decision: DecisionUnavailable, reason: ReasonNoConfiguration}
 	}
 	// 1. Sanity.
 	if refusedMethod(r.Method) {
 		reply(w, http.StatusMethodNotAllowed, bodyMethod, "")
-		return outcome{decision: DecisionMethod, reason: r.Method + " is never forwarded"}
+		return outcome{decision: DecisionMethod, reason: ReasonMethodRefused}
 	}
 	path, rawQuery, err := routes.Canonical(r.RequestURI)
+	reason := ReasonInvalidPath
 	if err == nil {
-		err = routes.CheckMethod(r.Method)
+		err, reason = routes.CheckMethod(r.Method), ReasonInvalidMethod
 	}
 	if err == nil {
-		err = sanityHeaders(r)
+		reason, err = sanityHeaders(r)
 	}
 	if err != nil {
 		reply(w, http.StatusBadRequest, bodyBadRequest, `Bearer error="invalid_request", error_description="`+quote(err.Error())+`"`)
-		return outcome{decision: DecisionBadRequest, reason: err.Error()}
+		return outcome{decision: DecisionBadRequest, reason: reason}
 	}
 	origin := r.Header.Get("Origin")
 	// 2. CORS preflight, before authentication (browsers send no token).
 	if st.cors != nil && r.Method == http.MethodOptions && origin != "" && r.Header.Get("Access-Control-Request-Method") != "" {
 		st.cors.preflight(w, r)
-		return outcome{decision: DecisionPreflight}
+		return outcome{decision: DecisionPreflight, reason: ReasonNone}
 	}
 	if st.cors != nil {
 		st.cors.decorate(w.Header(), origin)
@@ -349,9 +441,10 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request, st *state) (out 
 	idx := st.matcher.Match(r.Method, path)
 	if idx < 0 {
 		reply(w, http.StatusNotFound, bodyNotFound, "")
-		return outcome{decision: DecisionNotFound, reason: "no rule matches"}
+		return outcome{decision: DecisionNotFound, reason: ReasonNoRule}
 	}
 	rl := &st.rules[idx]
+	tr.auth = rl.authLabel
 	// Routing is exact and case-sensitive, but many apps fold case, drop
 	// a trailing slash or a format suffix: /ADMIN, /admin/ or /admin.json
 	// matched by a public catch-all would reach the app's /admin without
@@ -359,7 +452,7 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request, st *state) (out 
 	// exact rule does not cover.
 	if rl.exposes != nil {
 		if f := st.matcher.NearMiss(r.Method, path, rl.formats, func(j int) bool { return rl.exposes[j] }); f >= 0 {
-			reply(w, http.StatusBadRequest, bodyBadRequest, `Bearer error="invalid_request", error_description="`+ReasonNearMiss+`"`)
+			reply(w, http.StatusBadRequest, bodyBadRequest, `Bearer error="invalid_request", error_description="`+DescNearMiss+`"`)
 			return outcome{st.rules[f].label, DecisionBadRequest, ReasonNearMiss}
 		}
 	}
@@ -370,7 +463,7 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request, st *state) (out 
 	// anyway; later checks that need what it refused are skipped.
 	var denied outcome
 	if !rl.public && len(rl.auths) == 0 {
-		if st.refuse(w, &denied, http.StatusServiceUnavailable, bodyUnavailable, "", outcome{rl.label, DecisionUnavailable, "authorizer unavailable"}) {
+		if st.refuse(w, &denied, http.StatusServiceUnavailable, bodyUnavailable, "", outcome{rl.label, DecisionUnavailable, ReasonAuthorizerUnavailable}) {
 			return denied
 		}
 	} else if !rl.public {
@@ -383,18 +476,18 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request, st *state) (out 
 		case problem == noToken && rl.optional && rl.unavailable:
 			// The unavailable candidate's token may be somewhere this
 			// one's is not: nothing anonymous passes until it is back.
-			if st.refuse(w, &denied, http.StatusServiceUnavailable, bodyUnavailable, "", outcome{rl.label, DecisionUnavailable, "authorizer unavailable"}) {
+			if st.refuse(w, &denied, http.StatusServiceUnavailable, bodyUnavailable, "", outcome{rl.label, DecisionUnavailable, ReasonAuthorizerUnavailable}) {
 				return denied
 			}
 		case problem == noToken && rl.optional:
 			// Forwarded without claims, unless a token hides in a form body.
 		case problem == noToken:
-			if st.refuse(w, &denied, http.StatusUnauthorized, bodyUnauthorized, `Bearer realm="jwtgate"`, outcome{rl.label, DecisionUnauthorized, noToken}) {
+			if st.refuse(w, &denied, http.StatusUnauthorized, bodyUnauthorized, `Bearer realm="jwtgate"`, outcome{rl.label, DecisionUnauthorized, ReasonMissingToken}) {
 				return denied
 			}
 		default:
 			reply(w, http.StatusBadRequest, bodyBadRequest, `Bearer error="invalid_request", error_description="`+problem+`"`)
-			return outcome{rl.label, DecisionBadRequest, problem}
+			return outcome{rl.label, DecisionBadRequest, tokenReason(problem, src)}
 		}
 		if raw != "" {
 			// The token's iss picks the one candidate that verifies it:
@@ -405,12 +498,13 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request, st *state) (out 
 				switch {
 				case i >= 0:
 					a = rl.auths[i]
+					tr.auth = a.name
 				case rl.unavailable: // it may be the unavailable one's
-					if st.refuse(w, &denied, http.StatusServiceUnavailable, bodyUnavailable, "", outcome{rl.label, DecisionUnavailable, "authorizer unavailable"}) {
+					if st.refuse(w, &denied, http.StatusServiceUnavailable, bodyUnavailable, "", outcome{rl.label, DecisionUnavailable, ReasonAuthorizerUnavailable}) {
 						return denied
 					}
 				default:
-					if st.refuse(w, &denied, http.StatusUnauthorized, bodyUnauthorized, `Bearer error="invalid_token", error_description="`+ReasonNoIssuer+`"`, outcome{rl.label, DecisionUnauthorized, ReasonNoIssuer}) {
+					if st.refuse(w, &denied, http.StatusUnauthorized, bodyUnauthorized, `Bearer error="invalid_token", error_description="`+DescNoIssuer+`"`, outcome{rl.label, DecisionUnauthorized, ReasonUnknownIssuer}) {
 						return denied
 					}
 				}
@@ -420,18 +514,10 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request, st *state) (out 
 			if denied.decision == "" {
 				tok, err = a.verify(r.Context(), raw, h.now())
 			}
-			if err != nil {
-				var ve *verify.Error
-				if errors.As(err, &ve) && ve.Unavailable() {
-					if st.refuse(w, &denied, http.StatusServiceUnavailable, bodyUnavailable, "", outcome{rl.label, DecisionUnavailable, string(ve.Reason)}) {
-						return denied
-					}
-				} else {
-					reason := err.Error()
-					if st.refuse(w, &denied, http.StatusUnauthorized, bodyUnauthorized, `Bearer error="invalid_token", error_description="`+reason+`"`, outcome{rl.label, DecisionUnauthorized, reason}) {
-						return denied
-					}
-				}
+			if err == nil {
+				tr.tok = tok
+			} else if st.refuseToken(w, &denied, rl.label, err) {
+				return denied
 			}
 		}
 		// A second token in a form body is looked for only now: a client
@@ -447,28 +533,28 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request, st *state) (out 
 		switch problem := formToken(r, src); {
 		case stalled(r):
 			reply(w, http.StatusRequestTimeout, bodyTimeout, "")
-			return outcome{rl.label, DecisionBadRequest, "request body stalled"}
+			return outcome{rl.label, DecisionBadRequest, ReasonBodyStalled}
 		case problem == "":
 		case problem == formTooLarge:
 			reply(w, http.StatusRequestEntityTooLarge, bodyTooLarge, "")
-			return outcome{rl.label, DecisionBadRequest, problem}
+			return outcome{rl.label, DecisionBadRequest, ReasonFormTooLarge}
 		case problem == twoTokens && raw == "": // the only token is in the body
 			reply(w, http.StatusBadRequest, bodyBadRequest, `Bearer error="invalid_request", error_description="`+src.misplaced+`"`)
-			return outcome{rl.label, DecisionBadRequest, src.misplaced}
+			return outcome{rl.label, DecisionBadRequest, ReasonMisplaced}
 		default:
 			reply(w, http.StatusBadRequest, bodyBadRequest, `Bearer error="invalid_request", error_description="`+problem+`"`)
-			return outcome{rl.label, DecisionBadRequest, problem}
+			return outcome{rl.label, DecisionBadRequest, tokenReason(problem, src)}
 		}
 		// 6. Scopes and claim requirements. Without a token only an
 		// optional-token rule, which has none, or Audit mode gets here.
 		switch {
 		case tok == nil:
 		case !authz.HasScopes(tok, a.scopeClaims, rl.scopes, rl.allOf):
-			if st.refuse(w, &denied, http.StatusForbidden, bodyForbidden, rl.challenge, outcome{rl.label, DecisionForbidden, "insufficient scope"}) {
+			if st.refuse(w, &denied, http.StatusForbidden, bodyForbidden, rl.challenge, outcome{rl.label, DecisionForbidden, ReasonInsufficientScope}) {
 				return denied
 			}
 		case !holdsAll(tok, rl.claims):
-			if st.refuse(w, &denied, http.StatusForbidden, bodyForbidden, rl.challenge, outcome{rl.label, DecisionForbidden, "claim requirement not met"}) {
+			if st.refuse(w, &denied, http.StatusForbidden, bodyForbidden, rl.challenge, outcome{rl.label, DecisionForbidden, ReasonClaimNotMet}) {
 				return denied
 			}
 		}
@@ -488,11 +574,12 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request, st *state) (out 
 		r = forwardBody(w, r, h.opts.BodyIdleTimeout)
 	}
 	forwarding = true
+	tr.decided = h.now()
 	h.proxy.ServeHTTP(w, r)
 	if denied.decision != "" {
 		return denied
 	}
-	return outcome{rl.label, DecisionAllowed, ""}
+	return outcome{rl.label, DecisionAllowed, ReasonNone}
 }
 
 // holdsAll reports whether tok meets every claim requirement.
@@ -505,21 +592,26 @@ func holdsAll(tok *verify.Token, claims []config.ClaimRequirement) bool {
 	return true
 }
 
+var (
+	errH2C            = errors.New("upgrade to h2c is not supported")
+	errMethodOverride = errors.New("method override headers are not allowed")
+)
+
 // sanityHeaders refuses requests whose meaning a later hop could change.
-func sanityHeaders(r *http.Request) error {
+func sanityHeaders(r *http.Request) (Reason, error) {
 	for _, up := range r.Header.Values("Upgrade") {
 		if strings.Contains(strings.ToLower(up), "h2c") {
-			return errors.New("upgrade to h2c is not supported")
+			return ReasonH2CUpgrade, errH2C
 		}
 	}
 	for name := range r.Header {
 		for _, m := range methodOverrideHeaders {
 			if equalHeader(name, m) {
-				return errors.New("method override headers are not allowed")
+				return ReasonMethodOverride, errMethodOverride
 			}
 		}
 	}
-	return nil
+	return ReasonNone, nil
 }
 
 // prepare shapes the inbound request for forwarding: the routed path, no

@@ -9,6 +9,8 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -50,17 +52,24 @@ type env struct {
 	cfg      map[string]any
 	mu       sync.Mutex // requests on many connections at once
 	observed []string
+	// invalid are records with a reason, decision or status outside their
+	// closed sets; every test's requests are checked (newEnvWith).
+	invalid []proxy.Record
 }
 
 // Request records route|decision|reason, and |audit in Audit mode.
-func (e *env) Request(route, decision, reason, mode string, _ float64) {
+func (e *env) Request(rec proxy.Record) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	o := route + "|" + decision + "|" + reason
-	if mode != proxy.ModeEnforce {
-		o += "|" + mode
+	o := rec.Route + "|" + rec.Decision + "|" + string(rec.Reason)
+	if rec.Mode != proxy.ModeEnforce {
+		o += "|" + rec.Mode
 	}
 	e.observed = append(e.observed, o)
+	if !slices.Contains(proxy.Reasons, rec.Reason) || !slices.Contains(proxy.Decisions, rec.Decision) ||
+		rec.Status < 100 || rec.Status > 599 || rec.Decide > rec.Total {
+		e.invalid = append(e.invalid, rec)
+	}
 }
 
 // colorsConfig is the running example compiled for iss.
@@ -97,6 +106,11 @@ func newEnv(t testing.TB, mod func(cfg map[string]any)) *env { return newEnvWith
 // newEnvWith also edits the handler's options.
 func newEnvWith(t testing.TB, mod func(cfg map[string]any), opt func(o *proxy.Options)) *env {
 	e := &env{iss: devissuertest.New(t), app: nil}
+	t.Cleanup(func() {
+		if len(e.invalid) > 0 {
+			t.Errorf("records outside the closed sets: %+v", e.invalid)
+		}
+	})
 	e.app = newEcho(t)
 	e.cfg = colorsConfig(e.iss)
 	e.cfg["upstream"] = e.app.URL
@@ -381,7 +395,7 @@ func TestMetricsLabels(t *testing.T) {
 	e := newEnv(t, nil)
 	e.observed = nil
 	e.do(t, "GET", "/my/colors", bearer(e.token("rsa-1", func(m map[string]any) { m["exp"] = 1 })))
-	if len(e.observed) != 1 || e.observed[0] != "/my/colors|unauthorized|token expired" {
+	if len(e.observed) != 1 || e.observed[0] != "/my/colors|unauthorized|token_expired" {
 		t.Fatalf("observed %v", e.observed)
 	}
 }
@@ -407,5 +421,134 @@ func TestUpstreamBasePathAndAccessLog(t *testing.T) {
 	var entry struct{ Path, Decision string }
 	if err := json.Unmarshal([]byte(logged.String()), &entry); err != nil || entry.Path != "/colors" || entry.Decision != "allowed" {
 		t.Fatalf("access log %s", logged.String())
+	}
+}
+
+// Labels come from the configuration and closed sets: however many
+// different paths, tokens and headers clients send, the label combinations
+// stay few. (Every record's reason is checked against proxy.Reasons by env.)
+func TestMetricLabelsAreBounded(t *testing.T) {
+	e := newEnv(t, nil)
+	e.observed = nil
+	good := e.token("rsa-1", nil)
+	for i := range 300 {
+		n := strconv.Itoa(i)
+		hdrs := []http.Header{
+			nil,
+			bearer("garbage-" + n),
+			bearer(good[:len(good)-2] + "AA"),
+			bearer(e.token("rsa-1", func(m map[string]any) { m["sub"] = "user-" + n; m["aud"] = "other-" + n })),
+			{"Authorization": {"Basic " + n}},
+		}
+		for _, p := range []string{"/my/colors", "/my/profile?x=" + n, "/unknown/" + n, "/my/%2e%2e/" + n, "/ADMIN"} {
+			e.do(t, "GET", p, hdrs[i%len(hdrs)])
+		}
+	}
+	routes := map[string]bool{"": true, "/colors": true, "/my/profile": true, "/my/colors": true, "/admin": true, "/ws": true}
+	distinct := map[string]bool{}
+	for _, o := range e.observed {
+		distinct[o] = true
+		if route, _, _ := strings.Cut(o, "|"); !routes[route] {
+			t.Errorf("route label %q is not a rule's path", route)
+		}
+	}
+	if len(e.observed) != 1500 || len(distinct) > 20 {
+		t.Errorf("%d requests gave %d label combinations: %v", len(e.observed), len(distinct), distinct)
+	}
+}
+
+// captured is a slog handler that keeps the records it is given.
+type captured struct {
+	mu   sync.Mutex
+	recs []map[string]any
+}
+
+func (c *captured) Enabled(context.Context, slog.Level) bool { return true }
+func (c *captured) WithAttrs([]slog.Attr) slog.Handler       { return c }
+func (c *captured) WithGroup(string) slog.Handler            { return c }
+func (c *captured) Handle(_ context.Context, r slog.Record) error {
+	m := map[string]any{"msg": r.Message, "level": r.Level.String()}
+	r.Attrs(func(a slog.Attr) bool { m[a.Key] = a.Value.Any(); return true })
+	c.mu.Lock()
+	c.recs = append(c.recs, m)
+	c.mu.Unlock()
+	return nil
+}
+
+// last returns the newest access log line.
+func (c *captured) last(t *testing.T) map[string]any {
+	t.Helper()
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for i := len(c.recs) - 1; i >= 0; i-- {
+		if c.recs[i]["msg"] == "request" {
+			return c.recs[i]
+		}
+	}
+	t.Fatal("no access log line")
+	return nil
+}
+
+// The access log names what was decided, why, for whom (the subject of a
+// verified token only) and under which request id, and never token contents.
+func TestAccessLogFields(t *testing.T) {
+	logs := &captured{}
+	e := newEnvWith(t, nil, func(o *proxy.Options) {
+		o.Log = slog.New(logs)
+		o.SubjectClaim = "email"
+	})
+	tok := e.token("rsa-1", func(m map[string]any) { m["email"] = "alice@example.com" })
+
+	r := e.do(t, "GET", "/my/colors?access=1", http.Header{"Authorization": {"Bearer " + tok}, "X-Request-Id": {"req-42"}})
+	r.expect(t, 200, "", "")
+	if got := r.echo.Header.Values(proxy.RequestIDHeader); len(got) != 1 || got[0] != "req-42" {
+		t.Errorf("app got request id %q, want the client's", got)
+	}
+	line := logs.last(t)
+	for k, want := range map[string]any{"status": int64(200), "decision": "allowed", "reason": "none", "rule": "/my/colors",
+		"authorizer": "auth0", "subject": "alice@example.com", "requestId": "req-42", "mode": "enforce", "path": "/my/colors"} {
+		if line[k] != want {
+			t.Errorf("%s = %#v, want %#v", k, line[k], want)
+		}
+	}
+	total, _ := line["duration"].(time.Duration)
+	decide, _ := line["decisionDuration"].(time.Duration)
+	if decide <= 0 || total < decide {
+		t.Errorf("decisionDuration %v, duration %v", decide, total)
+	}
+
+	// Refused: the reason enum, no subject for a token that did not verify,
+	// and a fresh request id (forwarded to no one, but logged) for a bad one.
+	expired := e.token("rsa-1", func(m map[string]any) { m["exp"] = 1; m["email"] = "mallory@example.com" })
+	e.do(t, "GET", "/my/colors", http.Header{"Authorization": {"Bearer " + expired}, "X-Request-Id": {"bad id"}}).expect(t, 401, `Bearer error="invalid_token", error_description="token expired"`, "")
+	line = logs.last(t)
+	if line["status"] != int64(401) || line["reason"] != "token_expired" || line["subject"] != "" || line["authorizer"] != "auth0" {
+		t.Errorf("refusal logged as %v", line)
+	}
+	if id, _ := line["requestId"].(string); len(id) != 32 || strings.Contains(id, " ") {
+		t.Errorf("request id %q, want a fresh one", id)
+	}
+	logs.mu.Lock()
+	for _, rec := range logs.recs {
+		for k, v := range rec {
+			if s, ok := v.(string); ok && (strings.Contains(s, expired[:20]) || strings.Contains(s, tok[:20]) || strings.Contains(s, "mallory")) {
+				t.Errorf("log field %s holds token contents: %s", k, s)
+			}
+		}
+	}
+	logs.mu.Unlock()
+
+	// No client id: the app gets the one the log names.
+	r = e.do(t, "GET", "/colors", nil)
+	if got := r.echo.Header.Get(proxy.RequestIDHeader); got == "" || got != logs.last(t)["requestId"] {
+		t.Errorf("app got request id %q, log has %v", got, logs.last(t)["requestId"])
+	}
+	if line = logs.last(t); line["authorizer"] != "" || line["subject"] != "" {
+		t.Errorf("public request logged as %v", line)
+	}
+	// Too long an id is replaced too.
+	long := strings.Repeat("a", 129)
+	if r = e.do(t, "GET", "/colors", http.Header{"X-Request-Id": {long}}); r.echo.Header.Get(proxy.RequestIDHeader) == long {
+		t.Error("an over-long request id was forwarded")
 	}
 }

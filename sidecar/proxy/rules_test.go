@@ -66,9 +66,9 @@ func TestSeveralAuthorizers(t *testing.T) {
 	// An issuer that is none of them: 401, saying so.
 	evil := devissuertest.New(t)
 	e.do(t, "GET", "/my/profile", bearer(evil.Sign("rsa-1", evil.Claims(aud)))).
-		expect(t, 401, `Bearer error="invalid_token", error_description="`+proxy.ReasonNoIssuer+`"`, `{"message":"Unauthorized"}`)
+		expect(t, 401, `Bearer error="invalid_token", error_description="`+proxy.DescNoIssuer+`"`, `{"message":"Unauthorized"}`)
 	e.do(t, "GET", "/my/profile", bearer("not.a.token")).
-		expect(t, 401, `Bearer error="invalid_token", error_description="`+proxy.ReasonNoIssuer+`"`, "")
+		expect(t, 401, `Bearer error="invalid_token", error_description="`+proxy.DescNoIssuer+`"`, "")
 	// The iss picks one authorizer and only its keys are tried: next's key
 	// under auth0's iss is an unknown kid, not a second chance.
 	c := e.claims(nil)

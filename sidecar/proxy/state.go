@@ -33,8 +33,11 @@ type state struct {
 }
 
 type rule struct {
-	label  string // metric label: the rule's path template
-	public bool
+	label string // metric label: the rule's path template
+	// authLabel is the authorizer label of a refusal before the token's
+	// iss picked one: the rule's only candidate, else empty.
+	authLabel string
+	public    bool
 	// auths are the available authorizers that may accept the token, and
 	// issuers theirs, in order: the token's `iss` picks one when there are
 	// several, or when some candidate is unavailable (then a token that
@@ -171,6 +174,9 @@ func compile(snap *config.Snapshot, upstream *url.URL, reg *keys.Registry, tc *T
 			headers: claimHeaders(r.ClaimsToHeaders)}
 		if r.ForwardToken != nil || r.ForwardTokenHeader != "" {
 			cr.fwd = &forwarding{keep: r.ForwardToken == nil || *r.ForwardToken, header: http.CanonicalHeaderKey(r.ForwardTokenHeader)}
+		}
+		if names := r.Candidates(); len(names) == 1 {
+			cr.authLabel = names[0]
 		}
 		for _, name := range r.Candidates() {
 			az := auths[name]

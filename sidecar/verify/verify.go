@@ -71,10 +71,13 @@ func fail(r Reason) *Error {
 	return &Error{Reason: r}
 }
 
+// Reasons lists every Reason, so callers can check that they map each one.
+var Reasons = []Reason{ReasonTooLarge, ReasonNotCompact, ReasonEncoding, ReasonHeader, ReasonClaims, ReasonAlgorithm,
+	ReasonNoKID, ReasonCrit, ReasonUnknownKID, ReasonKeyMismatch, ReasonSignature, ReasonIssuer, ReasonAudience,
+	ReasonExpMissing, ReasonTimeClaim, ReasonExpired, ReasonNotYetValid, ReasonIssuedInFuture, ReasonKeysUnavailable}
+
 func init() {
-	for _, r := range []Reason{ReasonTooLarge, ReasonNotCompact, ReasonEncoding, ReasonHeader, ReasonClaims, ReasonAlgorithm,
-		ReasonNoKID, ReasonCrit, ReasonUnknownKID, ReasonKeyMismatch, ReasonSignature, ReasonIssuer, ReasonAudience,
-		ReasonExpMissing, ReasonTimeClaim, ReasonExpired, ReasonNotYetValid, ReasonIssuedInFuture, ReasonKeysUnavailable} {
+	for _, r := range Reasons {
 		reasonErrs[r] = &Error{Reason: r}
 	}
 }

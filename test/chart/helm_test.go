@@ -7,9 +7,11 @@ package chart
 import (
 	"bytes"
 	"flag"
+	"maps"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -85,7 +87,7 @@ func render(t *testing.T, extra ...string) string {
 }
 
 func TestLint(t *testing.T) {
-	for _, values := range valueSets {
+	for _, values := range append(slices.Collect(maps.Values(valueSets)), []string{"-f", "testdata/monitoring-values.yaml"}) {
 		out := mustHelm(t, append([]string{"lint", "--strict", chartDir}, values...)...)
 		if !strings.Contains(out, "0 chart(s) failed") {
 			t.Fatalf("lint %v:\n%s", values, out)
@@ -95,8 +97,9 @@ func TestLint(t *testing.T) {
 
 func TestTemplateGolden(t *testing.T) {
 	for name, args := range map[string][]string{
-		"default": nil,
-		"custom":  {"-f", "testdata/custom-values.yaml"},
+		"default":    nil,
+		"custom":     {"-f", "testdata/custom-values.yaml"},
+		"monitoring": {"-f", "testdata/monitoring-values.yaml"},
 	} {
 		t.Run(name, func(t *testing.T) {
 			got := render(t, args...)
@@ -174,6 +177,10 @@ func TestSchemaRefusesBadValues(t *testing.T) {
 		{"operator.topologySpreadConstraints[0].whenUnsatisfiable=Maybe", "at '/operator/topologySpreadConstraints/0/whenUnsatisfiable'"},
 		{"operator.affinity.nodeAfinity.x=y", "at '/operator/affinity': additional properties 'nodeAfinity' not allowed"},
 		{"operator.tolerations[0].effect=NoScheduel", "at '/operator/tolerations/0/effect'"},
+		{"monitoring.prometheusRule.refusalRatio=2", "at '/monitoring/prometheusRule/refusalRatio': maximum: got 2, want 1"},
+		{"monitoring.podMonitor.interval=often", "at '/monitoring/podMonitor/interval'"},
+		{"monitoring.grafana.enabled=true", "at '/monitoring': additional properties 'grafana' not allowed"},
+		{"monitoring.serviceMonitor.enabled=true,metrics.enabled=false", "monitoring.serviceMonitor.enabled needs metrics.enabled"},
 		// Cross-field rules the template enforces with its own message.
 		{"operator.leaderElection.enabled=false", "operator.leaderElection.enabled must be true when operator.replicas > 1"},
 		{"operator.replicas=1", "operator.podDisruptionBudget.minAvailable must be below operator.replicas (or set operator.podDisruptionBudget.enabled=false)"},
