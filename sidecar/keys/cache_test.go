@@ -39,7 +39,9 @@ func newCacheAt(t *testing.T, iss *devissuertest.Issuer, opts keys.Options, now 
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
 	go c.Run(ctx)
-	waitFor(t, c.Ready)
+	// Attempted, not only Ready: the first fetch has ended, so a test's own
+	// refetch cannot join it and go uncounted.
+	waitFor(t, func() bool { return c.Ready() && c.Attempted() })
 	return c, rec
 }
 
