@@ -115,7 +115,7 @@ func TestAgainstAPIServer(t *testing.T) {
 			`NOTE +JWTAuthorizer colors/auth0 is not Ready \(not yet checked\)`)
 		// Without --jwks the keys come from the issuer, as the sidecar gets them.
 		out = jwtgate(t, "check", "--kubeconfig", kubeconfig, "--route", "colors/colors-api", "GET", "/my/profile")
-		expectLines(t, out, `DECISION +401 Unauthorized: unauthorized, no token`,
+		expectLines(t, out, `DECISION +401 Unauthorized: unauthorized, missing_token`,
 			`MODE +Audit: the rules are NOT enforced; the sidecar forwards this request anyway, with X-Jwtgate-Decision: unauthorized`)
 		if _, err := runOut("check", "--kubeconfig", kubeconfig, "--route", "colors/nope", "GET", "/"); err == nil {
 			t.Error("a missing route was checked")
