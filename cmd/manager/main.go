@@ -45,6 +45,13 @@ type options struct {
 }
 
 func main() {
+	if len(os.Args) > 1 && os.Args[1] == cleanupCommand {
+		if err := runCleanup(ctrl.SetupSignalHandler(), os.Args[2:]); err != nil {
+			fmt.Fprintln(os.Stderr, "manager cleanup:", err)
+			os.Exit(1)
+		}
+		return
+	}
 	var o options
 	flag.StringVar(&o.metricsAddr, "metrics-bind-address", ":8080", "Address of the Prometheus /metrics endpoint; \"0\" disables it.")
 	flag.StringVar(&o.healthAddr, "health-probe-bind-address", ":8081", "Address of the /healthz and /readyz endpoints.")
@@ -105,7 +112,7 @@ func run(ctx context.Context, o options) error {
 		Metrics:                       metricsserver.Options{BindAddress: o.metricsAddr},
 		HealthProbeBindAddress:        o.healthAddr,
 		LeaderElection:                o.leaderElect,
-		LeaderElectionID:              "jwtgate-manager.jwtgate.io",
+		LeaderElectionID:              leaderElectionID,
 		LeaderElectionNamespace:       o.namespace,
 		LeaderElectionReleaseOnCancel: true, // hand over at once on a clean shutdown
 		GracefulShutdownTimeout:       &shutdown,
