@@ -12,9 +12,6 @@ import (
 	"github.com/jwtgate/jwtgate/internal/uninstall"
 )
 
-// leaderElectionID names the leader-election Lease, which the cleanup deletes.
-const leaderElectionID = "jwtgate-manager.jwtgate.io"
-
 // cleanupCommand is the subcommand the chart's post-delete hook runs:
 // `manager cleanup --namespace=... --operator-selector=...`.
 const cleanupCommand = "cleanup"
@@ -24,7 +21,7 @@ func runCleanup(ctx context.Context, args []string) error {
 	fs := flag.NewFlagSet(cleanupCommand, flag.ContinueOnError)
 	zapOpts := zap.Options{}
 	zapOpts.BindFlags(fs)
-	flags := uninstall.BindFlags(fs, leaderElectionID)
+	flags := uninstall.BindFlags(fs, uninstall.LeaderElectionID)
 	if err := fs.Parse(args); err != nil {
 		return err
 	}

@@ -21,6 +21,7 @@ import (
 
 	"github.com/jwtgate/jwtgate/api/v1alpha1"
 	"github.com/jwtgate/jwtgate/internal/controller"
+	"github.com/jwtgate/jwtgate/internal/uninstall"
 	"github.com/jwtgate/jwtgate/internal/version"
 )
 
@@ -112,7 +113,7 @@ func run(ctx context.Context, o options) error {
 		Metrics:                       metricsserver.Options{BindAddress: o.metricsAddr},
 		HealthProbeBindAddress:        o.healthAddr,
 		LeaderElection:                o.leaderElect,
-		LeaderElectionID:              leaderElectionID,
+		LeaderElectionID:              uninstall.LeaderElectionID,
 		LeaderElectionNamespace:       o.namespace,
 		LeaderElectionReleaseOnCancel: true, // hand over at once on a clean shutdown
 		GracefulShutdownTimeout:       &shutdown,

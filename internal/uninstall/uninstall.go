@@ -28,6 +28,11 @@ import (
 	"github.com/jwtgate/jwtgate/internal/certs"
 )
 
+// LeaderElectionID names the manager's leader-election Lease: cmd/manager
+// elects with it, and the cleanup deletes it (the chart's cleanup Role
+// allows deleting this name only).
+const LeaderElectionID = "jwtgate-manager.jwtgate.io"
+
 // Options say what to clean up; ParseArgs reads them from the hook's
 // command line.
 type Options struct {

@@ -29,7 +29,7 @@ const (
 	operatorNS = "jwtgate-system"
 	appNS      = "shop"
 	secretName = "jwtgate-webhook-tls"
-	leaseName  = "jwtgate-manager.jwtgate.io"
+	leaseName  = LeaderElectionID
 )
 
 func startAPIServer(t *testing.T) client.Client {
