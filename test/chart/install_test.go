@@ -90,10 +90,10 @@ func manifestObjects(t *testing.T, kubeconfig string) []*unstructured.Unstructur
 
 // The chart installs into a real API server (every object admitted by its
 // validation), upgrades in place keeping the operator-managed caBundle, and
-// uninstalls cleanly. envtest runs no controllers, so pods never start: this
+// uninstalls cleanly but for the CRDs. envtest runs no controllers, so pods never start: this
 // checks the objects, not the operator.
 func TestInstallUpgradeUninstall(t *testing.T) {
-	c, kubeconfig, _ := startAPIServer(t)
+	c, kubeconfig, cfg := startAPIServer(t)
 	ctx := context.Background()
 	kc := []string{"--kubeconfig", kubeconfig, "-n", namespace}
 
@@ -115,7 +115,7 @@ func TestInstallUpgradeUninstall(t *testing.T) {
 			t.Errorf("%s %s/%s from the release is not in the API server: %v", o.GetKind(), ns, o.GetName(), err)
 		}
 	}
-	for _, kind := range []string{"Deployment", "ServiceAccount", "Service", "PodDisruptionBudget", "ClusterRole",
+	for _, kind := range []string{"CustomResourceDefinition", "Deployment", "ServiceAccount", "Service", "PodDisruptionBudget", "ClusterRole",
 		"ClusterRoleBinding", "Role", "RoleBinding", "MutatingWebhookConfiguration",
 		"ValidatingAdmissionPolicy", "ValidatingAdmissionPolicyBinding"} {
 		if kinds[kind] == 0 {
@@ -177,8 +177,11 @@ func TestInstallUpgradeUninstall(t *testing.T) {
 		t.Errorf("want 2 revisions after the refused upgrade:\n%s", out)
 	}
 
-	mustHelm(t, append([]string{"uninstall", release}, kc...)...)
+	uninstallRunningCleanup(t, c, cfg, kc)
 	for _, o := range objs {
+		if o.GetAnnotations()[keepAnnotation] == "keep" {
+			continue // the CRDs: assertUninstalled checks they stay
+		}
 		live := &unstructured.Unstructured{}
 		live.SetGroupVersionKind(o.GroupVersionKind())
 		err := c.Get(ctx, types.NamespacedName{Namespace: o.GetNamespace(), Name: o.GetName()}, live)
@@ -186,10 +189,8 @@ func TestInstallUpgradeUninstall(t *testing.T) {
 			t.Errorf("%s %s still present after uninstall (err %v)", o.GetKind(), o.GetName(), err)
 		}
 	}
-	// Helm never deletes CRDs (custom resources would go with them).
-	if err := c.Get(ctx, types.NamespacedName{Name: "protectedroutes.auth.jwtgate.io"}, &apiextensionsv1.CustomResourceDefinition{}); err != nil {
-		t.Errorf("CRD removed by uninstall: %v", err)
-	}
+	// The CRDs stay (custom resources would go with them).
+	assertUninstalled(t, c, nil, nil)
 }
 
 // warningFunc hands each warning the API server sends to a function.
