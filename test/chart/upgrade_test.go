@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/go-logr/logr"
+	appsv1 "k8s.io/api/apps/v1"
 	batchv1 "k8s.io/api/batch/v1"
 	coordinationv1 "k8s.io/api/coordination/v1"
 	corev1 "k8s.io/api/core/v1"
@@ -357,17 +358,22 @@ func TestMigrateFromCRDsDirectory(t *testing.T) {
 			_, kubeconfig, cfg := startAPIServer(t)
 			c := clientWithRoutes(t, cfg)
 			kc := []string{"--kubeconfig", kubeconfig, "-n", namespace}
-			mustHelm(t, append([]string{"install", release, previousChart(t, true), "--create-namespace"}, kc...)...)
+			mustHelm(t, append([]string{"install", release, previousChart(t, true), "--create-namespace", "--set", "operator.replicas=3"}, kc...)...)
 			routeWithMode(t, c, "before")
 
 			_, errOut, err := helm(t, append([]string{"upgrade", release, chartDir}, kc...)...)
-			if err == nil || !strings.Contains(errOut, routesCRD) || !strings.Contains(errOut, "meta.helm.sh/release-name") {
+			if err == nil || !strings.Contains(errOut, ".auth.jwtgate.io\" in namespace \"\" exists and cannot be imported") || !strings.Contains(errOut, "invalid ownership metadata") {
 				t.Fatalf("upgrading over CRDs from crds/ without adopting them: err %v, stderr:\n%s", err, errOut)
 			}
+			// The README's upgrade: values the new chart adds get its defaults.
 			extra := adopt(t, kubeconfig)
-			mustHelm(t, append(append([]string{"upgrade", release, chartDir}, extra...), kc...)...)
+			mustHelm(t, append(append([]string{"upgrade", release, chartDir, "--reset-then-reuse-values"}, extra...), kc...)...)
 			if !crdHasField(t, c) {
 				t.Errorf("the adopted CRD was not upgraded: no spec.%s", newField)
+			}
+			dep := &appsv1.Deployment{}
+			if err := c.Get(context.Background(), types.NamespacedName{Namespace: namespace, Name: release}, dep); err != nil || *dep.Spec.Replicas != 3 {
+				t.Errorf("the upgrade did not keep the release's values (operator.replicas=3): %v", err)
 			}
 			crd := &apiextensionsv1.CustomResourceDefinition{}
 			if err := c.Get(context.Background(), types.NamespacedName{Name: routesCRD}, crd); err != nil {
