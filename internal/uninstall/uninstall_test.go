@@ -17,6 +17,7 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/util/intstr"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
+	"k8s.io/client-go/rest"
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
@@ -32,7 +33,9 @@ const (
 	leaseName  = LeaderElectionID
 )
 
-func startAPIServer(t *testing.T) client.Client {
+// startAPIServer runs envtest with jwtgate's CRDs and the operator's and an
+// app's namespaces, and returns an admin client and its configuration.
+func startAPIServer(t *testing.T) (client.Client, *rest.Config) {
 	t.Helper()
 	if os.Getenv("KUBEBUILDER_ASSETS") == "" {
 		t.Skip("KUBEBUILDER_ASSETS is not set; run `make test` or KUBEBUILDER_ASSETS=$(hack/envtest-assets.sh) go test ./internal/uninstall/")
@@ -56,7 +59,7 @@ func startAPIServer(t *testing.T) client.Client {
 	for _, ns := range []string{operatorNS, appNS} {
 		create(t, c, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}})
 	}
-	return c
+	return c, cfg
 }
 
 func create(t *testing.T, c client.Client, obj client.Object) {
@@ -117,7 +120,7 @@ func readyRoute(t *testing.T, c client.Client, name string) *v1alpha1.ProtectedR
 // it), then deletes the operator's Secret and Lease and marks every route
 // and authorizer; what the routes own stays.
 func TestRunWaitsForTheOperatorThenCleansUp(t *testing.T) {
-	c := startAPIServer(t)
+	c, _ := startAPIServer(t)
 	ctx := context.Background()
 	secret := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: operatorNS, Name: secretName,
 		Annotations: map[string]string{certs.AnnotationCAStaged: time.Now().UTC().Format(time.RFC3339Nano)}}}
@@ -213,7 +216,7 @@ func TestRunWaitsForTheOperatorThenCleansUp(t *testing.T) {
 // A Secret of the webhook's name that the operator did not write stays,
 // and an operator pod that never goes delays the cleanup only so long.
 func TestRunLeavesForeignSecretAndStopsWaiting(t *testing.T) {
-	c := startAPIServer(t)
+	c, _ := startAPIServer(t)
 	foreign := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: operatorNS, Name: secretName}}
 	create(t, c, foreign)
 	create(t, c, operatorPod("stuck"))
