@@ -200,18 +200,8 @@ func markRoutes(ctx context.Context, c client.Client) (int, error) {
 	if err := c.List(ctx, &list); err != nil {
 		return 0, fmt.Errorf("listing ProtectedRoutes: %w", err)
 	}
-	n := 0
-	for i := range list.Items {
-		r := &list.Items[i]
-		marked, err := mark(ctx, c, "ProtectedRoute", r, &r.Status.Conditions, RouteConditions)
-		if err != nil {
-			return n, err
-		}
-		if marked {
-			n++
-		}
-	}
-	return n, nil
+	return markEach(ctx, c, "ProtectedRoute", list.Items,
+		func(r *v1alpha1.ProtectedRoute) *[]metav1.Condition { return &r.Status.Conditions }, RouteConditions)
 }
 
 // markAuthorizers marks every JWTAuthorizer, in every namespace.
@@ -220,10 +210,21 @@ func markAuthorizers(ctx context.Context, c client.Client) (int, error) {
 	if err := c.List(ctx, &list); err != nil {
 		return 0, fmt.Errorf("listing JWTAuthorizers: %w", err)
 	}
+	return markEach(ctx, c, "JWTAuthorizer", list.Items,
+		func(a *v1alpha1.JWTAuthorizer) *[]metav1.Condition { return &a.Status.Conditions }, AuthorizerConditions)
+}
+
+// markEach marks the listed items and counts those still there.
+func markEach[T any, P interface {
+	*T
+	client.Object
+}](ctx context.Context, c client.Client, kind string, items []T, conds func(P) *[]metav1.Condition,
+	want func(generation int64) []metav1.Condition,
+) (int, error) {
 	n := 0
-	for i := range list.Items {
-		a := &list.Items[i]
-		marked, err := mark(ctx, c, "JWTAuthorizer", a, &a.Status.Conditions, AuthorizerConditions)
+	for i := range items {
+		obj := P(&items[i])
+		marked, err := mark(ctx, c, kind, obj, conds(obj), want)
 		if err != nil {
 			return n, err
 		}

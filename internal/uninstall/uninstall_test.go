@@ -18,7 +18,6 @@ import (
 	"k8s.io/apimachinery/pkg/util/intstr"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/client-go/rest"
-	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
 
@@ -124,8 +123,9 @@ func TestRunWaitsForTheOperatorThenCleansUp(t *testing.T) {
 	ctx := context.Background()
 	secret := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: operatorNS, Name: secretName,
 		Annotations: map[string]string{certs.AnnotationCAStaged: time.Now().UTC().Format(time.RFC3339Nano)}}}
+	holder := "jwtgate-abc"
 	lease := &coordinationv1.Lease{ObjectMeta: metav1.ObjectMeta{Namespace: operatorNS, Name: leaseName},
-		Spec: coordinationv1.LeaseSpec{HolderIdentity: ptr.To("jwtgate-abc")}}
+		Spec: coordinationv1.LeaseSpec{HolderIdentity: &holder}}
 	otherSecret := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: operatorNS, Name: "unrelated"}}
 	configMap := &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Namespace: appNS, Name: "jwtgate-colors"}}
 	for _, obj := range []client.Object{secret, lease, otherSecret, configMap, operatorPod("jwtgate-abc")} {

@@ -217,10 +217,7 @@ func uninstallRunningCleanup(t *testing.T, c client.Client, cfg *rest.Config, kc
 		UserName: "system:serviceaccount:" + namespace + ":" + pod.ServiceAccountName,
 		Groups:   []string{"system:serviceaccounts", "system:serviceaccounts:" + namespace, "system:authenticated"},
 	}
-	scheme := runtime.NewScheme()
-	_ = clientgoscheme.AddToScheme(scheme)
-	_ = v1alpha1.AddToScheme(scheme)
-	jobClient, err := client.New(asJob, client.Options{Scheme: scheme})
+	jobClient, err := client.New(asJob, client.Options{Scheme: routesScheme()})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -285,14 +282,19 @@ func metaCondition(conds []metav1.Condition, typ string) *metav1.Condition {
 	return nil
 }
 
-// clientWithRoutes is startAPIServer's client, knowing jwtgate's kinds too.
-func clientWithRoutes(t *testing.T, cfg *rest.Config) client.Client {
-	t.Helper()
+// routesScheme knows the built-in kinds, CRDs and jwtgate's kinds.
+func routesScheme() *runtime.Scheme {
 	scheme := runtime.NewScheme()
 	_ = clientgoscheme.AddToScheme(scheme)
 	_ = apiextensionsv1.AddToScheme(scheme)
 	_ = v1alpha1.AddToScheme(scheme)
-	c, err := client.New(cfg, client.Options{Scheme: scheme})
+	return scheme
+}
+
+// clientWithRoutes is startAPIServer's client, knowing jwtgate's kinds too.
+func clientWithRoutes(t *testing.T, cfg *rest.Config) client.Client {
+	t.Helper()
+	c, err := client.New(cfg, client.Options{Scheme: routesScheme()})
 	if err != nil {
 		t.Fatal(err)
 	}
