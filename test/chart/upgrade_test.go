@@ -2,7 +2,6 @@ package chart
 
 import (
 	"context"
-	"io/fs"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -43,21 +42,7 @@ const (
 func copyChart(t *testing.T) string {
 	t.Helper()
 	dst := filepath.Join(t.TempDir(), "jwtgate")
-	err := filepath.WalkDir(chartDir, func(path string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		rel, _ := filepath.Rel(chartDir, path)
-		if d.IsDir() {
-			return os.MkdirAll(filepath.Join(dst, rel), 0o755)
-		}
-		b, err := os.ReadFile(path)
-		if err != nil {
-			return err
-		}
-		return os.WriteFile(filepath.Join(dst, rel), b, 0o644)
-	})
-	if err != nil {
+	if err := os.CopyFS(dst, os.DirFS(chartDir)); err != nil {
 		t.Fatal(err)
 	}
 	return dst
