@@ -11,6 +11,7 @@ import (
 
 	admissionv1 "k8s.io/api/admissionregistration/v1"
 	appsv1 "k8s.io/api/apps/v1"
+	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
 	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -198,7 +199,7 @@ type warningFunc func(string)
 
 func (f warningFunc) HandleWarningHeader(_ int, _ string, text string) { f(text) }
 
-// The operator's pod template meets the Pod Security Standard "restricted"
+// The operator's pod template (and the cleanup Job's) meets the Pod Security Standard "restricted"
 // (which OpenShift's restricted-v2 SCC follows) with every value set: the
 // API server's PodSecurity admission warns about a Deployment whose pods
 // would violate it.
@@ -218,18 +219,23 @@ func TestOperatorMeetsRestrictedPodSecurity(t *testing.T) {
 	if err := c.Create(ctx, ns); err != nil {
 		t.Fatal(err)
 	}
-	admit := func(dep *appsv1.Deployment) []string {
+	admit := func(obj client.Object) []string {
 		got = nil
-		if err := c.Create(ctx, dep, client.DryRunAll); err != nil {
+		if err := c.Create(ctx, obj, client.DryRunAll); err != nil {
 			t.Fatal(err)
 		}
 		return got
 	}
 	for name, args := range valueSets {
 		t.Run(name, func(t *testing.T) {
-			dep := only[*appsv1.Deployment](t, decode(t, render(t, args...)))
+			objs := decode(t, render(t, args...))
+			dep := only[*appsv1.Deployment](t, objs)
 			if w := admit(dep); len(w) > 0 {
 				t.Errorf("PodSecurity warnings: %q", w)
+			}
+			// So does the uninstall hook's Job.
+			if w := admit(only[*batchv1.Job](t, objs)); len(w) > 0 {
+				t.Errorf("PodSecurity warnings for the cleanup Job: %q", w)
 			}
 			// The check itself: without the seccomp profile it warns.
 			dep.Spec.Template.Spec.SecurityContext.SeccompProfile = nil

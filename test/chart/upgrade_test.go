@@ -5,6 +5,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -73,10 +74,17 @@ func previousCRDs(t *testing.T) map[string][]byte {
 }
 
 // previousChart is the chart with previousCRDs, as templates or, like the
-// releases before the CRDs became templates, in crds/.
+// releases before the CRDs became templates, in crds/ and without the
+// values (and the uninstall hook) that came with the templates.
 func previousChart(t *testing.T, inCRDsDir bool) string {
 	t.Helper()
 	dir := copyChart(t)
+	if inCRDsDir {
+		withoutNewValues(t, dir, "crds", "cleanupOnUninstall")
+		if err := os.Remove(filepath.Join(dir, "templates", "cleanup.yaml")); err != nil {
+			t.Fatal(err)
+		}
+	}
 	old, _ := filepath.Glob(filepath.Join(dir, "templates", "zz_generated.crd.*.yaml"))
 	for _, f := range old {
 		if err := os.Remove(f); err != nil {
@@ -96,6 +104,42 @@ func previousChart(t *testing.T, inCRDsDir bool) string {
 		}
 	}
 	return dir
+}
+
+// withoutNewValues takes keys out of the chart's values.yaml and schema.
+func withoutNewValues(t *testing.T, dir string, keys ...string) {
+	t.Helper()
+	values := map[string]any{}
+	schema := map[string]any{}
+	for file, doc := range map[string]*map[string]any{"values.yaml": &values, "values.schema.json": &schema} {
+		b, err := os.ReadFile(filepath.Join(dir, file))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := yaml.Unmarshal(b, doc); err != nil {
+			t.Fatal(err)
+		}
+	}
+	props, _ := schema["properties"].(map[string]any)
+	required, _ := schema["required"].([]any)
+	for _, k := range keys {
+		delete(values, k)
+		delete(props, k)
+		required = slices.DeleteFunc(required, func(r any) bool { return r == k })
+	}
+	schema["required"] = required
+	for file, doc := range map[string]map[string]any{"values.yaml": values, "values.schema.json": schema} {
+		b, err := yaml.Marshal(doc)
+		if err == nil && file == "values.schema.json" {
+			b, err = yaml.YAMLToJSON(b)
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(dir, file), b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
 }
 
 // routeWithMode creates a ProtectedRoute that sets spec.mode, marks it
@@ -351,6 +395,11 @@ func TestMigrateFromCRDsDirectory(t *testing.T) {
 			_, errOut, err := helm(t, append([]string{"upgrade", release, chartDir}, kc...)...)
 			if err == nil || !strings.Contains(errOut, ".auth.jwtgate.io\" in namespace \"\" exists and cannot be imported") || !strings.Contains(errOut, "invalid ownership metadata") {
 				t.Fatalf("upgrading over CRDs from crds/ without adopting them: err %v, stderr:\n%s", err, errOut)
+			}
+			// --reuse-values would drop the values the new chart adds; the schema says so.
+			if _, errOut, err := helm(t, append([]string{"upgrade", release, chartDir, "--reuse-values"}, kc...)...); err == nil ||
+				!strings.Contains(errOut, "missing properties 'crds', 'cleanupOnUninstall'") {
+				t.Errorf("upgrade --reuse-values: err %v, stderr:\n%s", err, errOut)
 			}
 			// The README's upgrade: values the new chart adds get its defaults.
 			extra := adopt(t, kubeconfig)
