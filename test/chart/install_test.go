@@ -99,7 +99,8 @@ func TestInstallUpgradeUninstall(t *testing.T) {
 	kc := []string{"--kubeconfig", kubeconfig, "-n", namespace}
 
 	notes := mustHelm(t, append([]string{"install", release, chartDir, "--create-namespace"}, kc...)...)
-	for _, next := range []string{"kubectl label namespace NAMESPACE jwtgate.io/injection=enabled", "JWTAuthorizer", "rollout restart"} {
+	for _, next := range []string{"kubectl label namespace NAMESPACE jwtgate.io/injection=enabled", "JWTAuthorizer", "rollout restart",
+		"helm uninstall keeps them", "OperatorUninstalled"} {
 		if !strings.Contains(notes, next) {
 			t.Errorf("install NOTES do not tell the next step %q:\n%s", next, notes)
 		}
