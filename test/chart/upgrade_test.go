@@ -84,6 +84,17 @@ func previousChart(t *testing.T, inCRDsDir bool) string {
 		if err := os.Remove(filepath.Join(dir, "templates", "cleanup.yaml")); err != nil {
 			t.Fatal(err)
 		}
+		notes := filepath.Join(dir, "templates", "NOTES.txt")
+		b, err := os.ReadFile(notes)
+		if err != nil {
+			t.Fatal(err)
+		}
+		lines := slices.DeleteFunc(strings.Split(string(b), "\n"), func(l string) bool {
+			return strings.Contains(l, ".Values.crds") || strings.Contains(l, ".Values.cleanupOnUninstall")
+		})
+		if err := os.WriteFile(notes, []byte(strings.Join(lines, "\n")), 0o644); err != nil {
+			t.Fatal(err)
+		}
 	}
 	old, _ := filepath.Glob(filepath.Join(dir, "templates", "zz_generated.crd.*.yaml"))
 	for _, f := range old {
