@@ -120,28 +120,31 @@ type Report struct {
 	Authorizers      int
 }
 
-// Run waits for the operator's pods to go, deletes the webhook Secret and
-// the Lease, and marks every ProtectedRoute and JWTAuthorizer with the
-// OperatorUninstalled reason.
+// Run waits for the operator's pods to go, marks every ProtectedRoute and
+// JWTAuthorizer with the OperatorUninstalled reason, and deletes the
+// webhook Secret and the Lease. A step that fails does not stop the
+// others (the marks matter most, so they come first); the error names
+// every failed step.
 func Run(ctx context.Context, c client.Client, o Options, log logr.Logger) (Report, error) {
 	var r Report
 	var err error
 	if r.OperatorPodsLeft, err = waitForOperatorPods(ctx, c, o, log); err != nil {
 		return r, err
 	}
-	if r.SecretDeleted, err = deleteWebhookSecret(ctx, c, o, log); err != nil {
-		return r, err
-	}
+	var errs []error
+	var stepErr error
+	r.Routes, stepErr = markRoutes(ctx, c)
+	errs = append(errs, stepErr)
+	r.Authorizers, stepErr = markAuthorizers(ctx, c)
+	errs = append(errs, stepErr)
+	r.SecretDeleted, stepErr = deleteWebhookSecret(ctx, c, o, log)
+	errs = append(errs, stepErr)
 	lease := &coordinationv1.Lease{ObjectMeta: metav1.ObjectMeta{Namespace: o.Namespace, Name: o.LeaseName}}
 	if err = c.Delete(ctx, lease); err != nil && !apierrors.IsNotFound(err) {
-		return r, fmt.Errorf("deleting the leader-election Lease %s/%s: %w", o.Namespace, o.LeaseName, err)
+		errs = append(errs, fmt.Errorf("deleting the leader-election Lease %s/%s: %w", o.Namespace, o.LeaseName, err))
 	}
 	r.LeaseDeleted = err == nil
-	if r.Routes, err = markRoutes(ctx, c); err != nil {
-		return r, err
-	}
-	r.Authorizers, err = markAuthorizers(ctx, c)
-	return r, err
+	return r, errors.Join(errs...)
 }
 
 // waitForOperatorPods returns how many operator pods are left when
@@ -214,7 +217,7 @@ func markAuthorizers(ctx context.Context, c client.Client) (int, error) {
 		func(a *v1alpha1.JWTAuthorizer) *[]metav1.Condition { return &a.Status.Conditions }, AuthorizerConditions)
 }
 
-// markEach marks the listed items and counts those still there.
+// markEach marks the listed items and counts those it marked.
 func markEach[T any, P interface {
 	*T
 	client.Object
@@ -222,17 +225,16 @@ func markEach[T any, P interface {
 	want func(generation int64) []metav1.Condition,
 ) (int, error) {
 	n := 0
+	var errs []error
 	for i := range items {
 		obj := P(&items[i])
 		marked, err := mark(ctx, c, kind, obj, conds(obj), want)
-		if err != nil {
-			return n, err
-		}
+		errs = append(errs, err) // one object's failure does not spare the others
 		if marked {
 			n++
 		}
 	}
-	return n, nil
+	return n, errors.Join(errs...)
 }
 
 // mark patches obj's status conditions (conds points into obj) with

@@ -11,6 +11,7 @@ import (
 	"github.com/go-logr/logr"
 	coordinationv1 "k8s.io/api/coordination/v1"
 	corev1 "k8s.io/api/core/v1"
+	rbacv1 "k8s.io/api/rbac/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -250,5 +251,40 @@ func TestParseArgsRefusesIncompleteCommandLines(t *testing.T) {
 		if _, err := ParseArgs(tc.args, leaseName); err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("%q: %v, want an error containing %q", tc.args, err, tc.want)
 		}
+	}
+}
+
+// A step the cleanup may not do (here: delete the Lease) does not keep it
+// from the others, and its error says which step failed.
+func TestRunDoesEveryStepItCan(t *testing.T) {
+	c, cfg := startAPIServer(t)
+	ctx := context.Background()
+	readyRoute(t, c, "colors")
+	create(t, c, &coordinationv1.Lease{ObjectMeta: metav1.ObjectMeta{Namespace: operatorNS, Name: leaseName}})
+	role := &rbacv1.ClusterRole{ObjectMeta: metav1.ObjectMeta{Name: "cleanup-without-leases"}, Rules: []rbacv1.PolicyRule{
+		{APIGroups: []string{v1alpha1.GroupVersion.Group}, Resources: []string{"protectedroutes", "jwtauthorizers"}, Verbs: []string{"get", "list"}},
+		{APIGroups: []string{v1alpha1.GroupVersion.Group}, Resources: []string{"protectedroutes/status", "jwtauthorizers/status"}, Verbs: []string{"patch"}},
+		{APIGroups: []string{""}, Resources: []string{"pods", "secrets"}, Verbs: []string{"get", "list"}},
+	}}
+	create(t, c, role)
+	create(t, c, &rbacv1.ClusterRoleBinding{ObjectMeta: metav1.ObjectMeta{Name: role.Name},
+		RoleRef:  rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "ClusterRole", Name: role.Name},
+		Subjects: []rbacv1.Subject{{Kind: rbacv1.UserKind, APIGroup: rbacv1.GroupName, Name: "cleanup"}}})
+	limited := rest.CopyConfig(cfg)
+	limited.Impersonate = rest.ImpersonationConfig{UserName: "cleanup"}
+	lc, err := client.New(limited, client.Options{Scheme: c.Scheme()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := Run(ctx, lc, options(t), logr.Discard())
+	if err == nil || !strings.Contains(err.Error(), "deleting the leader-election Lease") || r.LeaseDeleted {
+		t.Errorf("err %v, report %+v; want the Lease step to fail and say so", err, r)
+	}
+	route := &v1alpha1.ProtectedRoute{}
+	if err := c.Get(ctx, client.ObjectKey{Namespace: appNS, Name: "colors"}, route); err != nil {
+		t.Fatal(err)
+	}
+	if r.Routes != 1 || meta.FindStatusCondition(route.Status.Conditions, v1alpha1.ConditionReady).Reason != v1alpha1.ReasonOperatorUninstalled {
+		t.Errorf("the route was not marked although the cleanup could: report %+v, conditions %+v", r, route.Status.Conditions)
 	}
 }
