@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Regenerates the chart's derived files (CRDs, operator RBAC, webhook name and
+# Regenerates the chart's derived files (the CRD templates, operator RBAC, webhook name and
 # path, the admission guard) from config/. Called by `make manifests`;
 # `make verify` fails when the committed chart differs from its output.
 set -euo pipefail

@@ -108,3 +108,12 @@ const (
 	// the app's own port, so its traffic reaches the app unchecked.
 	ReasonServiceBypassesSidecar = "ServiceBypassesSidecar"
 )
+
+// ReasonOperatorUninstalled is the reason of the Ready (and, for
+// ProtectedRoutes, PodsGuarded) condition that `helm uninstall` leaves on
+// every JWTAuthorizer and ProtectedRoute: jwtgate is not installed, so pods
+// created from now on start without the sidecar and nothing keeps this
+// status current. Running sidecars keep enforcing the last configuration.
+// Reinstalling jwtgate recomputes every condition; deleting the object
+// removes it and what it owns.
+const ReasonOperatorUninstalled = "OperatorUninstalled"

@@ -21,6 +21,7 @@ import (
 
 	"github.com/jwtgate/jwtgate/api/v1alpha1"
 	"github.com/jwtgate/jwtgate/internal/controller"
+	"github.com/jwtgate/jwtgate/internal/uninstall"
 	"github.com/jwtgate/jwtgate/internal/version"
 )
 
@@ -45,6 +46,13 @@ type options struct {
 }
 
 func main() {
+	if len(os.Args) > 1 && os.Args[1] == cleanupCommand {
+		if err := runCleanup(ctrl.SetupSignalHandler(), os.Args[2:]); err != nil {
+			fmt.Fprintln(os.Stderr, "manager cleanup:", err)
+			os.Exit(1)
+		}
+		return
+	}
 	var o options
 	flag.StringVar(&o.metricsAddr, "metrics-bind-address", ":8080", "Address of the Prometheus /metrics endpoint; \"0\" disables it.")
 	flag.StringVar(&o.healthAddr, "health-probe-bind-address", ":8081", "Address of the /healthz and /readyz endpoints.")
@@ -105,7 +113,7 @@ func run(ctx context.Context, o options) error {
 		Metrics:                       metricsserver.Options{BindAddress: o.metricsAddr},
 		HealthProbeBindAddress:        o.healthAddr,
 		LeaderElection:                o.leaderElect,
-		LeaderElectionID:              "jwtgate-manager.jwtgate.io",
+		LeaderElectionID:              uninstall.LeaderElectionID,
 		LeaderElectionNamespace:       o.namespace,
 		LeaderElectionReleaseOnCancel: true, // hand over at once on a clean shutdown
 		GracefulShutdownTimeout:       &shutdown,

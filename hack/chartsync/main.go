@@ -2,7 +2,8 @@
 // from config/, so the chart never drifts from what controller-gen and the
 // injection guard produce:
 //
-//	config/crd/bases/*.yaml         -> crds/ (copied byte for byte)
+//	config/crd/bases/*.yaml         -> templates/zz_generated.crd.*.yaml (behind crds.enabled,
+//	                                   with helm.sh/resource-policy: keep unless crds.keep is false)
 //	config/rbac/role.yaml           -> templates/zz_generated.rbac.yaml
 //	config/webhook/manifests.yaml   -> templates/_zz_generated.tpl (webhook name and path)
 //	config/guard/*.yaml             -> templates/zz_generated.guard.yaml
@@ -39,6 +40,7 @@ const (
 	phWebhook        = "__JWTGATE_WEBHOOK_CONFIG__"
 	phImages         = "__JWTGATE_SIDECAR_IMAGES__"
 	phServiceAccount = "__JWTGATE_SERVICE_ACCOUNT__"
+	phKeep           = "__JWTGATE_KEEP__"
 )
 
 // Defaults when config/webhook has not been generated (no webhook markers yet).
@@ -77,6 +79,13 @@ func run(configDir, chartDir string) error {
 	return nil
 }
 
+// crdTemplatePrefix starts the name of each CRD's template.
+const crdTemplatePrefix = "zz_generated.crd."
+
+// syncCRDs makes each CRD a template, so that `helm upgrade` updates it
+// (helm installs crds/ once and never upgrades it). crds.keep adds
+// helm.sh/resource-policy: keep, so `helm uninstall` cannot delete the CRDs
+// and with them every custom resource.
 func syncCRDs(configDir, chartDir string) error {
 	src, err := filepath.Glob(filepath.Join(configDir, "crd", "bases", "*.yaml"))
 	if err != nil {
@@ -85,26 +94,61 @@ func syncCRDs(configDir, chartDir string) error {
 	if len(src) == 0 {
 		return fmt.Errorf("no CRDs in %s/crd/bases: run 'make manifests' first", configDir)
 	}
-	dst := filepath.Join(chartDir, "crds")
-	if err := os.MkdirAll(dst, 0o755); err != nil {
+	// The chart no longer has crds/: helm would install those first and
+	// the templates would then collide with them.
+	if err := os.RemoveAll(filepath.Join(chartDir, "crds")); err != nil {
 		return err
 	}
-	old, _ := filepath.Glob(filepath.Join(dst, "*.yaml"))
+	old, _ := filepath.Glob(filepath.Join(chartDir, "templates", crdTemplatePrefix+"*.yaml"))
 	for _, f := range old { // a CRD removed from config/ leaves the chart too
 		if err := os.Remove(f); err != nil {
 			return err
 		}
 	}
 	for _, f := range src {
-		b, err := os.ReadFile(f)
-		if err != nil {
-			return err
-		}
-		if err := os.WriteFile(filepath.Join(dst, filepath.Base(f)), b, 0o644); err != nil {
+		if err := syncCRD(configDir, chartDir, f); err != nil {
 			return err
 		}
 	}
 	return nil
+}
+
+func syncCRD(configDir, chartDir, src string) error {
+	docs, err := readDocs(src)
+	if err != nil {
+		return err
+	}
+	if len(docs) != 1 || docs[0]["kind"] != "CustomResourceDefinition" {
+		return fmt.Errorf("%s: want exactly one CustomResourceDefinition", src)
+	}
+	d := docs[0]
+	meta, _ := d["metadata"].(map[string]any)
+	if meta == nil || meta["name"] == nil {
+		return fmt.Errorf("%s: a CustomResourceDefinition without metadata.name", src)
+	}
+	annotations, _ := meta["annotations"].(map[string]any)
+	if annotations == nil {
+		annotations = map[string]any{}
+	}
+	annotations[phKeep] = ""
+	meta["annotations"], meta["labels"] = annotations, phLabels
+	b, err := yaml.Marshal(d)
+	if err != nil {
+		return err
+	}
+	if bytes.Contains(b, []byte("{{")) {
+		return fmt.Errorf("%s: contains '{{', which helm would read as a template", src)
+	}
+	keep := []byte("    " + phKeep + ": \"\"\n")
+	if !bytes.Contains(b, keep) {
+		return fmt.Errorf("%s: metadata.annotations did not marshal as expected", src)
+	}
+	var out bytes.Buffer
+	fmt.Fprintf(&out, header, shown(configDir, src))
+	out.WriteString("{{- if .Values.crds.enabled }}\n")
+	out.Write(bytes.Replace(b, keep, []byte("    {{- if .Values.crds.keep }}\n    helm.sh/resource-policy: keep\n    {{- end }}\n"), 1))
+	out.WriteString("{{- end }}\n")
+	return writeTemplate(filepath.Join(chartDir, "templates", crdTemplatePrefix+filepath.Base(src)), out.Bytes(), "")
 }
 
 // syncRBAC renders controller-gen's ClusterRole (and any namespaced Role

@@ -160,6 +160,9 @@ func TestSchemaRefusesBadValues(t *testing.T) {
 		{"sidecar.runAsUser=0", "at '/sidecar/runAsUser': minimum: got 0, want 1"},
 		{"metrics.port=70000", "at '/metrics/port': maximum: got 70,000, want 65,535"},
 		{"guard.enabled=maybe", "at '/guard/enabled': got string, want boolean"},
+		{"crds.keep=maybe", "at '/crds/keep': got string, want boolean"},
+		{"crds.enable=false", "at '/crds': additional properties 'enable' not allowed"},
+		{"cleanupOnUninstall=yes", "at '/cleanupOnUninstall': got string, want boolean"},
 		{"colour=blue", "additional properties 'colour' not allowed"},
 		// The operator's hardening can be added to, not weakened.
 		{"operator.podSecurityContext.runAsNonRoot=false", "at '/operator/podSecurityContext/runAsNonRoot': value must be true"},

@@ -11,6 +11,7 @@ import (
 
 	admissionv1 "k8s.io/api/admissionregistration/v1"
 	appsv1 "k8s.io/api/apps/v1"
+	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
 	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -90,15 +91,16 @@ func manifestObjects(t *testing.T, kubeconfig string) []*unstructured.Unstructur
 
 // The chart installs into a real API server (every object admitted by its
 // validation), upgrades in place keeping the operator-managed caBundle, and
-// uninstalls cleanly. envtest runs no controllers, so pods never start: this
+// uninstalls cleanly but for the CRDs. envtest runs no controllers, so pods never start: this
 // checks the objects, not the operator.
 func TestInstallUpgradeUninstall(t *testing.T) {
-	c, kubeconfig, _ := startAPIServer(t)
+	c, kubeconfig, cfg := startAPIServer(t)
 	ctx := context.Background()
 	kc := []string{"--kubeconfig", kubeconfig, "-n", namespace}
 
 	notes := mustHelm(t, append([]string{"install", release, chartDir, "--create-namespace"}, kc...)...)
-	for _, next := range []string{"kubectl label namespace NAMESPACE jwtgate.io/injection=enabled", "JWTAuthorizer", "rollout restart"} {
+	for _, next := range []string{"kubectl label namespace NAMESPACE jwtgate.io/injection=enabled", "JWTAuthorizer", "rollout restart",
+		"helm uninstall keeps them", "OperatorUninstalled"} {
 		if !strings.Contains(notes, next) {
 			t.Errorf("install NOTES do not tell the next step %q:\n%s", next, notes)
 		}
@@ -115,7 +117,7 @@ func TestInstallUpgradeUninstall(t *testing.T) {
 			t.Errorf("%s %s/%s from the release is not in the API server: %v", o.GetKind(), ns, o.GetName(), err)
 		}
 	}
-	for _, kind := range []string{"Deployment", "ServiceAccount", "Service", "PodDisruptionBudget", "ClusterRole",
+	for _, kind := range []string{"CustomResourceDefinition", "Deployment", "ServiceAccount", "Service", "PodDisruptionBudget", "ClusterRole",
 		"ClusterRoleBinding", "Role", "RoleBinding", "MutatingWebhookConfiguration",
 		"ValidatingAdmissionPolicy", "ValidatingAdmissionPolicyBinding"} {
 		if kinds[kind] == 0 {
@@ -177,8 +179,11 @@ func TestInstallUpgradeUninstall(t *testing.T) {
 		t.Errorf("want 2 revisions after the refused upgrade:\n%s", out)
 	}
 
-	mustHelm(t, append([]string{"uninstall", release}, kc...)...)
+	uninstallRunningCleanup(t, c, cfg, kc)
 	for _, o := range objs {
+		if o.GetAnnotations()[keepAnnotation] == "keep" {
+			continue // the CRDs: assertUninstalled checks they stay
+		}
 		live := &unstructured.Unstructured{}
 		live.SetGroupVersionKind(o.GroupVersionKind())
 		err := c.Get(ctx, types.NamespacedName{Namespace: o.GetNamespace(), Name: o.GetName()}, live)
@@ -186,10 +191,8 @@ func TestInstallUpgradeUninstall(t *testing.T) {
 			t.Errorf("%s %s still present after uninstall (err %v)", o.GetKind(), o.GetName(), err)
 		}
 	}
-	// Helm never deletes CRDs (custom resources would go with them).
-	if err := c.Get(ctx, types.NamespacedName{Name: "protectedroutes.auth.jwtgate.io"}, &apiextensionsv1.CustomResourceDefinition{}); err != nil {
-		t.Errorf("CRD removed by uninstall: %v", err)
-	}
+	// The CRDs stay (custom resources would go with them).
+	assertUninstalled(t, c, nil, nil)
 }
 
 // warningFunc hands each warning the API server sends to a function.
@@ -197,7 +200,7 @@ type warningFunc func(string)
 
 func (f warningFunc) HandleWarningHeader(_ int, _ string, text string) { f(text) }
 
-// The operator's pod template meets the Pod Security Standard "restricted"
+// The operator's pod template (and the cleanup Job's) meets the Pod Security Standard "restricted"
 // (which OpenShift's restricted-v2 SCC follows) with every value set: the
 // API server's PodSecurity admission warns about a Deployment whose pods
 // would violate it.
@@ -217,18 +220,23 @@ func TestOperatorMeetsRestrictedPodSecurity(t *testing.T) {
 	if err := c.Create(ctx, ns); err != nil {
 		t.Fatal(err)
 	}
-	admit := func(dep *appsv1.Deployment) []string {
+	admit := func(obj client.Object) []string {
 		got = nil
-		if err := c.Create(ctx, dep, client.DryRunAll); err != nil {
+		if err := c.Create(ctx, obj, client.DryRunAll); err != nil {
 			t.Fatal(err)
 		}
 		return got
 	}
 	for name, args := range valueSets {
 		t.Run(name, func(t *testing.T) {
-			dep := only[*appsv1.Deployment](t, decode(t, render(t, args...)))
+			objs := decode(t, render(t, args...))
+			dep := only[*appsv1.Deployment](t, objs)
 			if w := admit(dep); len(w) > 0 {
 				t.Errorf("PodSecurity warnings: %q", w)
+			}
+			// So does the uninstall hook's Job.
+			if w := admit(only[*batchv1.Job](t, objs)); len(w) > 0 {
+				t.Errorf("PodSecurity warnings for the cleanup Job: %q", w)
 			}
 			// The check itself: without the seccomp profile it warns.
 			dep.Spec.Template.Spec.SecurityContext.SeccompProfile = nil

@@ -244,9 +244,14 @@ func TestRBACIsLeastPrivilege(t *testing.T) {
 			} else {
 				subs = r.(*rbacv1.RoleBinding).Subjects
 			}
+			// The uninstall hook's bindings name its own ServiceAccount.
+			want := "jwtgate"
+			if isCleanupHook(o) {
+				want = "jwtgate-cleanup"
+			}
 			for _, s := range subs {
-				if s.Kind != "ServiceAccount" || s.Name != "jwtgate" || s.Namespace != namespace {
-					t.Errorf("binding subject %+v, want only the operator's ServiceAccount", s)
+				if s.Kind != "ServiceAccount" || s.Name != want || s.Namespace != namespace {
+					t.Errorf("binding subject %+v, want only the ServiceAccount %s", s, want)
 				}
 			}
 		}

@@ -17,18 +17,42 @@
 {{- end }}
 {{- end }}
 
-{{- define "jwtgate.selectorLabels" -}}
-app.kubernetes.io/name: {{ include "jwtgate.name" . }}
-app.kubernetes.io/instance: {{ .Release.Name }}
-app.kubernetes.io/component: operator
+{{/* selectorLabelsFor (list . component) selects one component's pods. */}}
+{{- define "jwtgate.selectorLabelsFor" -}}
+{{- $ctx := index . 0 -}}
+app.kubernetes.io/name: {{ include "jwtgate.name" $ctx }}
+app.kubernetes.io/instance: {{ $ctx.Release.Name }}
+app.kubernetes.io/component: {{ index . 1 }}
 {{- end }}
 
-{{- define "jwtgate.labels" -}}
-helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" }}
-{{ include "jwtgate.selectorLabels" . }}
-app.kubernetes.io/version: {{ .Chart.AppVersion | quote }}
-app.kubernetes.io/managed-by: {{ .Release.Service }}
+{{/* labelsFor (list . component) are one component's objects' labels. */}}
+{{- define "jwtgate.labelsFor" -}}
+{{- $ctx := index . 0 -}}
+helm.sh/chart: {{ printf "%s-%s" $ctx.Chart.Name $ctx.Chart.Version | replace "+" "_" }}
+{{ include "jwtgate.selectorLabelsFor" . }}
+app.kubernetes.io/version: {{ $ctx.Chart.AppVersion | quote }}
+app.kubernetes.io/managed-by: {{ $ctx.Release.Service }}
 app.kubernetes.io/part-of: jwtgate
+{{- end }}
+
+{{- define "jwtgate.selectorLabels" -}}{{ include "jwtgate.selectorLabelsFor" (list . "operator") }}{{- end }}
+{{- define "jwtgate.labels" -}}{{ include "jwtgate.labelsFor" (list . "operator") }}{{- end }}
+
+{{/* The operator pods' selector as a label selector string (k=v,k=v). */}}
+{{- define "jwtgate.operatorSelector" -}}
+{{- $terms := list }}
+{{- range $k, $v := include "jwtgate.selectorLabels" . | fromYaml }}{{ $terms = append $terms (printf "%s=%s" $k $v) }}{{ end }}
+{{- join "," $terms }}
+{{- end }}
+
+{{/* imagePullSecrets of the operator's image, as names or {name: ...}. */}}
+{{- define "jwtgate.imagePullSecrets" -}}
+{{- with .Values.operator.imagePullSecrets }}
+imagePullSecrets:
+  {{- range . }}
+  - name: {{ if kindIs "string" . }}{{ . }}{{ else }}{{ .name }}{{ end }}
+  {{- end }}
+{{- end }}
 {{- end }}
 
 {{/* image renders repository[:tag|@digest]; the tag defaults to appVersion. */}}
