@@ -127,6 +127,7 @@ func run(ctx context.Context, o options) error {
 		Client:               mgr.GetClient(),
 		APIReader:            mgr.GetAPIReader(),
 		DefaultNetworkPolicy: o.defaultNetworkPolicy,
+		Injection:            injection.Inject,
 	}).SetupWithManager(ctx, mgr); err != nil {
 		return fmt.Errorf("setting up the ProtectedRoute controller: %w", err)
 	}
