@@ -15,8 +15,8 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/rest"
 
-	sidecarconfig "github.com/jwtgate/jwtgate/sidecar/config"
 	"github.com/jwtgate/jwtgate/sidecar/admin"
+	sidecarconfig "github.com/jwtgate/jwtgate/sidecar/config"
 )
 
 // enforcedTimeout bounds each sidecar's answer, so that unreachable pods
