@@ -62,11 +62,11 @@ type ProtectedRouteReconciler struct {
 	// DefaultNetworkPolicy is whether a route whose spec.networkPolicy is
 	// unset gets a NetworkPolicy (the --default-network-policy flag).
 	DefaultNetworkPolicy bool
-	// Injection are the injection webhook's settings (required: at least
-	// the image); guarded pods injected with others run a stale sidecar.
-	Injection inject.Options
-
-	sidecar inject.Template
+	// Sidecar is what the injection webhook injects now
+	// (inject.Options.Template, or the image alone when this operator runs
+	// no webhook); guarded pods injected with another run a stale sidecar.
+	// Without an image no pod counts as stale.
+	Sidecar inject.Template
 }
 
 // +kubebuilder:rbac:groups=auth.jwtgate.io,resources=protectedroutes,verbs=get;list;watch
@@ -110,7 +110,7 @@ func (r *ProtectedRouteReconciler) Reconcile(ctx context.Context, req ctrl.Reque
 	}
 	st := route.Status.DeepCopy()
 	st.ObservedGeneration, st.SelectedPods, st.GuardedPods = route.Generation, g.pods.selected, g.pods.guarded
-	st.StaleSidecarPods, st.SidecarImage, st.SidecarTemplateHash = g.pods.stale, r.sidecar.Image, r.sidecar.Hash
+	st.StaleSidecarPods, st.SidecarImage, st.SidecarTemplateHash = g.pods.stale, r.Sidecar.Image, r.Sidecar.Hash
 	setStaleSidecars(req.NamespacedName, g.pods.stale)
 	written, err := r.write(ctx, &route, res, st)
 	if err != nil {
@@ -315,7 +315,7 @@ func (r *ProtectedRouteReconciler) podCensus(ctx context.Context, route *v1alpha
 	if err := r.Get(ctx, types.NamespacedName{Name: route.Namespace}, ns); err != nil {
 		return podCensus{}, err
 	}
-	return takeCensus(route.Namespace, ns.Labels, r.sidecar, pods), nil
+	return takeCensus(route.Namespace, ns.Labels, r.Sidecar, pods), nil
 }
 
 func (r *ProtectedRouteReconciler) ensureConfigMap(ctx context.Context, route *v1alpha1.ProtectedRoute, res *compile.Result) error {
@@ -420,10 +420,6 @@ func (r *ProtectedRouteReconciler) ensureOwned(ctx context.Context, route *v1alp
 
 // SetupWithManager registers the reconciler, its field index and watches.
 func (r *ProtectedRouteReconciler) SetupWithManager(ctx context.Context, mgr ctrl.Manager) error {
-	if r.Injection.Image == "" {
-		return errors.New("ProtectedRouteReconciler.Injection.Image is required: the sidecar image the injection webhook gives pods")
-	}
-	r.sidecar = r.Injection.Template()
 	if r.APIReader == nil {
 		r.APIReader = mgr.GetAPIReader()
 	}

@@ -153,7 +153,10 @@ func routeConditions(in routeInput) []metav1.Condition {
 func sidecarsCondition(gen int64, c podCensus) metav1.Condition {
 	if c.stale == 0 {
 		msg := fmt.Sprintf("all %d guarded pods run the sidecar the injection webhook gives pods now (image %s)", c.guarded, c.sidecar.Image)
-		if c.guarded == 0 {
+		switch {
+		case c.sidecar.Image == "":
+			msg = "the operator runs without a sidecar image (--sidecar-image), so it cannot tell pods that run an older one"
+		case c.guarded == 0:
 			msg = "no selected pod runs the jwtgate sidecar yet; pods get image " + c.sidecar.Image
 		}
 		return newCondition(gen, v1alpha1.ConditionSidecarsCurrent, true, v1alpha1.ReasonAllSidecarsCurrent, msg)

@@ -12,6 +12,7 @@ import (
 
 	"github.com/jwtgate/jwtgate/api/v1alpha1"
 	"github.com/jwtgate/jwtgate/internal/compile"
+	"github.com/jwtgate/jwtgate/internal/inject"
 )
 
 // These tests need no API server: they run even when the envtest suite skips.
@@ -235,6 +236,8 @@ func TestSidecarsCurrentCondition(t *testing.T) {
 			"all 3 guarded pods run the sidecar the injection webhook gives pods now (image " + testSidecar.Image + ")"},
 		{"no guarded pods", census(0, 0, nil, nil, nil), true, v1alpha1.ReasonAllSidecarsCurrent,
 			"no selected pod runs the jwtgate sidecar yet; pods get image " + testSidecar.Image},
+		{"no sidecar image known", func() podCensus { c := census(3, 0, nil, nil, nil); c.sidecar = inject.Template{}; return c }(), true,
+			v1alpha1.ReasonAllSidecarsCurrent, "the operator runs without a sidecar image (--sidecar-image), so it cannot tell pods that run an older one"},
 		{"older image after an upgrade", census(3, 2, []string{old}, []string{"deployment/colors-api"}, nil), false, v1alpha1.ReasonSidecarsStale,
 			"2 of 3" + stale + "image " + old + " -> " + testSidecar.Image + "), and keep it until they are recreated: " + restart},
 		{"same image, other settings", census(3, 3, []string{testSidecar.Image}, []string{"deployment/colors-api"}, nil), false, v1alpha1.ReasonSidecarsStale,

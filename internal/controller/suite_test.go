@@ -79,7 +79,7 @@ var _ = BeforeSuite(func() {
 		RetryBase:            200 * time.Millisecond,
 		AllowLoopbackIssuers: true, // the test issuers listen on loopback
 	}).SetupWithManager(ctx, mgr)).To(Succeed())
-	Expect((&ProtectedRouteReconciler{Client: mgr.GetClient(), Injection: testInjection}).SetupWithManager(ctx, mgr)).To(Succeed())
+	Expect((&ProtectedRouteReconciler{Client: mgr.GetClient(), Sidecar: testInjection.Template()}).SetupWithManager(ctx, mgr)).To(Succeed())
 	go func() {
 		defer GinkgoRecover()
 		Expect(mgr.Start(ctx)).To(Succeed())

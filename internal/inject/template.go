@@ -37,7 +37,7 @@ func ParseStatus(annotation string) (Status, error) {
 // Template is the sidecar that Options inject now, as pods record it.
 type Template struct {
 	Image string
-	// Hash is Options.TemplateHash.
+	// Hash is Options.TemplateHash; empty compares images alone.
 	Hash string
 }
 
@@ -45,13 +45,12 @@ type Template struct {
 func (o Options) Template() Template { return Template{Image: o.Image, Hash: o.TemplateHash()} }
 
 // Current reports whether a pod's recorded injection is t: the same image
-// and, when the annotation records one, the same template hash
-// (annotations from before template hashes compare by image alone). An
-// annotation that records no image cannot be compared and counts as
-// current.
+// and, when both record one, the same template hash (annotations from
+// before template hashes compare by image alone). Without an image on
+// either side there is nothing to compare: current.
 func (t Template) Current(s Status) bool {
-	if s.Image == "" {
+	if s.Image == "" || t.Image == "" {
 		return true
 	}
-	return s.Image == t.Image && (s.TemplateHash == "" || s.TemplateHash == t.Hash)
+	return s.Image == t.Image && (s.TemplateHash == "" || t.Hash == "" || s.TemplateHash == t.Hash)
 }

@@ -77,6 +77,14 @@ func TestTemplateCurrent(t *testing.T) {
 			}
 		})
 	}
+	// Without settings to hash (an operator that runs no webhook), images alone.
+	imageOnly := Template{Image: now.Image}
+	if !imageOnly.Current(Status{Image: now.Image, TemplateHash: "sha256:0ld"}) || imageOnly.Current(Status{Image: "ghcr.io/jwtgate/sidecar:old"}) {
+		t.Error("a template without a hash does not compare by image alone")
+	}
+	if !(Template{}).Current(Status{Image: "ghcr.io/jwtgate/sidecar:old"}) {
+		t.Error("a template without an image calls a pod stale")
+	}
 	if _, err := ParseStatus("{"); err == nil {
 		t.Error("a broken annotation parses")
 	}
