@@ -99,3 +99,23 @@ func TestCensusStaleSidecars(t *testing.T) {
 		}
 	}
 }
+
+// The census runs on every reconcile of a route, over all its pods' metadata.
+func BenchmarkTakeCensus1000Pods(b *testing.B) {
+	rs := controllerRef("apps/v1", "ReplicaSet", "colors-api-5d9f8")
+	labels := map[string]string{"app": "colors-api", "pod-template-hash": "5d9f8"}
+	pods := make([]metav1.PartialObjectMetadata, 1000)
+	for i := range pods {
+		image := testSidecar.Image
+		if i%2 == 0 {
+			image = "ghcr.io/jwtgate/jwtgate-sidecar:v1"
+		}
+		pods[i] = podMeta(fmt.Sprintf("colors-api-5d9f8-%d", i), labels, injectedWith(image, testSidecar.Hash), rs)
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		if c := takeCensus("colors", nil, testSidecar, pods); c.stale != 500 {
+			b.Fatalf("stale %d", c.stale)
+		}
+	}
+}
