@@ -95,7 +95,7 @@ var _ = Describe("kubectl against the local control plane", Ordered, func() {
 		Expect(out).To(MatchRegexp(`protectedroute.auth.jwtgate.io/colors-api\s+Enforce\s`))
 
 		wide := kubectl("get", "proute", "-n", testNamespace, "-o", "wide")
-		Expect(wide).To(MatchRegexp(`NAME\s+MODE\s+RULES\s+PODS\s+SIDECARS\s+READY\s+REASON\s+GUARDED\s+AGE`))
+		Expect(wide).To(MatchRegexp(`NAME\s+MODE\s+RULES\s+PODS\s+SIDECARS\s+READY\s+REASON\s+GUARDED\s+STALE\s+AGE`))
 	})
 
 	It("finds both kinds through the jwtgate category", func() {

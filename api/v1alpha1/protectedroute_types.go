@@ -355,6 +355,27 @@ type ProtectedRouteStatus struct {
 	// +optional
 	GuardedPods int32 `json:"guardedPods,omitempty"`
 
+	// staleSidecarPods counts the guarded pods whose sidecar differs from
+	// the one the injection webhook gives pods now: another image, or other
+	// operator settings for it (arguments, resources, security context), as
+	// after a helm upgrade. A running pod keeps its sidecar until it is
+	// recreated; the SidecarsCurrent condition names the kubectl rollout
+	// restart that does it.
+	// +optional
+	StaleSidecarPods int32 `json:"staleSidecarPods,omitempty"`
+
+	// sidecarImage is the sidecar image the injection webhook gives pods
+	// now; pods recorded with another one are stale.
+	// +optional
+	SidecarImage string `json:"sidecarImage,omitempty"`
+
+	// sidecarTemplateHash identifies the sidecar container the injection
+	// webhook gives pods now (image and operator settings, not what each pod
+	// adds); pods record theirs in the templateHash of their jwtgate.io/status
+	// annotation.
+	// +optional
+	SidecarTemplateHash string `json:"sidecarTemplateHash,omitempty"`
+
 	// conditions:
 	//
 	// Accepted is True when the rules are valid together and no older route
@@ -405,6 +426,13 @@ type ProtectedRouteStatus struct {
 	// unchecked; the message names each such Service and the targetPort
 	// to set.
 	//
+	// SidecarsCurrent says whether the guarded pods run the sidecar the
+	// injection webhook gives pods now; Ready does not depend on it. True
+	// with AllSidecarsCurrent. False with SidecarsStale: staleSidecarPods
+	// pods run an older image or older settings, which they keep until they
+	// are recreated; the message names the images and the kubectl rollout
+	// restart to run.
+	//
 	// Transitions are also reported as Events on the route (Normal when a
 	// condition becomes True, Warning when it becomes False).
 	// +optional
@@ -412,6 +440,13 @@ type ProtectedRouteStatus struct {
 	// +listMapKey=type
 	Conditions []metav1.Condition `json:"conditions,omitempty"`
 }
+
+// The SidecarsCurrent condition and its reasons.
+const (
+	ConditionSidecarsCurrent = "SidecarsCurrent"
+	ReasonAllSidecarsCurrent = "AllSidecarsCurrent"
+	ReasonSidecarsStale      = "SidecarsStale"
+)
 
 // ProtectedRoute says who may call which routes of the selected pods. The
 // operator compiles it into the configuration of the authorizing sidecar that
@@ -428,6 +463,7 @@ type ProtectedRouteStatus struct {
 // +kubebuilder:printcolumn:name="Ready",type=string,JSONPath=`.status.conditions[?(@.type=="Ready")].status`
 // +kubebuilder:printcolumn:name="Reason",type=string,JSONPath=`.status.conditions[?(@.type=="Ready")].reason`,priority=1
 // +kubebuilder:printcolumn:name="Guarded",type=string,JSONPath=`.status.conditions[?(@.type=="PodsGuarded")].status`
+// +kubebuilder:printcolumn:name="Stale",type=integer,JSONPath=`.status.staleSidecarPods`,priority=1
 // +kubebuilder:printcolumn:name="Age",type=date,JSONPath=`.metadata.creationTimestamp`
 type ProtectedRoute struct {
 	metav1.TypeMeta `json:",inline"`

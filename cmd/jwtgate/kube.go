@@ -7,6 +7,7 @@ import (
 
 	"k8s.io/apimachinery/pkg/runtime"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
+	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
@@ -26,6 +27,16 @@ func (k *kubeFlags) register(fs *flag.FlagSet) {
 
 // client returns a client for the cluster and the context's namespace.
 func (k *kubeFlags) client() (client.Client, string, error) {
+	rc, ns, err := k.restConfig()
+	if err != nil {
+		return nil, "", err
+	}
+	c, err := newClient(rc)
+	return c, ns, err
+}
+
+// restConfig returns the cluster's connection settings and the context's namespace.
+func (k *kubeFlags) restConfig() (*rest.Config, string, error) {
 	rules := clientcmd.NewDefaultClientConfigLoadingRules()
 	rules.ExplicitPath = k.kubeconfig
 	cc := clientcmd.NewNonInteractiveDeferredLoadingClientConfig(rules, &clientcmd.ConfigOverrides{CurrentContext: k.context})
@@ -37,15 +48,18 @@ func (k *kubeFlags) client() (client.Client, string, error) {
 	if err != nil {
 		return nil, "", fmt.Errorf("kubeconfig: %w", err)
 	}
+	return rc, ns, nil
+}
+
+func newClient(rc *rest.Config) (client.Client, error) {
 	scheme := runtime.NewScheme()
 	if err := clientgoscheme.AddToScheme(scheme); err != nil {
-		return nil, "", err
+		return nil, err
 	}
 	if err := v1alpha1.AddToScheme(scheme); err != nil {
-		return nil, "", err
+		return nil, err
 	}
-	c, err := client.New(rc, client.Options{Scheme: scheme})
-	return c, ns, err
+	return client.New(rc, client.Options{Scheme: scheme})
 }
 
 // splitName parses NAMESPACE/NAME.

@@ -2,10 +2,11 @@ package main
 
 import (
 	"context"
-	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
+	"strings"
 	"text/tabwriter"
 
 	corev1 "k8s.io/api/core/v1"
@@ -35,7 +36,15 @@ func status(ctx context.Context, args []string, out io.Writer) error {
 	if len(pos) > 0 {
 		return fmt.Errorf("status takes no arguments, got %q", pos)
 	}
-	c, current, err := k.client()
+	rc, current, err := k.restConfig()
+	if err != nil {
+		return err
+	}
+	c, err := newClient(rc)
+	if err != nil {
+		return err
+	}
+	sidecars, err := newSidecarReader(rc)
 	if err != nil {
 		return err
 	}
@@ -57,7 +66,7 @@ func status(ctx context.Context, args []string, out io.Writer) error {
 	}
 	routes := tabwriter.NewWriter(out, 0, 4, 3, ' ', 0)
 	fmt.Fprintln(routes, "NAMESPACE\tROUTE\tMODE\tREADY\tPODS\tSIDECARS\tGUARDED\tCONFIG")
-	pods := []string{"NAMESPACE\tROUTE\tPOD\tSIDECAR\tINJECTED CONFIG"}
+	pods := []string{"NAMESPACE\tROUTE\tPOD\tSIDECAR\tIMAGE\tCURRENT\tINJECTED CONFIG\tENFORCED CONFIG"}
 	var notes []string
 	for i := range list.Items {
 		r := &list.Items[i]
@@ -68,14 +77,17 @@ func status(ctx context.Context, args []string, out io.Writer) error {
 		}
 		fmt.Fprintf(routes, "%s\t%s\t%s\t%s\t%d\t%d\t%s\t%s\n", r.Namespace, r.Name, mode, conditionStatus(r, v1alpha1.ConditionReady),
 			st.SelectedPods, st.GuardedPods, conditionStatus(r, v1alpha1.ConditionPodsGuarded), short(st.ConfigHash))
-		rows, err := podRows(ctx, c, r)
+		rows, podNotes, err := podRows(ctx, c, sidecars, r)
 		if err != nil {
 			return err
 		}
 		pods = append(pods, rows...)
-		if g := meta.FindStatusCondition(st.Conditions, v1alpha1.ConditionPodsGuarded); g != nil && g.Status != metav1.ConditionTrue {
-			notes = append(notes, fmt.Sprintf("%s/%s: %s %s (%s): %s", r.Namespace, r.Name, g.Type, g.Status, g.Reason, g.Message))
+		for _, typ := range []string{v1alpha1.ConditionPodsGuarded, v1alpha1.ConditionSidecarsCurrent} {
+			if g := meta.FindStatusCondition(st.Conditions, typ); g != nil && g.Status != metav1.ConditionTrue {
+				notes = append(notes, fmt.Sprintf("%s/%s: %s %s (%s): %s", r.Namespace, r.Name, g.Type, g.Status, g.Reason, g.Message))
+			}
 		}
+		notes = append(notes, podNotes...)
 		if mode == v1alpha1.RouteModeAudit {
 			notes = append(notes, fmt.Sprintf("%s/%s: mode is Audit: the rules are NOT enforced (requests they refuse reach the app)", r.Namespace, r.Name))
 		}
@@ -96,42 +108,90 @@ func status(ctx context.Context, args []string, out io.Writer) error {
 	if len(notes) > 0 {
 		fmt.Fprintln(out)
 	}
+	seen := map[string]bool{}
 	for _, n := range notes {
-		fmt.Fprintln(out, n)
+		if !seen[n] { // routes of one namespace share a pods/proxy refusal
+			seen[n] = true
+			fmt.Fprintln(out, n)
+		}
 	}
 	return nil
 }
 
 // podRows lists the pods r selects (metadata only, as the operator reads
-// them): whether the webhook injected the sidecar, and the configuration
-// hash it recorded then (the sidecar follows its ConfigMap afterwards, so
-// an older hash is not stale enforcement by itself).
-func podRows(ctx context.Context, c client.Client, r *v1alpha1.ProtectedRoute) ([]string, error) {
+// them): whether the webhook injected the sidecar, with which image, whether
+// that is still the sidecar the webhook injects (as the operator reports it
+// in status), the configuration hash recorded at injection (the sidecar
+// follows its ConfigMap afterwards, so an older one is not stale
+// enforcement by itself) and the hash the sidecar says it enforces. notes
+// say why an enforced hash is missing.
+func podRows(ctx context.Context, c client.Client, sidecars *sidecarReader, r *v1alpha1.ProtectedRoute) (rows, notes []string, err error) {
 	if len(r.Spec.Selector.MatchLabels) == 0 {
-		return nil, nil
+		return nil, nil, nil
 	}
 	pods := &metav1.PartialObjectMetadataList{}
 	pods.SetGroupVersionKind(corev1.SchemeGroupVersion.WithKind("PodList"))
 	if err := c.List(ctx, pods, client.InNamespace(r.Namespace), client.MatchingLabels(r.Spec.Selector.MatchLabels)); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	var rows []string
+	now := inject.Template{Image: r.Status.SidecarImage, Hash: r.Status.SidecarTemplateHash}
+	var forbidden error
 	for i := range pods.Items {
 		p := &pods.Items[i]
-		sidecar, injected := "NO", "-"
+		row := []string{r.Namespace, r.Name, p.Name, "NO", "-", "-", "-", "-"}
 		if controller.Guarded(p) {
-			sidecar = "yes"
-			var s inject.Status
-			if json.Unmarshal([]byte(p.Annotations[inject.StatusAnnotation]), &s) == nil && s.ConfigHash != "" {
-				injected = short(s.ConfigHash)
-				if s.ConfigHash == r.Status.ConfigHash {
-					injected += " (current)"
-				}
+			row[3] = "yes"
+			if s, err := inject.ParseStatus(p.Annotations[inject.StatusAnnotation]); err == nil {
+				row[4], row[5], row[6] = orDash(s.Image), currentness(now, s), hashCell(s.ConfigHash, r.Status.ConfigHash)
+			}
+			hash, err := sidecars.enforced(ctx, r.Namespace, p.Name)
+			var fe *errProxyForbidden
+			switch {
+			case errors.As(err, &fe):
+				forbidden = err
+			case err != nil:
+				notes = append(notes, fmt.Sprintf("%s/%s: enforced config unknown: %v", r.Namespace, p.Name, err))
+			default:
+				row[7] = hashCell(hash, r.Status.ConfigHash)
 			}
 		}
-		rows = append(rows, fmt.Sprintf("%s\t%s\t%s\t%s\t%s", r.Namespace, r.Name, p.Name, sidecar, injected))
+		rows = append(rows, strings.Join(row, "\t"))
 	}
-	return rows, nil
+	if forbidden != nil {
+		notes = append(notes, "ENFORCED CONFIG: "+forbidden.Error())
+	}
+	return rows, notes, nil
+}
+
+// currentness says whether a pod's sidecar is the one the webhook injects
+// now: "yes", "STALE", or "-" when the operator has not reported its
+// settings.
+func currentness(now inject.Template, s inject.Status) string {
+	switch {
+	case now.Image == "" || s.Image == "":
+		return "-"
+	case now.Current(s):
+		return "yes"
+	}
+	return "STALE"
+}
+
+// hashCell abbreviates a configuration hash, marking the route's own.
+func hashCell(hash, routeHash string) string {
+	if hash == "" {
+		return "-"
+	}
+	if hash == routeHash {
+		return short(hash) + " (current)"
+	}
+	return short(hash)
+}
+
+func orDash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
 }
 
 func conditionStatus(r *v1alpha1.ProtectedRoute, typ string) string {

@@ -16,6 +16,7 @@ func token(ctx context.Context, args []string, out io.Writer) error {
 	fs := flag.NewFlagSet("jwtgate token", flag.ContinueOnError)
 	fs.SetOutput(out)
 	iss := fs.String("issuer", "http://127.0.0.1:5556/", "URL of a running development issuer (hack/devissuer)")
+	caFile := fs.String("cacert", "", "PEM CA certificates to trust for an https issuer, e.g. config/samples/dev-tls/ca.crt (default: the system's)")
 	var p devissuer.MintParams
 	var scopes, claims listFlag
 	fs.StringVar(&p.Subject, "sub", "", "subject (`sub`); the issuer's default (alice) when empty")
@@ -45,7 +46,11 @@ func token(ctx context.Context, args []string, out io.Writer) error {
 		}
 		p.Claims[name] = append(p.Claims[name], value)
 	}
-	tok, err := devissuer.FetchToken(ctx, *iss, p)
+	client, err := devissuer.NewClient(*caFile)
+	if err != nil {
+		return err
+	}
+	tok, err := devissuer.FetchTokenWith(ctx, client, *iss, p)
 	if err != nil {
 		return err
 	}

@@ -1,9 +1,12 @@
 package main
 
 import (
+	"crypto/tls"
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
+	"net"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -64,5 +67,36 @@ func TestTokenRefusals(t *testing.T) {
 		if _, err := runOut(tc.args...); err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("%v: got %v, want %q", tc.args, err, tc.want)
 		}
+	}
+}
+
+// The sample's flow (README: Samples): the issuer of kubectl apply -k
+// config/samples, reached through kubectl port-forward on localhost, over
+// https with the sample's public development certificate; the token carries
+// the issuer URL the cluster's sidecars trust.
+func TestTokenFromSampleIssuerOverTLS(t *testing.T) {
+	dir := filepath.Join("..", "..", "config", "samples", "dev-tls")
+	pair, err := tls.LoadX509KeyPair(filepath.Join(dir, "tls.crt"), filepath.Join(dir, "tls.key"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	const public = "https://devissuer.idp.svc.cluster.local:8443/"
+	srv, err := devissuer.Start("127.0.0.1:0", devissuer.Options{PublicURL: public,
+		TLS: &tls.Config{Certificates: []tls.Certificate{pair}, MinVersion: tls.VersionTLS12}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = srv.Close() })
+	_, port, _ := net.SplitHostPort(srv.Addr())
+	local := "https://localhost:" + port + "/"
+	out := jwtgate(t, "token", "--issuer", local, "--cacert", filepath.Join(dir, "ca.crt"), "--sub", "alice", "--scope", "read:colors")
+	payload, err := base64.RawURLEncoding.DecodeString(strings.Split(strings.TrimSpace(out), ".")[1])
+	var claims map[string]any
+	if err != nil || json.Unmarshal(payload, &claims) != nil || claims["iss"] != public || claims["sub"] != "alice" {
+		t.Fatalf("token %q: claims %v", out, claims)
+	}
+	// Without the sample's CA the issuer is not trusted.
+	if _, err := runOut("token", "--issuer", local); err == nil || !strings.Contains(err.Error(), "certificate") {
+		t.Errorf("the system's roots trusted the sample issuer: %v", err)
 	}
 }

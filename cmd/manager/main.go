@@ -21,6 +21,7 @@ import (
 
 	"github.com/jwtgate/jwtgate/api/v1alpha1"
 	"github.com/jwtgate/jwtgate/internal/controller"
+	"github.com/jwtgate/jwtgate/internal/inject"
 	"github.com/jwtgate/jwtgate/internal/uninstall"
 	"github.com/jwtgate/jwtgate/internal/version"
 )
@@ -131,10 +132,15 @@ func run(ctx context.Context, o options) error {
 	}).SetupWithManager(ctx, mgr); err != nil {
 		return fmt.Errorf("setting up the JWTAuthorizer controller: %w", err)
 	}
+	sidecar := inject.Template{Image: o.sidecarImage} // without the webhook here: compare images alone
+	if injection != nil {
+		sidecar = injection.Inject.Template()
+	}
 	if err := (&controller.ProtectedRouteReconciler{
 		Client:               mgr.GetClient(),
 		APIReader:            mgr.GetAPIReader(),
 		DefaultNetworkPolicy: o.defaultNetworkPolicy,
+		Sidecar:              sidecar,
 	}).SetupWithManager(ctx, mgr); err != nil {
 		return fmt.Errorf("setting up the ProtectedRoute controller: %w", err)
 	}

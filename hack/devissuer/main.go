@@ -14,18 +14,15 @@ package main
 import (
 	"context"
 	"crypto/tls"
-	"crypto/x509"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"log/slog"
-	"net/http"
 	"os"
 	"os/signal"
 	"strings"
 	"syscall"
-	"time"
 
 	"github.com/jwtgate/jwtgate/internal/devissuer"
 )
@@ -101,17 +98,9 @@ func mint(args []string, out io.Writer) error {
 		return err
 	}
 	p.Scopes = strings.Fields(*scope)
-	client := &http.Client{Timeout: 5 * time.Second}
-	if *caFile != "" {
-		pem, err := os.ReadFile(*caFile)
-		if err != nil {
-			return err
-		}
-		pool := x509.NewCertPool()
-		if !pool.AppendCertsFromPEM(pem) {
-			return fmt.Errorf("--cacert %s: no PEM certificate in it", *caFile)
-		}
-		client.Transport = &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}}
+	client, err := devissuer.NewClient(*caFile)
+	if err != nil {
+		return err
 	}
 	tok, err := devissuer.FetchTokenWith(context.Background(), client, *iss, p)
 	if err != nil {

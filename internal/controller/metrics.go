@@ -26,10 +26,25 @@ var (
 		Name: "jwtgate_operator_authorizer_ready",
 		Help: "1 when the JWTAuthorizer's last key check succeeded (Ready=True), else 0; set by the leader, gone with the authorizer.",
 	}, []string{"namespace", "name"})
+	staleSidecarPods = prometheus.NewGaugeVec(prometheus.GaugeOpts{
+		Name: "jwtgate_route_stale_sidecar_pods",
+		Help: "Guarded pods of the ProtectedRoute that run an older sidecar (image or settings) than the injection webhook gives pods now, " +
+			"until they are recreated (status.staleSidecarPods); set by the leader, gone with the route.",
+	}, []string{"namespace", "route"})
 )
 
 func init() {
-	metrics.Registry.MustRegister(jwksChecks, routeCompiles, objectWrites, authorizerReady)
+	metrics.Registry.MustRegister(jwksChecks, routeCompiles, objectWrites, authorizerReady, staleSidecarPods)
+}
+
+// setStaleSidecars publishes a route's count of stale sidecars.
+func setStaleSidecars(route types.NamespacedName, n int32) {
+	staleSidecarPods.WithLabelValues(route.Namespace, route.Name).Set(float64(n))
+}
+
+// forgetRoute drops a deleted route's series.
+func forgetRoute(route types.NamespacedName) {
+	staleSidecarPods.DeleteLabelValues(route.Namespace, route.Name)
 }
 
 // setAuthorizerReady publishes the outcome of a key check.

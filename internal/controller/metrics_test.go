@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"net/http"
 	"testing"
 
@@ -17,18 +18,23 @@ import (
 // readyGauge reads jwtgate_operator_authorizer_ready for key: "1", "0" or
 // "absent".
 func readyGauge(key types.NamespacedName) func() string {
+	return gaugeValue(authorizerReady, map[string]string{"namespace": key.Namespace, "name": key.Name})
+}
+
+// gaugeValue reads the series of gauge c with labels, or "absent".
+func gaugeValue(c prometheus.Collector, labels map[string]string) func() string {
 	reg := prometheus.NewRegistry()
-	reg.MustRegister(authorizerReady)
+	reg.MustRegister(c)
 	return func() string {
 		mfs, err := reg.Gather()
 		Expect(err).NotTo(HaveOccurred())
 		for _, mf := range mfs {
 			for _, m := range mf.GetMetric() {
-				labels := map[string]string{}
+				have := map[string]string{}
 				for _, l := range m.GetLabel() {
-					labels[l.GetName()] = l.GetValue()
+					have[l.GetName()] = l.GetValue()
 				}
-				if labels["namespace"] == key.Namespace && labels["name"] == key.Name {
+				if maps.Equal(have, labels) {
 					return fmt.Sprint(m.GetGauge().GetValue())
 				}
 			}

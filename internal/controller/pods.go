@@ -24,32 +24,60 @@ type podCensus struct {
 	// recreate the pods no restartable workload owns, optedOut the pods
 	// labelled out of injection, which a restart does not help.
 	restart, recreate, optedOut []string
+	// sidecar is what the webhook injects now; stale counts the guarded
+	// pods whose recorded injection differs from it.
+	sidecar inject.Template
+	stale   int32
+	// staleImages are the images the stale pods recorded; staleRestart and
+	// staleRecreate are what recreates them, as restart and recreate are
+	// for unguarded pods.
+	staleImages, staleRestart, staleRecreate []string
 }
 
-// takeCensus sorts the selected pods into guarded and unguarded ones.
-func takeCensus(namespace string, nsLabels map[string]string, pods []metav1.PartialObjectMetadata) podCensus {
-	c := podCensus{namespace: namespace, optedIn: nsLabels[inject.NamespaceLabel] == inject.NamespaceLabelValue}
+// takeCensus sorts the selected pods into guarded and unguarded ones, and
+// the guarded ones into those whose sidecar is current and stale ones.
+func takeCensus(namespace string, nsLabels map[string]string, sidecar inject.Template, pods []metav1.PartialObjectMetadata) podCensus {
+	c := podCensus{namespace: namespace, optedIn: nsLabels[inject.NamespaceLabel] == inject.NamespaceLabelValue, sidecar: sidecar}
 	for i := range pods {
 		p := &pods[i]
 		c.selected++
 		switch {
 		case Guarded(p):
 			c.guarded++
+			c.checkSidecar(p)
 		case p.Labels[inject.PodOptOutLabel] == inject.PodOptOutValue:
 			c.optedOut = append(c.optedOut, p.Name)
 		default:
-			if w := restartable(p); w != "" {
-				c.restart = append(c.restart, w)
-			} else {
-				c.recreate = append(c.recreate, p.Name)
-			}
+			addRecreate(p, &c.restart, &c.recreate)
 		}
 	}
-	for _, s := range []*[]string{&c.restart, &c.recreate, &c.optedOut} {
+	for _, s := range []*[]string{&c.restart, &c.recreate, &c.optedOut, &c.staleImages, &c.staleRestart, &c.staleRecreate} {
 		slices.Sort(*s)
 		*s = slices.Compact(*s)
 	}
 	return c
+}
+
+// checkSidecar counts a guarded pod as stale when its recorded injection is
+// not what the webhook injects now. An annotation that does not parse was
+// not written by the webhook; the admission policy judges such pods.
+func (c *podCensus) checkSidecar(p *metav1.PartialObjectMetadata) {
+	st, err := inject.ParseStatus(p.Annotations[inject.StatusAnnotation])
+	if err != nil || c.sidecar.Current(st) {
+		return
+	}
+	c.stale++
+	c.staleImages = append(c.staleImages, st.Image)
+	addRecreate(p, &c.staleRestart, &c.staleRecreate)
+}
+
+// addRecreate adds what recreates p: its workload to restart, or else p itself.
+func addRecreate(p *metav1.PartialObjectMetadata, restart, recreate *[]string) {
+	if w := restartable(p); w != "" {
+		*restart = append(*restart, w)
+	} else {
+		*recreate = append(*recreate, p.Name)
+	}
 }
 
 // Guarded reports whether a pod runs with the sidecar, as the injection
@@ -80,19 +108,31 @@ func (c podCensus) unguarded() int32 { return c.selected - c.guarded }
 
 // fix says how to get the sidecar into the unguarded pods.
 func (c podCensus) fix() string {
-	var parts []string
-	if len(c.restart) > 0 {
-		parts = append(parts, "recreate them with kubectl rollout restart -n "+c.namespace+" "+nameList(c.restart, " "))
-	}
-	if len(c.recreate) > 0 {
-		parts = append(parts, fmt.Sprintf("delete and recreate pod %s (no Deployment, StatefulSet or DaemonSet owns it)",
-			nameList(c.recreate, ", ")))
-	}
+	parts := recreateAdvice(c.namespace, c.restart, c.recreate)
 	if len(c.optedOut) > 0 {
 		parts = append(parts, fmt.Sprintf("pod %s is labelled %s=%s and never gets the sidecar: remove the label and recreate it, or change spec.selector",
 			nameList(c.optedOut, ", "), inject.PodOptOutLabel, inject.PodOptOutValue))
 	}
 	return strings.Join(parts, "; ")
+}
+
+// staleFix says how to give the stale pods the current sidecar.
+func (c podCensus) staleFix() string {
+	return strings.Join(recreateAdvice(c.namespace, c.staleRestart, c.staleRecreate), "; ")
+}
+
+// recreateAdvice says how to recreate pods: restart the workloads, delete
+// and recreate the pods no workload owns.
+func recreateAdvice(namespace string, restart, recreate []string) []string {
+	var parts []string
+	if len(restart) > 0 {
+		parts = append(parts, "recreate them with kubectl rollout restart -n "+namespace+" "+nameList(restart, " "))
+	}
+	if len(recreate) > 0 {
+		parts = append(parts, fmt.Sprintf("delete and recreate pod %s (no Deployment, StatefulSet or DaemonSet owns it)",
+			nameList(recreate, ", ")))
+	}
+	return parts
 }
 
 // maxNamed bounds the names a message lists.

@@ -1,6 +1,7 @@
 package controller
 
 import (
+	"fmt"
 	"reflect"
 	"testing"
 
@@ -40,8 +41,8 @@ func TestTakeCensus(t *testing.T) {
 		podMeta("adopted", nil, nil, &metav1.OwnerReference{APIVersion: "apps/v1", Kind: "StatefulSet", Name: "db"}),
 		podMeta("legacy", map[string]string{inject.PodOptOutLabel: inject.PodOptOutValue}, nil, controllerRef("apps/v1", "StatefulSet", "legacy")),
 	}
-	got := takeCensus("colors", map[string]string{inject.NamespaceLabel: inject.NamespaceLabelValue}, pods)
-	want := podCensus{
+	got := takeCensus("colors", map[string]string{inject.NamespaceLabel: inject.NamespaceLabelValue}, testSidecar, pods)
+	want := podCensus{sidecar: testSidecar,
 		namespace: "colors", optedIn: true, selected: 10, guarded: 1,
 		restart:  []string{"daemonset/agent", "deployment/colors-api", "statefulset/db"},
 		recreate: []string{"adopted", "debug", "job-1", "rs-1"},
@@ -56,8 +57,65 @@ func TestTakeCensus(t *testing.T) {
 		"other value": {inject.NamespaceLabel: "disabled"},
 		"other label": {"injection": inject.NamespaceLabelValue},
 	} {
-		if takeCensus("colors", labels, nil).optedIn {
+		if takeCensus("colors", labels, testSidecar, nil).optedIn {
 			t.Errorf("%s: namespace counted as opted in", name)
+		}
+	}
+}
+
+// testSidecar is what the webhook injects in these tests.
+var testSidecar = inject.Options{Image: "ghcr.io/jwtgate/jwtgate-sidecar:v2"}.Template()
+
+// injectedWith is a status annotation recording an injection of image with
+// template hash hash ("" as before template hashes were recorded).
+func injectedWith(image, hash string) map[string]string {
+	return map[string]string{inject.StatusAnnotation: fmt.Sprintf(`{"image":%q,"route":"colors-api","templateHash":%q}`, image, hash)}
+}
+
+func TestCensusStaleSidecars(t *testing.T) {
+	const old = "ghcr.io/jwtgate/jwtgate-sidecar:v1"
+	api := map[string]string{"app": "colors-api", "pod-template-hash": "5d9f8"}
+	rs := controllerRef("apps/v1", "ReplicaSet", "colors-api-5d9f8")
+	pods := []metav1.PartialObjectMetadata{
+		podMeta("current", api, injectedWith(testSidecar.Image, testSidecar.Hash), rs),
+		podMeta("current-before-hashes", api, injectedWith(testSidecar.Image, ""), rs),
+		podMeta("older-image", api, injectedWith(old, testSidecar.Hash), rs),
+		podMeta("older-before-hashes", nil, injectedWith(old, ""), controllerRef("apps/v1", "StatefulSet", "db")),
+		podMeta("older-settings", nil, injectedWith(testSidecar.Image, "sha256:0ld"), nil),
+		podMeta("unguarded", api, nil, rs),
+	}
+	got := takeCensus("colors", nil, testSidecar, pods)
+	if got.guarded != 5 || got.stale != 3 {
+		t.Fatalf("guarded %d, stale %d; want 5 and 3", got.guarded, got.stale)
+	}
+	for name, lists := range map[string][2][]string{
+		"staleImages":   {got.staleImages, {old, testSidecar.Image}},
+		"staleRestart":  {got.staleRestart, {"deployment/colors-api", "statefulset/db"}},
+		"staleRecreate": {got.staleRecreate, {"older-settings"}},
+		"restart":       {got.restart, {"deployment/colors-api"}},
+	} {
+		if !reflect.DeepEqual(lists[0], lists[1]) {
+			t.Errorf("%s = %q, want %q", name, lists[0], lists[1])
+		}
+	}
+}
+
+// The census runs on every reconcile of a route, over all its pods' metadata.
+func BenchmarkTakeCensus1000Pods(b *testing.B) {
+	rs := controllerRef("apps/v1", "ReplicaSet", "colors-api-5d9f8")
+	labels := map[string]string{"app": "colors-api", "pod-template-hash": "5d9f8"}
+	pods := make([]metav1.PartialObjectMetadata, 1000)
+	for i := range pods {
+		image := testSidecar.Image
+		if i%2 == 0 {
+			image = "ghcr.io/jwtgate/jwtgate-sidecar:v1"
+		}
+		pods[i] = podMeta(fmt.Sprintf("colors-api-5d9f8-%d", i), labels, injectedWith(image, testSidecar.Hash), rs)
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		if c := takeCensus("colors", nil, testSidecar, pods); c.stale != 500 {
+			b.Fatalf("stale %d", c.stale)
 		}
 	}
 }

@@ -62,6 +62,11 @@ type ProtectedRouteReconciler struct {
 	// DefaultNetworkPolicy is whether a route whose spec.networkPolicy is
 	// unset gets a NetworkPolicy (the --default-network-policy flag).
 	DefaultNetworkPolicy bool
+	// Sidecar is what the injection webhook injects now
+	// (inject.Options.Template, or the image alone when this operator runs
+	// no webhook); guarded pods injected with another run a stale sidecar.
+	// Without an image no pod counts as stale.
+	Sidecar inject.Template
 }
 
 // +kubebuilder:rbac:groups=auth.jwtgate.io,resources=protectedroutes,verbs=get;list;watch
@@ -86,9 +91,13 @@ func (e *notOwnedError) Error() string {
 func (r *ProtectedRouteReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
 	var route v1alpha1.ProtectedRoute
 	if err := r.Get(ctx, req.NamespacedName, &route); err != nil {
+		if apierrors.IsNotFound(err) {
+			forgetRoute(req.NamespacedName)
+		}
 		return ctrl.Result{}, client.IgnoreNotFound(err)
 	}
 	if route.DeletionTimestamp != nil {
+		forgetRoute(req.NamespacedName)
 		return ctrl.Result{}, nil // owned objects go with it (owner references)
 	}
 	g, err := r.gather(ctx, &route)
@@ -101,6 +110,8 @@ func (r *ProtectedRouteReconciler) Reconcile(ctx context.Context, req ctrl.Reque
 	}
 	st := route.Status.DeepCopy()
 	st.ObservedGeneration, st.SelectedPods, st.GuardedPods = route.Generation, g.pods.selected, g.pods.guarded
+	st.StaleSidecarPods, st.SidecarImage, st.SidecarTemplateHash = g.pods.stale, r.Sidecar.Image, r.Sidecar.Hash
+	setStaleSidecars(req.NamespacedName, g.pods.stale)
 	written, err := r.write(ctx, &route, res, st)
 	if err != nil {
 		return ctrl.Result{}, err
@@ -242,7 +253,7 @@ func (r *ProtectedRouteReconciler) patchStatus(ctx context.Context, route *v1alp
 	log.FromContext(ctx).Info("status updated",
 		"accepted", meta.IsStatusConditionTrue(st.Conditions, v1alpha1.ConditionAccepted),
 		"resolvedRefs", meta.IsStatusConditionTrue(st.Conditions, v1alpha1.ConditionResolvedRefs),
-		"configHash", st.ConfigHash, "selectedPods", st.SelectedPods, "guardedPods", st.GuardedPods)
+		"configHash", st.ConfigHash, "selectedPods", st.SelectedPods, "guardedPods", st.GuardedPods, "staleSidecarPods", st.StaleSidecarPods)
 	return nil
 }
 
@@ -304,7 +315,7 @@ func (r *ProtectedRouteReconciler) podCensus(ctx context.Context, route *v1alpha
 	if err := r.Get(ctx, types.NamespacedName{Name: route.Namespace}, ns); err != nil {
 		return podCensus{}, err
 	}
-	return takeCensus(route.Namespace, ns.Labels, pods), nil
+	return takeCensus(route.Namespace, ns.Labels, r.Sidecar, pods), nil
 }
 
 func (r *ProtectedRouteReconciler) ensureConfigMap(ctx context.Context, route *v1alpha1.ProtectedRoute, res *compile.Result) error {

@@ -115,9 +115,10 @@ func firstFiring(checks []check, in routeInput) (reason, message string, fired b
 }
 
 // routeConditions returns a ProtectedRoute's Accepted, ResolvedRefs, Ready,
-// PodsGuarded and ServicesTargetSidecar conditions, in that order, for what
-// Reconcile gathered and wrote. Ready keeps meaning "compiled and distributed": pods get the
-// sidecar only when they are created, which PodsGuarded reports apart.
+// PodsGuarded, ServicesTargetSidecar and SidecarsCurrent conditions, in that
+// order, for what Reconcile gathered and wrote. Ready keeps meaning "compiled
+// and distributed": pods get the sidecar only when they are created, which
+// PodsGuarded and SidecarsCurrent report apart.
 func routeConditions(in routeInput) []metav1.Condition {
 	decide := func(typ string, checks []check, okReason, okMessage, note string) metav1.Condition {
 		if reason, msg, fired := firstFiring(checks, in); fired {
@@ -143,7 +144,30 @@ func routeConditions(in routeInput) []metav1.Condition {
 		ready,
 		decide(v1alpha1.ConditionPodsGuarded, guardChecks, guardedReason, guardedMsg, portNote(in.numericPort)),
 		servicesCondition(in),
+		sidecarsCondition(in.generation, in.pods),
 	}
+}
+
+// sidecarsCondition reports the guarded pods that run an older sidecar than
+// the webhook injects now, and how to recreate them.
+func sidecarsCondition(gen int64, c podCensus) metav1.Condition {
+	if c.stale == 0 {
+		msg := fmt.Sprintf("all %d guarded pods run the sidecar the injection webhook gives pods now (image %s)", c.guarded, c.sidecar.Image)
+		switch {
+		case c.sidecar.Image == "":
+			msg = "the operator runs without a sidecar image (--sidecar-image), so it cannot tell pods that run an older one"
+		case c.guarded == 0:
+			msg = "no selected pod runs the jwtgate sidecar yet; pods get image " + c.sidecar.Image
+		}
+		return newCondition(gen, v1alpha1.ConditionSidecarsCurrent, true, v1alpha1.ReasonAllSidecarsCurrent, msg)
+	}
+	change := fmt.Sprintf("image %s -> %s", nameList(c.staleImages, ", "), c.sidecar.Image)
+	if slices.Equal(c.staleImages, []string{c.sidecar.Image}) {
+		change = fmt.Sprintf("image %s unchanged, other sidecar settings", c.sidecar.Image)
+	}
+	return newCondition(gen, v1alpha1.ConditionSidecarsCurrent, false, v1alpha1.ReasonSidecarsStale, fmt.Sprintf(
+		"%d of %d guarded pods run an older sidecar than the injection webhook gives pods now (%s), and keep it until they are recreated: %s",
+		c.stale, c.guarded, change, c.staleFix()))
 }
 
 // servicesCondition reports the Services that reach the app around the sidecar.

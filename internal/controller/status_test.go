@@ -12,6 +12,7 @@ import (
 
 	"github.com/jwtgate/jwtgate/api/v1alpha1"
 	"github.com/jwtgate/jwtgate/internal/compile"
+	"github.com/jwtgate/jwtgate/internal/inject"
 )
 
 // These tests need no API server: they run even when the envtest suite skips.
@@ -21,7 +22,7 @@ const testGen = 7
 // goodInput is a route whose rules compiled and whose objects were written.
 func goodInput() routeInput {
 	return routeInput{generation: testGen, references: 2, configMap: "jwtgate-colors", rules: 3,
-		pods: podCensus{namespace: "colors", optedIn: true, selected: 3, guarded: 3}}
+		pods: podCensus{namespace: "colors", optedIn: true, selected: 3, guarded: 3, sidecar: testSidecar}}
 }
 
 var (
@@ -214,6 +215,51 @@ func TestPodsGuardedCondition(t *testing.T) {
 	}
 }
 
+func TestSidecarsCurrentCondition(t *testing.T) {
+	const (
+		old     = "ghcr.io/jwtgate/jwtgate-sidecar:v1"
+		older   = "ghcr.io/jwtgate/jwtgate-sidecar:v0"
+		stale   = " guarded pods run an older sidecar than the injection webhook gives pods now ("
+		restart = "recreate them with kubectl rollout restart -n colors deployment/colors-api"
+	)
+	census := func(guarded, stale int32, images, restart, recreate []string) podCensus {
+		return podCensus{namespace: "colors", optedIn: true, selected: guarded, guarded: guarded, sidecar: testSidecar,
+			stale: stale, staleImages: images, staleRestart: restart, staleRecreate: recreate}
+	}
+	for _, tc := range []struct {
+		name        string
+		pods        podCensus
+		ok          bool
+		reason, msg string
+	}{
+		{"all current", census(3, 0, nil, nil, nil), true, v1alpha1.ReasonAllSidecarsCurrent,
+			"all 3 guarded pods run the sidecar the injection webhook gives pods now (image " + testSidecar.Image + ")"},
+		{"no guarded pods", census(0, 0, nil, nil, nil), true, v1alpha1.ReasonAllSidecarsCurrent,
+			"no selected pod runs the jwtgate sidecar yet; pods get image " + testSidecar.Image},
+		{"no sidecar image known", func() podCensus { c := census(3, 0, nil, nil, nil); c.sidecar = inject.Template{}; return c }(), true,
+			v1alpha1.ReasonAllSidecarsCurrent, "the operator runs without a sidecar image (--sidecar-image), so it cannot tell pods that run an older one"},
+		{"older image after an upgrade", census(3, 2, []string{old}, []string{"deployment/colors-api"}, nil), false, v1alpha1.ReasonSidecarsStale,
+			"2 of 3" + stale + "image " + old + " -> " + testSidecar.Image + "), and keep it until they are recreated: " + restart},
+		{"same image, other settings", census(3, 3, []string{testSidecar.Image}, []string{"deployment/colors-api"}, nil), false, v1alpha1.ReasonSidecarsStale,
+			"3 of 3" + stale + "image " + testSidecar.Image + " unchanged, other sidecar settings), and keep it until they are recreated: " + restart},
+		{"several images, bare pods", census(4, 3, []string{older, old}, []string{"deployment/colors-api"}, []string{"debug"}), false, v1alpha1.ReasonSidecarsStale,
+			"3 of 4" + stale + "image " + older + ", " + old + " -> " + testSidecar.Image + "), and keep it until they are recreated: " + restart +
+				"; delete and recreate pod debug (no Deployment, StatefulSet or DaemonSet owns it)"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			in := goodInput()
+			in.pods = tc.pods
+			conds := routeConditions(in)
+			expectCondition(t, conds, v1alpha1.ConditionSidecarsCurrent, tc.ok, tc.reason, tc.msg)
+			// Stale sidecars still enforce: Ready and PodsGuarded do not depend on it.
+			expectCondition(t, conds, v1alpha1.ConditionReady, true, v1alpha1.ReasonCompiled, "3 rules compiled into ConfigMap jwtgate-colors")
+			if g := meta.FindStatusCondition(conds, v1alpha1.ConditionPodsGuarded); g.Status != metav1.ConditionTrue {
+				t.Errorf("PodsGuarded is %s with stale sidecars", g.Status)
+			}
+		})
+	}
+}
+
 func TestRouteConditionsShape(t *testing.T) {
 	in := goodInput()
 	in.invalid = &compile.InvalidRulesError{Msg: strings.Repeat("x", 2*conditionMessageLimit)}
@@ -227,7 +273,7 @@ func TestRouteConditionsShape(t *testing.T) {
 		}
 	}
 	if want := []string{v1alpha1.ConditionAccepted, v1alpha1.ConditionResolvedRefs, v1alpha1.ConditionReady, v1alpha1.ConditionPodsGuarded,
-		v1alpha1.ConditionServicesTargetSidecar}; !slices.Equal(types, want) {
+		v1alpha1.ConditionServicesTargetSidecar, v1alpha1.ConditionSidecarsCurrent}; !slices.Equal(types, want) {
 		t.Errorf("condition types %v, want %v", types, want)
 	}
 	if msg := conds[0].Message; len(msg) > conditionMessageLimit || !strings.HasSuffix(msg, "...") {

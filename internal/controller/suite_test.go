@@ -22,6 +22,7 @@ import (
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
 	"github.com/jwtgate/jwtgate/api/v1alpha1"
+	"github.com/jwtgate/jwtgate/internal/inject"
 )
 
 var (
@@ -30,6 +31,8 @@ var (
 	testEnv   *envtest.Environment
 	cancel    context.CancelFunc
 	scheme    = runtime.NewScheme()
+	// testInjection are the injection settings the operator runs with.
+	testInjection = inject.Options{Image: "ghcr.io/jwtgate/jwtgate-sidecar:v2", SidecarUser: inject.DefaultSidecarUser}
 )
 
 func TestControllers(t *testing.T) {
@@ -76,7 +79,7 @@ var _ = BeforeSuite(func() {
 		RetryBase:            200 * time.Millisecond,
 		AllowLoopbackIssuers: true, // the test issuers listen on loopback
 	}).SetupWithManager(ctx, mgr)).To(Succeed())
-	Expect((&ProtectedRouteReconciler{Client: mgr.GetClient()}).SetupWithManager(ctx, mgr)).To(Succeed())
+	Expect((&ProtectedRouteReconciler{Client: mgr.GetClient(), Sidecar: testInjection.Template()}).SetupWithManager(ctx, mgr)).To(Succeed())
 	go func() {
 		defer GinkgoRecover()
 		Expect(mgr.Start(ctx)).To(Succeed())

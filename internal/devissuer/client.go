@@ -2,10 +2,13 @@ package devissuer
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"fmt"
 	"io"
 	"net/http"
 	"net/url"
+	"os"
 	"strings"
 	"time"
 )
@@ -51,6 +54,25 @@ func (p MintParams) Query() url.Values {
 // keys stay in one process and tokens verify against what it publishes.
 func FetchToken(ctx context.Context, issuerURL string, p MintParams) (string, error) {
 	return FetchTokenWith(ctx, &http.Client{Timeout: 5 * time.Second}, issuerURL, p)
+}
+
+// NewClient returns the client FetchTokenWith needs for an issuer: one that
+// trusts the PEM CA certificates in caFile, or the system's when it is "".
+func NewClient(caFile string) (*http.Client, error) {
+	client := &http.Client{Timeout: 5 * time.Second}
+	if caFile == "" {
+		return client, nil
+	}
+	pem, err := os.ReadFile(caFile)
+	if err != nil {
+		return nil, err
+	}
+	pool := x509.NewCertPool()
+	if !pool.AppendCertsFromPEM(pem) {
+		return nil, fmt.Errorf("--cacert %s: no PEM certificate in it", caFile)
+	}
+	client.Transport = &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}}
+	return client, nil
 }
 
 // FetchTokenWith is FetchToken through client, e.g. one that trusts the

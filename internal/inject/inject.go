@@ -152,6 +152,9 @@ type Status struct {
 	// PortName is the name the sidecar took over ("" when the port had none).
 	PortName   string `json:"portName,omitempty"`
 	ListenPort int32  `json:"listenPort"`
+	// TemplateHash is Options.TemplateHash of the settings the sidecar was
+	// injected with; empty on pods injected before it was recorded.
+	TemplateHash string `json:"templateHash,omitempty"`
 }
 
 // PortError refuses a pod whose protected port the sidecar cannot front
@@ -253,6 +256,7 @@ func Patch(pod *corev1.Pod, route *v1alpha1.ProtectedRoute, namespace string, op
 	status, err := json.Marshal(Status{
 		Image: opts.Image, Route: route.Name, ConfigMap: configMap, ConfigHash: route.Status.ConfigHash,
 		AppPort: port.ContainerPort, PortName: port.Name, ListenPort: sidecarconfig.DefaultListenPort,
+		TemplateHash: opts.TemplateHash(),
 	})
 	if err != nil {
 		return nil, err

@@ -249,7 +249,7 @@ func TestPatchStatusAnnotation(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := Status{Image: testOpts.Image, Route: "colors-api", ConfigMap: "colors-api-jwtgate", ConfigHash: "sha256:abc",
-		AppPort: 8080, PortName: "http", ListenPort: 15080}
+		AppPort: 8080, PortName: "http", ListenPort: 15080, TemplateHash: testOpts.TemplateHash()}
 	if st != want {
 		t.Errorf("status = %+v, want %+v", st, want)
 	}
