@@ -184,7 +184,7 @@ func run(args []string) error {
 		}
 	}()
 	if cmName != "" {
-		rc, err := reload.RESTConfig(f.kubeconfig)
+		rc, err := reload.LoadAPIConfig(f.kubeconfig)
 		if err != nil {
 			return fmt.Errorf("--configmap needs API access (--kubeconfig or in-cluster): %w", err)
 		}
