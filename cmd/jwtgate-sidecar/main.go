@@ -7,6 +7,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"net/url"
@@ -23,11 +24,16 @@ import (
 	"github.com/jwtgate/jwtgate/sidecar/admin"
 	"github.com/jwtgate/jwtgate/sidecar/config"
 	"github.com/jwtgate/jwtgate/sidecar/keys"
+	"github.com/jwtgate/jwtgate/sidecar/logbuf"
 	"github.com/jwtgate/jwtgate/sidecar/memlimit"
 	"github.com/jwtgate/jwtgate/sidecar/proxy"
 	"github.com/jwtgate/jwtgate/sidecar/reload"
 	"github.com/jwtgate/jwtgate/sidecar/tokencache"
 )
+
+// logDelay is the longest an access log line waits to be written with
+// others (one write per batch instead of one per request).
+const logDelay = 100 * time.Millisecond
 
 func main() {
 	if err := run(os.Args[1:]); err != nil {
@@ -117,7 +123,11 @@ func run(args []string) error {
 	if err := level.UnmarshalText([]byte(f.logLevel)); err != nil {
 		return fmt.Errorf("--log-level %q: %v", f.logLevel, err)
 	}
-	log := slog.New(slog.NewJSONHandler(os.Stdout, &slog.HandlerOptions{Level: level}))
+	// One buffer for every line keeps them in order; access lines wait up
+	// to logDelay, the others are written at once.
+	out := logbuf.New(os.Stdout, logDelay)
+	defer func() { _ = out.Flush() }()
+	log := slog.New(slog.NewJSONHandler(out.Urgent(), &slog.HandlerOptions{Level: level}))
 	slog.SetDefault(log)
 	memlimit.Apply("/", log)
 
@@ -143,8 +153,12 @@ func run(args []string) error {
 	keyReg := keys.NewRegistry(ctx, keys.NewHTTPClient(10*time.Second), keys.Options{}, metrics, log)
 	tokens := proxy.NewTokenCache(f.tokenCacheBytes, f.tokenCacheMaxAge)
 	admin.RegisterTokenCache(reg, tokens)
-	h := proxy.New(proxy.Options{Upstream: upstream, Keys: keyReg, Observer: metrics, Log: log.With("log", "access"), BodyIdleTimeout: f.bodyIdle,
-		TokenCache: tokens, SubjectClaim: f.subjectClaim})
+	var accessLog io.Writer
+	if level <= slog.LevelInfo {
+		accessLog = out
+	}
+	h := proxy.New(proxy.Options{Upstream: upstream, Keys: keyReg, Observer: metrics, Log: log.With("log", "access"), AccessLog: accessLog,
+		BodyIdleTimeout: f.bodyIdle, TokenCache: tokens, SubjectClaim: f.subjectClaim})
 	admin.RegisterKeysUsable(reg, h.KeysUsable)
 	reloader := &reload.Reloader{
 		Apply: func(s *config.Snapshot) error {

@@ -6,6 +6,7 @@ package proxy
 import (
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"net/http"
@@ -105,6 +106,10 @@ type Options struct {
 	BodyIdleTimeout time.Duration
 	// TokenCache, when set, spares a token sent again its signature check.
 	TokenCache *TokenCache
+	// AccessLog, when set, receives the access log's lines instead of Log:
+	// the same JSON, encoded without slog (see accesslog.go). The caller
+	// sets it only when Info is enabled.
+	AccessLog io.Writer
 	// SubjectClaim is the claim of a verified token the access log names
 	// as its subject; empty means "sub".
 	SubjectClaim string
@@ -349,12 +354,17 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // token contents (the subject only of a verified token).
 func (h *Handler) logRequest(r *http.Request, path, id string, rec *Record, tok *verify.Token) {
 	ctx := r.Context()
-	if !h.log.Enabled(ctx, slog.LevelInfo) {
+	if h.opts.AccessLog == nil && !h.log.Enabled(ctx, slog.LevelInfo) {
 		return
 	}
 	subject := ""
 	if tok != nil {
 		subject = h.subject(tok)
+	}
+	if h.opts.AccessLog != nil {
+		l := accessLine{method: r.Method, path: path, subject: subject, id: id, remote: r.RemoteAddr, rec: rec}
+		l.write(h.opts.AccessLog, time.Now())
+		return
 	}
 	h.log.LogAttrs(ctx, slog.LevelInfo, "request",
 		slog.String("method", r.Method), slog.String("path", path), slog.Int("status", rec.Status),
