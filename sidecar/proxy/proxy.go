@@ -654,6 +654,7 @@ func (h *Handler) prepare(r *http.Request, st *state, rl *rule, a *authorizer, t
 		hdr.Set("Connection", "Upgrade")
 	}
 	strip(hdr, st.strip...)
+	roomForForwarded(hdr)
 	if tok == nil {
 		return
 	}
@@ -681,6 +682,22 @@ func (h *Handler) prepare(r *http.Request, st *state, rl *rule, a *authorizer, t
 	if fwd.keep && fwd.header != "" {
 		vals[len(vals)-1] = raw
 		hdr[fwd.header] = vals[len(vals)-1:]
+	}
+}
+
+// forwardedNames are the headers rewrite sets on the outbound request.
+var forwardedNames = [...]string{"X-Forwarded-For", "X-Forwarded-Host", "X-Forwarded-Proto"}
+
+// roomForForwarded gives hdr a nil entry for each X-Forwarded-* it lacks.
+// ReverseProxy's copy of hdr is sized to its entries and would otherwise
+// grow (3 allocations a request) when rewrite adds them; it keeps nil
+// entries and deletes these names before rewrite runs, and a nil entry is
+// never sent.
+func roomForForwarded(hdr http.Header) {
+	for _, k := range forwardedNames {
+		if _, ok := hdr[k]; !ok {
+			hdr[k] = nil
+		}
 	}
 }
 
