@@ -30,7 +30,9 @@ import (
 //
 // cpu-µs/req is the proxy's user+system CPU per request (clock ticks, so
 // run enough requests), idle-RSS-MiB its VmRSS after starting and settling
-// with no request yet, peak-RSS-MiB its VmHWM after the run.
+// with no request yet, peak-RSS-MiB its VmHWM after the run; for the
+// sidecar, heap-inuse-MiB and token-cache-MiB are its Go heap in use and
+// the token cache's accounted bytes after the run.
 
 // benchRules is the size of the benchmark's configuration.
 const benchRules = 100
@@ -190,6 +192,25 @@ func load(b *testing.B, p proc, tokens []string) {
 	}
 }
 
+// gauges reads the named gauges from a Prometheus text page.
+func gauges(b *testing.B, url string, names ...string) []float64 {
+	res, err := http.Get(url)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer res.Body.Close()
+	page, _ := io.ReadAll(res.Body)
+	out := make([]float64, len(names))
+	for _, line := range strings.Split(string(page), "\n") {
+		for i, n := range names {
+			if v, ok := strings.CutPrefix(line, n+" "); ok {
+				out[i], _ = strconv.ParseFloat(v, 64)
+			}
+		}
+	}
+	return out
+}
+
 // measure runs the load and reports the process's figures.
 func measure(b *testing.B, p proc, tokens []string) {
 	time.Sleep(2 * time.Second) // settle: start-up garbage collected, key fetch done
@@ -230,6 +251,10 @@ func benchSidecar(b *testing.B, tokens func(iss *devissuertest.Issuer) []string)
 	// The access log stays on (to a discarded stdout), as in production.
 	cmd := exec.Command(bin, "--config", path, "--admin-listen", adminAddr, "--debug-listen", "")
 	measure(b, startProc(b, cmd, listen, "http://"+adminAddr+"/readyz"), toks)
+	// What the Go heap and the token cache hold after the run.
+	g := gauges(b, "http://"+adminAddr+"/metrics", "go_memstats_heap_inuse_bytes", "jwtgate_sidecar_token_cache_bytes")
+	b.ReportMetric(g[0]/(1<<20), "heap-inuse-MiB")
+	b.ReportMetric(g[1]/(1<<20), "token-cache-MiB")
 }
 
 // The same token on every request: after the first, verified-token cache hits.

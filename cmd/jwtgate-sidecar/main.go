@@ -68,7 +68,7 @@ func parseFlags(args []string) (*flags, error) {
 	fs.DurationVar(&f.shutdownDelay, "shutdown-delay", 2*time.Second, "after SIGTERM, how long to keep serving while not ready, so endpoints drop the pod before it stops accepting")
 	fs.Int64Var(&f.tokenCacheBytes, "token-cache-bytes", tokencache.DefaultMaxBytes, "bytes of verified tokens remembered, so a token sent again skips its signature check; 0 disables")
 	fs.DurationVar(&f.tokenCacheMaxAge, "token-cache-max-age", tokencache.DefaultMaxAge, "longest a verified token is remembered (never past its exp; at most "+tokencache.MaxMaxAge.String()+")")
-	fs.StringVar(&f.kubeconfig, "kubeconfig", "", "kubeconfig for the ConfigMap watch (default: in-cluster service account)")
+	fs.StringVar(&f.kubeconfig, "kubeconfig", "", "kubeconfig for the ConfigMap watch: its current context's server and a token, tokenFile or client certificate (default: in-cluster service account)")
 	fs.StringVar(&f.configMap, "configmap", "", "NAMESPACE/NAME of the ConfigMap to watch through the API for fast updates (optional)")
 	fs.StringVar(&f.logLevel, "log-level", "info", "debug, info, warn or error")
 	fs.StringVar(&f.subjectClaim, "log-subject-claim", "sub", "claim of a verified token that the access log records as its subject")
