@@ -62,6 +62,7 @@ var (
 	retryMin     = 800 * time.Millisecond
 	retryMax     = 30 * time.Second
 	watchTimeout = 5 * time.Minute
+	listTimeout  = 30 * time.Second
 )
 
 // WatchConfigMap watches one ConfigMap by name (list, then watch from the
@@ -155,6 +156,8 @@ func (w *cmWatch) list(ctx context.Context) (string, error) {
 		q.Set("resourceVersion", w.seen)
 		q.Set("resourceVersionMatch", "NotOlderThan")
 	}
+	ctx, cancel := context.WithTimeout(ctx, listTimeout) // a server that never answers
+	defer cancel()
 	res, err := w.api.do(ctx, http.MethodGet, w.path+"?"+q.Encode(), nil, http.StatusOK)
 	if err != nil {
 		return "", err
