@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -32,7 +33,9 @@ import (
 // run enough requests), idle-RSS-MiB its VmRSS after starting and settling
 // with no request yet, peak-RSS-MiB its VmHWM after the run; for the
 // sidecar, heap-inuse-MiB and token-cache-MiB are its Go heap in use and
-// the token cache's accounted bytes after the run.
+// the token cache's accounted bytes after the run. p50-µs and p99-µs are
+// latencies at a constant 1,000 requests a second, after the run (see
+// paced).
 
 // benchRules is the size of the benchmark's configuration.
 const benchRules = 100
@@ -152,9 +155,34 @@ func colorsApp(b *testing.B) *httptest.Server {
 	return app
 }
 
+// getColors sends one GET of /my/colors with tok ("" sends none) and
+// reads the answer, which must be 200.
+func getColors(client *http.Client, addr, tok string) error {
+	req, _ := http.NewRequest("GET", "http://"+addr+"/my/colors", nil)
+	if tok != "" {
+		req.Header.Set("Authorization", "Bearer "+tok)
+	}
+	res, err := client.Do(req)
+	if err != nil {
+		return err
+	}
+	_, _ = io.Copy(io.Discard, res.Body)
+	res.Body.Close()
+	if res.StatusCode != 200 {
+		return fmt.Errorf("status %d", res.StatusCode)
+	}
+	return nil
+}
+
+func tokenAt(tokens []string, i int) string {
+	if len(tokens) == 0 {
+		return ""
+	}
+	return tokens[i%len(tokens)]
+}
+
 // load sends b.N GETs of /my/colors to p from 4 keep-alive clients, each
-// request with the next of tokens ("" sends none), and checks every answer
-// is 200.
+// request with the next of tokens, as fast as they are answered.
 func load(b *testing.B, p proc, tokens []string) {
 	const clients = 4
 	tr := &http.Transport{MaxIdleConnsPerHost: clients}
@@ -164,23 +192,8 @@ func load(b *testing.B, p proc, tokens []string) {
 	var wg sync.WaitGroup
 	for range clients {
 		wg.Go(func() {
-			req, _ := http.NewRequest("GET", "http://"+p.addr+"/my/colors", nil)
-			for {
-				i := next.Add(1) - 1
-				if i >= int64(b.N) {
-					return
-				}
-				if len(tokens) > 0 {
-					req.Header.Set("Authorization", "Bearer "+tokens[i%int64(len(tokens))])
-				}
-				res, err := client.Do(req)
-				if err != nil {
-					failed.Add(1)
-					continue
-				}
-				_, _ = io.Copy(io.Discard, res.Body)
-				res.Body.Close()
-				if res.StatusCode != 200 {
+			for i := int(next.Add(1) - 1); i < b.N; i = int(next.Add(1) - 1) {
+				if getColors(client, p.addr, tokenAt(tokens, i)) != nil {
 					failed.Add(1)
 				}
 			}
@@ -190,6 +203,47 @@ func load(b *testing.B, p proc, tokens []string) {
 	if n := failed.Load(); n > 0 {
 		b.Fatalf("%d of %d requests failed", n, b.N)
 	}
+}
+
+// Latency is measured at a constant rate: pacedRate requests a second for
+// pacedFor, each sent at its scheduled time by one of pacedWorkers, its
+// latency counted from that time (a request that had to wait for a worker
+// counts the wait, as a client would see it).
+const (
+	pacedRate    = 1000
+	pacedFor     = 3 * time.Second
+	pacedWorkers = 16
+)
+
+// paced returns the 50th and 99th percentile latencies.
+func paced(b *testing.B, p proc, tokens []string) (p50, p99 time.Duration) {
+	n := int(pacedFor.Seconds() * pacedRate)
+	interval := time.Second / pacedRate
+	tr := &http.Transport{MaxIdleConnsPerHost: pacedWorkers}
+	defer tr.CloseIdleConnections()
+	client := &http.Client{Transport: tr}
+	lat := make([]time.Duration, n)
+	var next, failed atomic.Int64
+	start := time.Now().Add(10 * time.Millisecond)
+	var wg sync.WaitGroup
+	for range pacedWorkers {
+		wg.Go(func() {
+			for i := int(next.Add(1) - 1); i < n; i = int(next.Add(1) - 1) {
+				at := start.Add(time.Duration(i) * interval)
+				time.Sleep(time.Until(at))
+				if getColors(client, p.addr, tokenAt(tokens, i)) != nil {
+					failed.Add(1)
+				}
+				lat[i] = time.Since(at)
+			}
+		})
+	}
+	wg.Wait()
+	if k := failed.Load(); k > 0 {
+		b.Fatalf("%d of %d paced requests failed", k, n)
+	}
+	slices.Sort(lat)
+	return lat[n/2], lat[n*99/100]
 }
 
 // gauges reads the named gauges from a Prometheus text page.
@@ -223,6 +277,9 @@ func measure(b *testing.B, p proc, tokens []string) {
 	b.ReportMetric(float64((p.cpu()-cpu0).Microseconds())/float64(b.N), "cpu-µs/req")
 	b.ReportMetric(p.status("VmHWM"), "peak-RSS-MiB")
 	b.ReportMetric(p.status("VmRSS"), "after-RSS-MiB")
+	p50, p99 := paced(b, p, tokens)
+	b.ReportMetric(float64(p50.Microseconds()), "p50-µs")
+	b.ReportMetric(float64(p99.Microseconds()), "p99-µs")
 }
 
 // BenchmarkBinaryBareProxy is the comparison: a bare httputil.ReverseProxy.
