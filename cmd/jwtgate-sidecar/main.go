@@ -7,6 +7,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"net/url"
@@ -23,11 +24,16 @@ import (
 	"github.com/jwtgate/jwtgate/sidecar/admin"
 	"github.com/jwtgate/jwtgate/sidecar/config"
 	"github.com/jwtgate/jwtgate/sidecar/keys"
+	"github.com/jwtgate/jwtgate/sidecar/logbuf"
 	"github.com/jwtgate/jwtgate/sidecar/memlimit"
 	"github.com/jwtgate/jwtgate/sidecar/proxy"
 	"github.com/jwtgate/jwtgate/sidecar/reload"
 	"github.com/jwtgate/jwtgate/sidecar/tokencache"
 )
+
+// logDelay is the longest an access log line waits to be written with
+// others (one write per batch instead of one per request).
+const logDelay = 100 * time.Millisecond
 
 func main() {
 	if err := run(os.Args[1:]); err != nil {
@@ -62,7 +68,7 @@ func parseFlags(args []string) (*flags, error) {
 	fs.DurationVar(&f.shutdownDelay, "shutdown-delay", 2*time.Second, "after SIGTERM, how long to keep serving while not ready, so endpoints drop the pod before it stops accepting")
 	fs.Int64Var(&f.tokenCacheBytes, "token-cache-bytes", tokencache.DefaultMaxBytes, "bytes of verified tokens remembered, so a token sent again skips its signature check; 0 disables")
 	fs.DurationVar(&f.tokenCacheMaxAge, "token-cache-max-age", tokencache.DefaultMaxAge, "longest a verified token is remembered (never past its exp; at most "+tokencache.MaxMaxAge.String()+")")
-	fs.StringVar(&f.kubeconfig, "kubeconfig", "", "kubeconfig for the ConfigMap watch (default: in-cluster service account)")
+	fs.StringVar(&f.kubeconfig, "kubeconfig", "", "kubeconfig for the ConfigMap watch: its current context's server and a token, tokenFile or client certificate (default: in-cluster service account)")
 	fs.StringVar(&f.configMap, "configmap", "", "NAMESPACE/NAME of the ConfigMap to watch through the API for fast updates (optional)")
 	fs.StringVar(&f.logLevel, "log-level", "info", "debug, info, warn or error")
 	fs.StringVar(&f.subjectClaim, "log-subject-claim", "sub", "claim of a verified token that the access log records as its subject")
@@ -117,7 +123,11 @@ func run(args []string) error {
 	if err := level.UnmarshalText([]byte(f.logLevel)); err != nil {
 		return fmt.Errorf("--log-level %q: %v", f.logLevel, err)
 	}
-	log := slog.New(slog.NewJSONHandler(os.Stdout, &slog.HandlerOptions{Level: level}))
+	// One buffer for every line keeps them in order; access lines wait up
+	// to logDelay, the others are written at once.
+	out := logbuf.New(os.Stdout, logDelay)
+	defer func() { _ = out.Flush() }()
+	log := slog.New(slog.NewJSONHandler(out.Urgent(), &slog.HandlerOptions{Level: level}))
 	slog.SetDefault(log)
 	memlimit.Apply("/", log)
 
@@ -143,8 +153,12 @@ func run(args []string) error {
 	keyReg := keys.NewRegistry(ctx, keys.NewHTTPClient(10*time.Second), keys.Options{}, metrics, log)
 	tokens := proxy.NewTokenCache(f.tokenCacheBytes, f.tokenCacheMaxAge)
 	admin.RegisterTokenCache(reg, tokens)
-	h := proxy.New(proxy.Options{Upstream: upstream, Keys: keyReg, Observer: metrics, Log: log.With("log", "access"), BodyIdleTimeout: f.bodyIdle,
-		TokenCache: tokens, SubjectClaim: f.subjectClaim})
+	var accessLog io.Writer
+	if level <= slog.LevelInfo {
+		accessLog = out
+	}
+	h := proxy.New(proxy.Options{Upstream: upstream, Keys: keyReg, Observer: metrics, Log: log.With("log", "access"), AccessLog: accessLog,
+		BodyIdleTimeout: f.bodyIdle, TokenCache: tokens, SubjectClaim: f.subjectClaim})
 	admin.RegisterKeysUsable(reg, h.KeysUsable)
 	reloader := &reload.Reloader{
 		Apply: func(s *config.Snapshot) error {
@@ -184,7 +198,7 @@ func run(args []string) error {
 		}
 	}()
 	if cmName != "" {
-		rc, err := reload.RESTConfig(f.kubeconfig)
+		rc, err := reload.LoadAPIConfig(f.kubeconfig)
 		if err != nil {
 			return fmt.Errorf("--configmap needs API access (--kubeconfig or in-cluster): %w", err)
 		}

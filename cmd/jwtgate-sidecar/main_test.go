@@ -19,7 +19,7 @@ import (
 	"github.com/jwtgate/jwtgate/sidecar/config"
 )
 
-func freePort(t *testing.T) string {
+func freePort(t testing.TB) string {
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)

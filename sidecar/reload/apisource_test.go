@@ -15,6 +15,7 @@ import (
 	eventsv1 "k8s.io/api/events/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
 
 	"github.com/jwtgate/jwtgate/sidecar/config"
@@ -33,6 +34,11 @@ func assets(t *testing.T) string {
 		t.Skip("no kube-apiserver: set KUBEBUILDER_ASSETS=$(hack/envtest-assets.sh) (make test does)")
 	}
 	return filepath.Dir(m[0])
+}
+
+// apiConfig is the sidecar's view of envtest's administrator access.
+func apiConfig(c *rest.Config) *reload.APIConfig {
+	return &reload.APIConfig{Host: c.Host, CAData: c.CAData, CertData: c.CertData, KeyData: c.KeyData, BearerToken: c.BearerToken}
 }
 
 // TestWatchConfigMapAgainstAPIServer runs the API source against a real
@@ -65,7 +71,7 @@ func TestWatchConfigMapAgainstAPIServer(t *testing.T) {
 	cnt := &counter{}
 	r := newReloader(&held, cnt)
 	go func() {
-		_ = reload.WatchConfigMap(ctx, cfg, "colors", "colors-api-jwtgate", r, slog.New(slog.DiscardHandler))
+		_ = reload.WatchConfigMap(ctx, apiConfig(cfg), "colors", "colors-api-jwtgate", r, slog.New(slog.DiscardHandler))
 	}() // returns when ctx ends
 	waitUntil(t, func() bool { s := held.Load(); return s != nil && s.Hash == config.Hash(first) })
 
