@@ -55,7 +55,7 @@ func runWrk(ctx context.Context, cpu, script, url, tokenFile string, conns int, 
 		}
 	}
 	if res.requests == 0 || res.perSec == 0 {
-		return res, fmt.Errorf("wrk reported nothing: %s", out)
+		return res, fmt.Errorf("no answer in %s (%s)", d, strings.TrimSpace(res.errors))
 	}
 	return res, nil
 }
@@ -82,12 +82,21 @@ func runLatency(url string, headers []string, rate int, d time.Duration) latency
 		}
 		return nil
 	}
-	attacker := vegeta.NewAttacker(vegeta.KeepAlive(true), vegeta.Connections(256), vegeta.Timeout(10*time.Second))
+	// Bounded workers: a peer that cannot keep up gets a queue, not an
+	// ever-growing crowd of connections (its figures are marked as such).
+	attacker := vegeta.NewAttacker(vegeta.KeepAlive(true), vegeta.Workers(64), vegeta.MaxWorkers(128),
+		vegeta.Connections(128), vegeta.MaxConnections(128), vegeta.Timeout(10*time.Second))
 	res := latency{statuses: map[int]int64{}}
 	var lat []time.Duration
-	start := time.Now()
+	var first, last time.Time
 	for r := range attacker.Attack(targeter, vegeta.Rate{Freq: rate, Per: time.Second}, d, "latency") {
 		res.requests++
+		if first.IsZero() || r.Timestamp.Before(first) {
+			first = r.Timestamp
+		}
+		if r.Timestamp.After(last) {
+			last = r.Timestamp
+		}
 		// vegeta reports a non-2xx answer as an error too; only a missing
 		// answer (code 0) is one here, the status is checked by the caller.
 		if r.Code == 0 {
@@ -100,10 +109,32 @@ func runLatency(url string, headers []string, rate int, d time.Duration) latency
 		res.statuses[int(r.Code)]++
 		lat = append(lat, r.Latency)
 	}
-	res.achievedRate = float64(res.requests) / time.Since(start).Seconds()
+	if span := last.Sub(first).Seconds(); span > 0 {
+		res.achievedRate = float64(res.requests-1) / span
+	}
 	slices.Sort(lat)
 	res.p50, res.p99, res.p999 = quantile(lat, 0.50), quantile(lat, 0.99), quantile(lat, 0.999)
 	return res
+}
+
+// overloaded: the peer did not keep the rate, or answers were lost, so
+// its latency figures measure a queue.
+func (l latency) overloaded(rate int) bool {
+	return l.errors > 0 || l.achievedRate < 0.95*float64(rate)
+}
+
+// settle waits until url answers within a second again (a run may leave
+// the peer with a backlog), for at most 30 s.
+func settle(ctx context.Context, url string) {
+	client := &http.Client{Timeout: time.Second}
+	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); {
+		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+		if res, err := client.Do(req); err == nil {
+			_ = res.Body.Close()
+			time.Sleep(500 * time.Millisecond)
+			return
+		}
+	}
 }
 
 // quantile is the nearest-rank quantile of sorted.

@@ -43,13 +43,23 @@ func (s spread) format(unit string, prec int) string {
 	return fmt.Sprintf("%.*f%s (%.*f–%.*f)", prec, s.med, unit, prec, s.lo, prec, s.hi)
 }
 
-// perRound applies f to each round's sample of peer/scenario and L1's.
+// at is peer's sample of scenario in round.
+func (b *bench) at(peer, scenario string, round int) (sample, bool) {
+	for _, s := range b.samples[peer][scenario] {
+		if s.round == round {
+			return s, true
+		}
+	}
+	return sample{}, false
+}
+
+// perRound applies f to each round's sample of peer/scenario and L1's in
+// the same round.
 func (b *bench) perRound(peer, scenario string, f func(s, l1 sample, round int) float64) []float64 {
-	l1 := b.samples[l1Name][scenarioForward]
 	var out []float64
-	for i, s := range b.samples[peer][scenario] {
-		if i < len(l1) {
-			out = append(out, f(s, l1[i], i))
+	for _, s := range b.samples[peer][scenario] {
+		if l1, ok := b.at(l1Name, scenarioForward, s.round); ok {
+			out = append(out, f(s, l1, s.round))
 		}
 	}
 	return out
@@ -74,8 +84,15 @@ func (b *bench) report(ps []peer) string {
 	for name, why := range b.skipped {
 		p("**%s was not measured**: %s.\n\n", name, why)
 	}
+	for _, f := range b.failed {
+		p("- no figure from %s\n", f)
+	}
+	if len(b.failed) > 0 {
+		p("\n")
+	}
 
 	p("### Per request (medians over rounds, min–max in brackets; ratios to L1 in the same round)\n\n")
+	p("⚠n/m after a p99: in n of m rounds the peer could not keep %d req/s (or lost answers), so its latencies there are a queue's.\n\n", b.o.rate)
 	p("| proxy | configuration | CPU µs/req | CPU ×L1 | req/s | req/s ×L1 | p50 ms | p99 ms | p99.9 ms | p99 − L1 p99 ms | responses checked | unexpected | token cache hits |\n")
 	p("|---|---|---|---|---|---|---|---|---|---|---|---|---|\n")
 	for _, peer := range ps {
@@ -109,7 +126,7 @@ func (b *bench) report(ps []peer) string {
 				col(func(s sample) float64 { return s.perSec }).format("", 0),
 				stats(b.perRound(peer.name, sc, func(s, l1 sample, _ int) float64 { return s.perSec / l1.perSec })).format("", 2),
 				col(func(s sample) float64 { return ms(s.lat.p50) }).format("", 3),
-				col(func(s sample) float64 { return ms(s.lat.p99) }).format("", 3),
+				col(func(s sample) float64 { return ms(s.lat.p99) }).format("", 3)+overloadMark(samples, b.o.rate),
 				col(func(s sample) float64 { return ms(s.lat.p999) }).format("", 3),
 				stats(b.perRound(peer.name, sc, func(s, l1 sample, _ int) float64 { return ms(s.lat.p99 - l1.lat.p99) })).format("", 3),
 				total, unexpected, hits)
@@ -118,17 +135,20 @@ func (b *bench) report(ps []peer) string {
 
 	p("\n### Memory (idle: VmRSS after start and %s idle; peak: VmHWM after all its runs)\n\n", b.o.idle)
 	p("| proxy | idle RSS MiB | idle ×L1 | peak RSS MiB | peak ×L1 |\n|---|---|---|---|---|\n")
-	l1mem := b.memory[l1Name]
+	l1mem := map[int]memorySample{}
+	for _, m := range b.memory[l1Name] {
+		l1mem[m.round] = m
+	}
 	for _, peer := range ps {
 		m := b.memory[peer.name]
 		if peer.start == nil || len(m) == 0 {
 			continue
 		}
 		var idle, peak, idleR, peakR []float64
-		for i, s := range m {
+		for _, s := range m {
 			idle, peak = append(idle, float64(s.idle)/mib), append(peak, float64(s.peak)/mib)
-			if i < len(l1mem) {
-				idleR, peakR = append(idleR, float64(s.idle)/float64(l1mem[i].idle)), append(peakR, float64(s.peak)/float64(l1mem[i].peak))
+			if l1, ok := l1mem[s.round]; ok {
+				idleR, peakR = append(idleR, float64(s.idle)/float64(l1.idle)), append(peakR, float64(s.peak)/float64(l1.peak))
 			}
 		}
 		p("| %s | %s | %s | %s | %s |\n", peer.name, stats(idle).format("", 1), stats(idleR).format("", 2), stats(peak).format("", 1), stats(peakR).format("", 2))
@@ -137,6 +157,21 @@ func (b *bench) report(ps []peer) string {
 	b.writeChecks(&w, ps)
 	b.writeTargets(&w)
 	return w.String()
+}
+
+// overloadMark flags latency figures taken while the peer could not keep
+// the fixed rate in some round: they measure its queue, not a request.
+func overloadMark(samples []sample, rate int) string {
+	n := 0
+	for _, s := range samples {
+		if s.lat.overloaded(rate) {
+			n++
+		}
+	}
+	if n == 0 {
+		return ""
+	}
+	return fmt.Sprintf(" ⚠%d/%d", n, len(samples))
 }
 
 func (b *bench) sigStats() (rs, es spread) {
@@ -226,13 +261,13 @@ func (b *bench) writeTargets(w *strings.Builder) {
 		min  float64
 	}{{oauth2Name, 4}, {apacheName, 2.5}} {
 		for _, sc := range []string{scenarioSame, scenarioDistinctRS, scenarioDistinctES} {
-			theirs := b.samples[peer.name][sc]
-			r := stats(b.perRound(jwtgate1, sc, func(s, _ sample, i int) float64 {
-				if i >= len(theirs) {
-					return 0
+			var xs []float64
+			for _, s := range b.samples[jwtgate1][sc] {
+				if theirs, ok := b.at(peer.name, sc, s.round); ok {
+					xs = append(xs, s.perSec/theirs.perSec)
 				}
-				return s.perSec / theirs[i].perSec
-			}))
+			}
+			r := stats(xs)
 			row(fmt.Sprintf("%s: throughput ≥ %.1f × %s", sc, peer.min, peer.name), r, "×", 2, r.med >= peer.min)
 		}
 	}
