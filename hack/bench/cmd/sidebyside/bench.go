@@ -213,7 +213,7 @@ func (b *bench) scenario(ctx context.Context, r *running, base, sc string, want 
 	s.requests = tp.requests
 	s.unexpected = tp.requests - tp.statuses[want]
 	if tp.errors != "" {
-		s.unexpected++
+		s.unexpected += tp.failures
 		fmt.Fprintf(os.Stderr, "  %s: wrk %s\n", sc, tp.errors)
 	}
 	settle(ctx, base+path)

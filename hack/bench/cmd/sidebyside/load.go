@@ -25,6 +25,7 @@ type throughput struct {
 	perSec   float64
 	statuses map[int]int64
 	errors   string // non-empty when wrk saw socket errors or timeouts
+	failures int64  // their count
 }
 
 // runWrk drives url with conns connections from one wrk thread pinned to
@@ -47,7 +48,11 @@ func runWrk(ctx context.Context, cpu, script, url, tokenFile string, conns int, 
 			res.statuses[code] += n
 			res.requests += n
 		case len(f) == 5 && f[0] == "errors":
-			if f[1] != "0" || f[2] != "0" || f[3] != "0" || f[4] != "0" {
+			for _, v := range f[1:] {
+				n, _ := strconv.ParseInt(v, 10, 64)
+				res.failures += n
+			}
+			if res.failures > 0 {
 				res.errors = "connect/read/write/timeout errors " + strings.Join(f[1:], "/")
 			}
 		case len(f) == 2 && f[0] == "Requests/sec:":
