@@ -240,9 +240,22 @@ func (b *bench) writeTargets(w *strings.Builder) {
 		}))
 		row(d.sc+": CPU per request ≤ L1 + signature + 10 µs", extra, " µs beyond L1 + signature", 1, extra.med <= 10)
 	}
+	// A loopback hop at this rate answers within a millisecond or so at p99 on
+	// a core of its own; when L1's own p99 is far above that, the figure is
+	// the machine's scheduling, and a 0.2 ms margin cannot be judged.
+	var l1p99 []float64
+	for _, s := range b.samples[l1Name][scenarioForward] {
+		l1p99 = append(l1p99, ms(s.lat.p99))
+	}
+	busy := stats(l1p99).med > 5
 	for _, sc := range []string{scenarioSame, scenarioDistinctRS, scenarioDistinctES} {
 		d := stats(b.perRound(jwtgate1, sc, func(s, l1 sample, _ int) float64 { return ms(s.lat.p99 - l1.lat.p99) }))
-		row(fmt.Sprintf("%s: p99 at %d req/s ≤ L1 p99 + 0.2 ms", sc, b.o.rate), d, " ms over L1", 3, d.med <= 0.2)
+		target := fmt.Sprintf("%s: p99 at %d req/s ≤ L1 p99 + 0.2 ms", sc, b.o.rate)
+		if busy && d != (spread{}) {
+			fmt.Fprintf(w, "| %s | %s | cannot tell: L1's own p99 is %.1f ms on this machine now |\n", target, d.format(" ms over L1", 3), stats(l1p99).med)
+			continue
+		}
+		row(target, d, " ms over L1", 3, d.med <= 0.2)
 	}
 	for _, name := range []string{jwtgate1, jwtgate100} {
 		var idle []float64
