@@ -96,9 +96,15 @@ soak: ## Load with churn for SOAK_DURATION (10m) at SOAK_RATE (500/s): route edi
 fuzz: ## Run every fuzz target for FUZZTIME each (default 30s; not in CI).
 	hack/fuzz.sh
 
+# BENCH_ROUNDS interleaved rounds of BENCH_DURATION runs each (a quick look: BENCH_ROUNDS=1 BENCH_DURATION=2s).
+BENCH_ROUNDS ?= 5
+BENCH_DURATION ?= 5s
+
 .PHONY: bench
-bench: ## Run the sidecar benchmarks.
+bench: ## Microbenchmarks, then the side-by-side against oauth2-proxy and Apache + mod_auth_openidc on loopback (root for apt-get; not in CI).
 	go test -run '^$$' -bench . -benchmem ./sidecar/...
+	cd hack/bench && go test -run '^$$' -bench . -benchmem ./...
+	BENCH_ROUNDS=$(BENCH_ROUNDS) BENCH_DURATION=$(BENCH_DURATION) hack/bench/bench.sh
 
 ##@ Local cluster (root; a real single-node cluster, see README "Installing on a cluster")
 
