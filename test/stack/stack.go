@@ -66,6 +66,8 @@ type Stack struct {
 	AppAddr string
 	// OperatorHealth is the operator's health endpoint address (HOST:PORT).
 	OperatorHealth string
+	// OperatorMetrics is the operator's Prometheus endpoint address (HOST:PORT).
+	OperatorMetrics string
 	// WebhookAddr is where the operator's injection webhook listens.
 	WebhookAddr string
 	// Sidecar is set once StartSidecar succeeded.
