@@ -14,6 +14,9 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io"
+	"net"
+	"net/http"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -22,10 +25,12 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/go-logr/logr"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/tools/clientcmd"
 	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	ctrllog "sigs.k8s.io/controller-runtime/pkg/log"
 
 	"github.com/jwtgate/jwtgate/api/v1alpha1"
 	"github.com/jwtgate/jwtgate/test/stack"
@@ -60,6 +65,7 @@ func main() {
 		fmt.Fprintln(os.Stderr, "operator-scale: -namespaces and -workers must be at least 1")
 		os.Exit(2)
 	}
+	ctrllog.SetLogger(logr.Discard()) // the benchmark's own watch needs no log
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	if err := run(ctx, o); err != nil {
@@ -88,17 +94,21 @@ func run(ctx context.Context, o options) error {
 		return fmt.Errorf("-operator-log: %w", err)
 	}
 	defer logFile.Close()
+	pprofAddr, err := freeAddr()
+	if err != nil {
+		return err
+	}
 	st, err := stack.Start(ctx, stack.Options{
 		Root: o.root, Log: os.Stderr, ProcessLog: logFile,
 		// Key re-checks every 5 minutes would land inside the phases; the
 		// restart phase re-checks every authorizer instead.
-		OperatorArgs: []string{"--jwks-refresh-interval=1h"},
+		OperatorArgs: []string{"--jwks-refresh-interval=1h", "--pprof-bind-address=" + pprofAddr},
 	})
 	if err != nil {
 		return err
 	}
 	defer st.Stop()
-	b, err := newBench(ctx, o, st)
+	b, err := newBench(ctx, o, st, pprofAddr)
 	if err != nil {
 		return err
 	}
@@ -106,18 +116,55 @@ func run(ctx context.Context, o options) error {
 		return err
 	}
 	var results []result
+	// What was measured is reported even when a later phase fails.
+	defer func() { printReport(os.Stdout, o, results) }()
 	for _, total := range o.totals {
 		r, err := b.grow(ctx, total)
 		if err != nil {
 			return err
 		}
 		results = append(results, r)
+		if err := b.saveHeapProfile(ctx, fmt.Sprintf("bin/operator-scale-heap-%d.pprof", total)); err != nil {
+			return err
+		}
 		if r, err = b.restart(ctx); err != nil {
 			return err
 		}
 		results = append(results, r)
 	}
-	printReport(os.Stdout, o, results)
+	return nil
+}
+
+// freeAddr reserves a loopback port for the operator to bind.
+func freeAddr() (string, error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return "", err
+	}
+	defer ln.Close()
+	return ln.Addr().String(), nil
+}
+
+// saveHeapProfile keeps the operator's heap profile (go tool pprof reads it).
+func (b *bench) saveHeapProfile(ctx context.Context, file string) error {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+b.pprofAddr+"/debug/pprof/heap", nil)
+	if err != nil {
+		return err
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	f, err := os.Create(filepath.Join(b.o.root, file))
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	if _, err := io.Copy(f, resp.Body); err != nil {
+		return err
+	}
+	logf("operator heap profile in %s (go tool pprof -sample_index=inuse_space -top bin/manager %s)", file, file)
 	return nil
 }
 
@@ -129,9 +176,11 @@ type bench struct {
 	api     kubernetes.Interface
 	ready   *readiness
 	created int // routes created so far
+	// pprofAddr serves the operator's /debug/pprof.
+	pprofAddr string
 }
 
-func newBench(ctx context.Context, o options, st *stack.Stack) (*bench, error) {
+func newBench(ctx context.Context, o options, st *stack.Stack, pprofAddr string) (*bench, error) {
 	cfg, err := clientcmd.BuildConfigFromFlags("", st.Kubeconfig)
 	if err != nil {
 		return nil, err
@@ -158,7 +207,7 @@ func newBench(ctx context.Context, o options, st *stack.Stack) (*bench, error) {
 	if !routes.WaitForCacheSync(ctx) {
 		return nil, errors.New("the benchmark's route watch did not sync")
 	}
-	return &bench{o: o, st: st, c: c, api: api, ready: ready}, nil
+	return &bench{o: o, st: st, c: c, api: api, ready: ready, pprofAddr: pprofAddr}, nil
 }
 
 // setup creates the namespaces, their authorizers and pods, and waits until

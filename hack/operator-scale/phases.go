@@ -65,8 +65,15 @@ func (b *bench) grow(ctx context.Context, total int) (result, error) {
 	b.created = total
 	r.created = time.Since(start)
 	logf("created %d routes in %s; waiting until all %d are Ready", total-from, r.created.Round(time.Millisecond), total)
+	progress := time.Now()
 	err = poll(ctx, 200*time.Millisecond, b.o.timeout, fmt.Sprintf("%d routes Ready", total), func() (bool, error) {
-		return b.ready.count() >= total, nil
+		n := b.ready.count()
+		if time.Since(progress) >= 15*time.Second {
+			progress = time.Now()
+			m, _ := readMemory(b.st.OperatorPID())
+			logf("%d of %d routes Ready after %s; operator RSS %s", n, total, time.Since(start).Round(time.Second), mib(m.rss))
+		}
+		return n >= total, nil
 	})
 	if err != nil {
 		return r, err

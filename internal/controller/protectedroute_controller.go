@@ -19,7 +19,6 @@ import (
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/builder"
 	"sigs.k8s.io/controller-runtime/pkg/client"
-	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
 	"sigs.k8s.io/controller-runtime/pkg/event"
 	"sigs.k8s.io/controller-runtime/pkg/handler"
 	"sigs.k8s.io/controller-runtime/pkg/log"
@@ -365,20 +364,12 @@ func (r *ProtectedRouteReconciler) ensureOwned(ctx context.Context, route *v1alp
 	key := client.ObjectKeyFromObject(obj)
 	err := r.Get(ctx, key, obj)
 	if apierrors.IsNotFound(err) {
-		// Not in the label-filtered cache: it may still exist without our labels.
-		err = r.APIReader.Get(ctx, key, obj)
-	}
-	if apierrors.IsNotFound(err) {
-		mutate()
-		if err := controllerutil.SetControllerReference(route, obj, r.Scheme()); err != nil {
-			return err
+		// Not in the label-filtered cache: usually new, so create it at
+		// once; one that exists without our labels is read and judged below.
+		var created bool
+		if created, err = r.createOwned(ctx, route, obj, kind, mutate); created {
+			return nil
 		}
-		if err := r.Create(ctx, obj); err != nil {
-			return err
-		}
-		objectWrites.WithLabelValues(kind, "create").Inc()
-		log.FromContext(ctx).Info("created", "kind", kind, "object", key.Name)
-		return nil
 	}
 	if err != nil {
 		return err
