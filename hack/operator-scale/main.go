@@ -26,6 +26,7 @@ import (
 	"time"
 
 	"github.com/go-logr/logr"
+	"k8s.io/apimachinery/pkg/api/resource"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/tools/clientcmd"
 	"sigs.k8s.io/controller-runtime/pkg/cache"
@@ -33,6 +34,7 @@ import (
 	ctrllog "sigs.k8s.io/controller-runtime/pkg/log"
 
 	"github.com/jwtgate/jwtgate/api/v1alpha1"
+	"github.com/jwtgate/jwtgate/sidecar/memlimit"
 	"github.com/jwtgate/jwtgate/test/stack"
 )
 
@@ -44,6 +46,8 @@ type options struct {
 	services    bool
 	timeout     time.Duration
 	operatorLog string
+	// memoryLimit is the container limit the operator is run as if under.
+	memoryLimit resource.Quantity
 }
 
 func main() {
@@ -55,8 +59,13 @@ func main() {
 	flag.BoolVar(&o.services, "services", true, "Create a headless Service in front of each route's pods, as an application would have.")
 	flag.DurationVar(&o.timeout, "phase-timeout", 15*time.Minute, "Give up when a phase has not settled after this long.")
 	flag.StringVar(&o.operatorLog, "operator-log", "bin/operator-scale-operator.log", "File that receives the operator's own log.")
+	memoryLimit := flag.String("memory-limit", "256Mi", "Run the operator as under this container memory limit (the chart's), i.e. with GOMEMLIMIT at the share the operator gives the Go runtime; 0 runs it without a limit.")
 	flag.Parse()
 	var err error
+	if o.memoryLimit, err = resource.ParseQuantity(*memoryLimit); err != nil {
+		fmt.Fprintf(os.Stderr, "operator-scale: -memory-limit=%s: %v; write it as 256Mi\n", *memoryLimit, err)
+		os.Exit(2)
+	}
 	if o.totals, err = parseTotals(*routes); err != nil {
 		fmt.Fprintln(os.Stderr, "operator-scale:", err)
 		os.Exit(2)
@@ -94,6 +103,13 @@ func run(ctx context.Context, o options) error {
 		return fmt.Errorf("-operator-log: %w", err)
 	}
 	defer logFile.Close()
+	// The operator process inherits it; in a pod, the operator derives the
+	// same value from its cgroup's limit.
+	if limit := o.memoryLimit.Value(); limit > 0 {
+		if err := os.Setenv("GOMEMLIMIT", strconv.FormatInt(int64(float64(limit)*memlimit.Fraction), 10)); err != nil {
+			return err
+		}
+	}
 	pprofAddr, err := freeAddr()
 	if err != nil {
 		return err

@@ -33,7 +33,10 @@ type result struct {
 	// ready: from the phase's start until every route was Ready.
 	ready time.Duration
 	// busy: from the phase's start until the last route reconcile.
-	busy              time.Duration
+	busy time.Duration
+	// reconciling: from the first route reconcile seen to the last (a
+	// restarted operator first fills its caches).
+	reconciling       time.Duration
 	reconciles        float64
 	reconcileErrors   float64
 	authorizerRecons  float64
@@ -117,6 +120,7 @@ func (b *bench) snapshots(ctx context.Context) (operator, api metrics, err error
 func (b *bench) settle(ctx context.Context, r result, start time.Time, before, apiBefore metrics, minReconciles float64, peak func() int64) (result, error) {
 	routes := map[string]string{"controller": routeController}
 	var after metrics
+	var first time.Time // when the first route reconcile of the phase was seen
 	last, lastChange := -1.0, time.Now()
 	err := poll(ctx, 500*time.Millisecond, b.o.timeout, r.name+": operator idle", func() (bool, error) {
 		m, err := scrapeURL(ctx, "http://"+b.st.OperatorMetrics+"/metrics")
@@ -124,6 +128,9 @@ func (b *bench) settle(ctx context.Context, r result, start time.Time, before, a
 			return false, err
 		}
 		after = m
+		if first.IsZero() && m.sum(reconcileTotal, routes) > before.sum(reconcileTotal, routes) {
+			first = time.Now()
+		}
 		n := m.sum(reconcileTotal, nil)
 		if n != last {
 			last, lastChange = n, time.Now()
@@ -139,6 +146,7 @@ func (b *bench) settle(ctx context.Context, r result, start time.Time, before, a
 		return r, err
 	}
 	r.busy = lastChange.Sub(start)
+	r.reconciling = lastChange.Sub(first)
 	recs := delta(after.by(reconcileTotal, "result", routes), before.by(reconcileTotal, "result", routes))
 	r.reconciles = recs["success"] + recs["error"] + recs["requeue"] + recs["requeue_after"]
 	r.reconcileErrors = recs["error"]

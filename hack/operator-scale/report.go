@@ -7,6 +7,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/jwtgate/jwtgate/sidecar/memlimit"
 )
 
 // Targets the report judges.
@@ -24,12 +26,12 @@ func seconds(d time.Duration) string {
 	return fmt.Sprintf("%.1f s", d.Seconds())
 }
 
-// perSecond is the route reconciles per second of busy time.
+// perSecond is the route reconciles per second from the first to the last.
 func (r result) perSecond() float64 {
-	if r.busy <= 0 {
+	if r.reconciling <= 0 {
 		return 0
 	}
-	return r.reconciles / r.busy.Seconds()
+	return r.reconciles / r.reconciling.Seconds()
 }
 
 func (r result) requests() float64 {
@@ -57,7 +59,11 @@ func printReport(w io.Writer, o options, results []result) {
 	if o.services {
 		fmt.Fprint(w, " and a headless Service")
 	}
-	fmt.Fprint(w, ".\n\n")
+	fmt.Fprint(w, ".")
+	if limit := o.memoryLimit.Value(); limit > 0 {
+		fmt.Fprintf(w, " The operator runs as under a %s memory limit (GOMEMLIMIT %s).", o.memoryLimit.String(), mib(int64(float64(limit)*memlimit.Fraction)))
+	}
+	fmt.Fprint(w, "\n\n")
 	header := []string{"phase"}
 	for _, r := range results {
 		header = append(header, r.name)
@@ -79,7 +85,8 @@ func printReport(w io.Writer, o options, results []result) {
 	row("ProtectedRoute reconciles (errors)", func(r result) string {
 		return fmt.Sprintf("%.0f (%.0f)", r.reconciles, r.reconcileErrors)
 	})
-	row("reconciles per second until idle", func(r result) string { return fmt.Sprintf("%.0f", r.perSecond()) })
+	row("from the first route reconcile to the last", func(r result) string { return seconds(r.reconciling) })
+	row("route reconciles per second in that time", func(r result) string { return fmt.Sprintf("%.0f", r.perSecond()) })
 	row("JWTAuthorizer reconciles", func(r result) string { return fmt.Sprintf("%.0f", r.authorizerRecons) })
 	row("operator API requests per route reconcile", func(r result) string {
 		return fmt.Sprintf("%.2f (%s)", r.requests()/max(r.reconciles, 1), perMethod(r.requestsByMethod, r.reconciles))
