@@ -16,6 +16,7 @@ const (
 	restRequests   = "rest_client_requests_total"
 	objectWrites   = "jwtgate_operator_object_writes_total"
 	heapInUse      = "go_memstats_heap_inuse_bytes"
+	cpuSeconds     = "process_cpu_seconds_total"
 	// apiserverRequests is kube-apiserver's own count, by verb and resource.
 	apiserverRequests = "apiserver_request_total"
 	routeController   = "protectedroute"
@@ -46,6 +47,7 @@ type result struct {
 	mem               memory             // at rest after the phase
 	peakRSS           int64              // highest VmRSS sampled during the phase
 	heap              float64
+	cpu               float64 // the operator's CPU seconds in the phase
 }
 
 // grow creates routes until there are total of them, with the operator
@@ -83,7 +85,8 @@ func (b *bench) grow(ctx context.Context, total int) (result, error) {
 	}
 	r.ready = time.Since(start)
 	minReconciles := before.sum(reconcileTotal, map[string]string{"controller": routeController}) + float64(total-from)
-	return b.settle(ctx, r, start, before, apiBefore, minReconciles, peak)
+	// The running operator starts on the first route as soon as it exists.
+	return b.settle(ctx, r, start, start, before, apiBefore, minReconciles, peak)
 }
 
 // restart stops the operator and starts it again: every route is
@@ -102,7 +105,7 @@ func (b *bench) restart(ctx context.Context) (result, error) {
 	logf("operator restarted (pid %d); waiting until it has reconciled all %d routes", b.st.OperatorPID(), b.created)
 	peak := b.sampleRSS(ctx)
 	r.ready = time.Since(start) // every route stayed Ready
-	return b.settle(ctx, r, start, metrics{}, apiBefore, float64(b.created), peak)
+	return b.settle(ctx, r, start, time.Time{}, metrics{}, apiBefore, float64(b.created), peak)
 }
 
 // snapshots scrapes the operator's and the API server's metrics.
@@ -116,11 +119,11 @@ func (b *bench) snapshots(ctx context.Context) (operator, api metrics, err error
 
 // settle waits until the operator has done at least minReconciles route
 // reconciles in all and is idle, then fills in r from the metrics'
-// differences since before and apiBefore.
-func (b *bench) settle(ctx context.Context, r result, start time.Time, before, apiBefore metrics, minReconciles float64, peak func() int64) (result, error) {
+// differences since before and apiBefore. first is when the phase's first
+// route reconcile began; zero means it is seen in the metrics.
+func (b *bench) settle(ctx context.Context, r result, start, first time.Time, before, apiBefore metrics, minReconciles float64, peak func() int64) (result, error) {
 	routes := map[string]string{"controller": routeController}
 	var after metrics
-	var first time.Time // when the first route reconcile of the phase was seen
 	last, lastChange := -1.0, time.Now()
 	err := poll(ctx, 500*time.Millisecond, b.o.timeout, r.name+": operator idle", func() (bool, error) {
 		m, err := scrapeURL(ctx, "http://"+b.st.OperatorMetrics+"/metrics")
@@ -156,6 +159,7 @@ func (b *bench) settle(ctx context.Context, r result, start time.Time, before, a
 	r.objectWrites = delta(after.by(objectWrites, "op", nil), before.by(objectWrites, "op", nil))
 	r.apiWritesByObject = apiWrites(apiAfter, apiBefore)
 	r.heap = after.sum(heapInUse, nil)
+	r.cpu = after.sum(cpuSeconds, nil) - before.sum(cpuSeconds, nil)
 	if r.mem, err = readMemory(b.st.OperatorPID()); err != nil {
 		return r, err
 	}

@@ -87,6 +87,9 @@ func printReport(w io.Writer, o options, results []result) {
 	})
 	row("from the first route reconcile to the last", func(r result) string { return seconds(r.reconciling) })
 	row("route reconciles per second in that time", func(r result) string { return fmt.Sprintf("%.0f", r.perSecond()) })
+	row("operator CPU (per route reconcile)", func(r result) string {
+		return fmt.Sprintf("%.1f s (%.1f ms)", r.cpu, 1000*r.cpu/max(r.reconciles, 1))
+	})
 	row("JWTAuthorizer reconciles", func(r result) string { return fmt.Sprintf("%.0f", r.authorizerRecons) })
 	row("operator API requests per route reconcile", func(r result) string {
 		return fmt.Sprintf("%.2f (%s)", r.requests()/max(r.reconciles, 1), perMethod(r.requestsByMethod, r.reconciles))
