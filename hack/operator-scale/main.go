@@ -15,7 +15,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"os"
 	"os/signal"
@@ -110,7 +109,7 @@ func run(ctx context.Context, o options) error {
 			return err
 		}
 	}
-	pprofAddr, err := freeAddr()
+	pprofAddr, err := stack.FreeAddr()
 	if err != nil {
 		return err
 	}
@@ -149,16 +148,6 @@ func run(ctx context.Context, o options) error {
 		results = append(results, r)
 	}
 	return nil
-}
-
-// freeAddr reserves a loopback port for the operator to bind.
-func freeAddr() (string, error) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return "", err
-	}
-	defer ln.Close()
-	return ln.Addr().String(), nil
 }
 
 // saveHeapProfile keeps the operator's heap profile (go tool pprof reads it).

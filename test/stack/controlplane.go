@@ -92,13 +92,13 @@ func (s *Stack) startControlPlane(ctx context.Context) error {
 // creates the webhook certificate and fills in the caBundle itself.
 func (s *Stack) startOperator(ctx context.Context, bin string) error {
 	var err error
-	if s.WebhookAddr, err = freeAddr(); err != nil {
+	if s.WebhookAddr, err = FreeAddr(); err != nil {
 		return err
 	}
-	if s.OperatorHealth, err = freeAddr(); err != nil {
+	if s.OperatorHealth, err = FreeAddr(); err != nil {
 		return err
 	}
-	if s.OperatorMetrics, err = freeAddr(); err != nil {
+	if s.OperatorMetrics, err = FreeAddr(); err != nil {
 		return err
 	}
 	host, port, _ := strings.Cut(s.WebhookAddr, ":")

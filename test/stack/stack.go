@@ -180,8 +180,8 @@ func newScheme() *runtime.Scheme {
 	return sc
 }
 
-// freeAddr reserves a loopback port for a process that binds it itself.
-func freeAddr() (string, error) {
+// FreeAddr reserves a loopback port for a process that binds it itself.
+func FreeAddr() (string, error) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return "", err
