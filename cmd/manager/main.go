@@ -89,7 +89,7 @@ func main() {
 	ctrl.SetLogger(zap.New(zap.UseFlagOptions(&zapOpts)))
 	// Without it the heap grows to twice what is live before a collection,
 	// and the kernel, not the collector, acts at the chart's memory limit.
-	memlimit.Apply("/", slog.New(logr.ToSlogHandler(ctrl.Log.WithName("setup"))))
+	memlimit.ApplyFraction("/", memlimit.OperatorFraction, slog.New(logr.ToSlogHandler(ctrl.Log.WithName("setup"))))
 
 	if err := run(ctrl.SetupSignalHandler(), o); err != nil {
 		ctrl.Log.Error(err, "manager stopped")

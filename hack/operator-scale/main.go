@@ -105,7 +105,7 @@ func run(ctx context.Context, o options) error {
 	// The operator process inherits it; in a pod, the operator derives the
 	// same value from its cgroup's limit.
 	if limit := o.memoryLimit.Value(); limit > 0 {
-		if err := os.Setenv("GOMEMLIMIT", strconv.FormatInt(int64(float64(limit)*memlimit.Fraction), 10)); err != nil {
+		if err := os.Setenv("GOMEMLIMIT", strconv.FormatInt(int64(float64(limit)*memlimit.OperatorFraction), 10)); err != nil {
 			return err
 		}
 	}

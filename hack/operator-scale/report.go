@@ -61,7 +61,7 @@ func printReport(w io.Writer, o options, results []result) {
 	}
 	fmt.Fprint(w, ".")
 	if limit := o.memoryLimit.Value(); limit > 0 {
-		fmt.Fprintf(w, " The operator runs as under a %s memory limit (GOMEMLIMIT %s).", o.memoryLimit.String(), mib(int64(float64(limit)*memlimit.Fraction)))
+		fmt.Fprintf(w, " The operator runs as under a %s memory limit (GOMEMLIMIT %s).", o.memoryLimit.String(), mib(int64(float64(limit)*memlimit.OperatorFraction)))
 	}
 	fmt.Fprint(w, "\n\n")
 	header := []string{"phase"}
