@@ -20,7 +20,7 @@ var authorizerChanged = predicate.Funcs{
 	},
 }
 
-// withoutFetchTime is a without what a re-check that found the same keys changes.
+// withoutFetchTime copies a without what a re-check that found the same keys changes.
 func withoutFetchTime(a *v1alpha1.JWTAuthorizer) *v1alpha1.JWTAuthorizer {
 	c := a.DeepCopy()
 	c.ResourceVersion, c.ManagedFields, c.Status.LastFetchTime = "", nil, nil
