@@ -106,6 +106,13 @@ bench: ## Microbenchmarks, then the side-by-side against oauth2-proxy and Apache
 	cd hack/bench && go test -run '^$$' -bench . -benchmem ./...
 	BENCH_ROUNDS=$(BENCH_ROUNDS) BENCH_DURATION=$(BENCH_DURATION) hack/bench/bench.sh
 
+# ROUTES: the ProtectedRoute totals bench-operator grows to, in order.
+ROUTES ?= 1000,10000
+
+.PHONY: bench-operator
+bench-operator: ## The operator at scale on the local control plane: ROUTES (1000,10000) over 100 JWTAuthorizers in 100 namespaces (not in CI).
+	assets=$$(hack/envtest-assets.sh); KUBEBUILDER_ASSETS="$$assets" go run ./hack/operator-scale -routes $(ROUTES)
+
 ##@ Local cluster (root; a real single-node cluster, see README "Installing on a cluster")
 
 .PHONY: cluster-up

@@ -6,13 +6,16 @@ import (
 	"context"
 	"flag"
 	"fmt"
+	"log/slog"
 	"os"
 	"time"
 
+	"github.com/go-logr/logr"
 	"k8s.io/apimachinery/pkg/runtime"
 	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/config"
 	"sigs.k8s.io/controller-runtime/pkg/healthz"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 	crmetrics "sigs.k8s.io/controller-runtime/pkg/metrics"
@@ -24,12 +27,14 @@ import (
 	"github.com/jwtgate/jwtgate/internal/inject"
 	"github.com/jwtgate/jwtgate/internal/uninstall"
 	"github.com/jwtgate/jwtgate/internal/version"
+	"github.com/jwtgate/jwtgate/sidecar/memlimit"
 )
 
 // options are the manager's command-line settings.
 type options struct {
 	metricsAddr     string
 	healthAddr      string
+	pprofAddr       string
 	leaderElect     bool
 	namespace       string
 	sidecarImage    string
@@ -44,7 +49,15 @@ type options struct {
 	allowLoopbackIssuers bool
 	// defaultNetworkPolicy applies to routes that leave spec.networkPolicy unset.
 	defaultNetworkPolicy bool
+	// maxConcurrentReconciles is how many objects each controller
+	// reconciles at once.
+	maxConcurrentReconciles int
 }
+
+// defaultMaxConcurrentReconciles: a reconcile mostly waits on the API
+// server, so a few at once multiply throughput (docs/performance.md,
+// "Operator at scale"); the same object is never reconciled twice at once.
+const defaultMaxConcurrentReconciles = 4
 
 func main() {
 	if len(os.Args) > 1 && os.Args[1] == cleanupCommand {
@@ -57,6 +70,7 @@ func main() {
 	var o options
 	flag.StringVar(&o.metricsAddr, "metrics-bind-address", ":8080", "Address of the Prometheus /metrics endpoint; \"0\" disables it.")
 	flag.StringVar(&o.healthAddr, "health-probe-bind-address", ":8081", "Address of the /healthz and /readyz endpoints.")
+	flag.StringVar(&o.pprofAddr, "pprof-bind-address", "0", "Address of Go's /debug/pprof endpoints, for diagnosing CPU and memory; \"0\" (the default) disables them. Bind it to loopback: profiles reveal internals.")
 	flag.BoolVar(&o.leaderElect, "leader-elect", true, "Elect a leader so that only one replica reconciles at a time.")
 	flag.StringVar(&o.namespace, "namespace", os.Getenv("POD_NAMESPACE"), "Namespace the operator runs in (leader election lease; never injected). Defaults to $POD_NAMESPACE.")
 	flag.StringVar(&o.sidecarImage, "sidecar-image", "ghcr.io/jwtgate/jwtgate-sidecar:latest", "Image of the authorizing sidecar that the webhook injects.")
@@ -70,6 +84,8 @@ func main() {
 		"Development only: let key checks contact issuers on loopback hosts (localhost, 127.0.0.0/8, ::1). Link-local and cloud metadata addresses stay refused.")
 	flag.BoolVar(&o.defaultNetworkPolicy, "default-network-policy", false,
 		"Write, for each ProtectedRoute whose spec.networkPolicy is unset, a NetworkPolicy that admits ingress to its pods only on the sidecar's ports. Needs a network plugin that enforces NetworkPolicy.")
+	flag.IntVar(&o.maxConcurrentReconciles, "max-concurrent-reconciles", defaultMaxConcurrentReconciles,
+		"How many ProtectedRoutes, and how many JWTAuthorizers, are reconciled at once. Raise it for faster catch-up with many routes, at the cost of API server load.")
 	printVersion := flag.Bool("version", false, "Print the version and exit.")
 	zapOpts := zap.Options{Development: false}
 	zapOpts.BindFlags(flag.CommandLine)
@@ -80,6 +96,9 @@ func main() {
 	}
 	crmetrics.Registry.MustRegister(version.BuildInfo("operator"))
 	ctrl.SetLogger(zap.New(zap.UseFlagOptions(&zapOpts)))
+	// Without it the heap grows to twice what is live before a collection,
+	// and the kernel, not the collector, acts at the chart's memory limit.
+	memlimit.ApplyFraction("/", memlimit.OperatorFraction, slog.New(logr.ToSlogHandler(ctrl.Log.WithName("setup"))))
 
 	if err := run(ctrl.SetupSignalHandler(), o); err != nil {
 		ctrl.Log.Error(err, "manager stopped")
@@ -106,6 +125,10 @@ func run(ctx context.Context, o options) error {
 		return err
 	}
 
+	if o.maxConcurrentReconciles < 1 {
+		return fmt.Errorf("--max-concurrent-reconciles=%d: want at least 1", o.maxConcurrentReconciles)
+	}
+
 	scheme := newScheme()
 	shutdown := 30 * time.Second
 	mgr, err := ctrl.NewManager(ctrl.GetConfigOrDie(), ctrl.Options{
@@ -113,11 +136,13 @@ func run(ctx context.Context, o options) error {
 		Cache:                         controller.CacheOptions(),
 		Metrics:                       metricsserver.Options{BindAddress: o.metricsAddr},
 		HealthProbeBindAddress:        o.healthAddr,
+		PprofBindAddress:              o.pprofAddr,
 		LeaderElection:                o.leaderElect,
 		LeaderElectionID:              uninstall.LeaderElectionID,
 		LeaderElectionNamespace:       o.namespace,
 		LeaderElectionReleaseOnCancel: true, // hand over at once on a clean shutdown
 		GracefulShutdownTimeout:       &shutdown,
+		Controller:                    config.Controller{MaxConcurrentReconciles: o.maxConcurrentReconciles},
 		WebhookServer:                 webhook.NewServer(webhook.Options{Host: o.webhookHost, Port: o.webhookPort, CertDir: o.webhookCertDir}),
 	})
 	if err != nil {

@@ -63,7 +63,7 @@ func TestRunAgainstKubeconfig(t *testing.T) {
 	done := make(chan error, 1)
 	go func() {
 		done <- run(ctx, options{metricsAddr: "0", healthAddr: health, leaderElect: false,
-			refreshInterval: time.Minute, fetchTimeout: time.Second, webhookPort: 0})
+			refreshInterval: time.Minute, fetchTimeout: time.Second, webhookPort: 0, maxConcurrentReconciles: defaultMaxConcurrentReconciles})
 	}()
 
 	deadline := time.Now().Add(20 * time.Second)
@@ -145,6 +145,13 @@ func TestRunAgainstKubeconfig(t *testing.T) {
 		}
 	case <-time.After(35 * time.Second):
 		t.Fatal("the manager did not stop within its graceful shutdown timeout")
+	}
+}
+
+func TestRunRefusesNoConcurrentReconciles(t *testing.T) {
+	err := run(context.Background(), options{maxConcurrentReconciles: 0})
+	if err == nil || !strings.Contains(err.Error(), "--max-concurrent-reconciles=0") {
+		t.Fatalf("err = %v; want a message naming --max-concurrent-reconciles", err)
 	}
 }
 

@@ -32,17 +32,21 @@ func ObjectName(route string) string { return inject.ConfigMapName(route) }
 // CacheOptions restricts the manager's caches for the kinds the operator owns
 // to jwtgate's objects, so it never holds every ConfigMap, Role or NetworkPolicy of the
 // cluster in memory. cmd/manager and the tests use the same options.
+//
+// No cached object keeps its managed fields, which nothing here reads and
+// which can be as large as the rest of the object: an update sent without
+// them leaves the stored ones as they are.
 func CacheOptions() cache.Options {
 	managed := cache.ByObject{Label: labels.SelectorFromSet(labels.Set{LabelManagedBy: ManagedByValue})}
 	return cache.Options{
+		DefaultTransform: cache.TransformStripManagedFields(),
 		ByObject: map[client.Object]cache.ByObject{
 			&corev1.ConfigMap{}:           managed,
 			&rbacv1.Role{}:                managed,
 			&rbacv1.RoleBinding{}:         managed,
 			&networkingv1.NetworkPolicy{}: managed,
-			// Every Service, whole (bypass report): spec.selector and ports are
-			// needed; managed fields are not.
-			&corev1.Service{}: {Transform: cache.TransformStripManagedFields()},
+			// Every Service, whole (bypass report): spec.selector and ports are needed.
+			&corev1.Service{}: {},
 		},
 	}
 }

@@ -19,7 +19,6 @@ import (
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/builder"
 	"sigs.k8s.io/controller-runtime/pkg/client"
-	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
 	"sigs.k8s.io/controller-runtime/pkg/event"
 	"sigs.k8s.io/controller-runtime/pkg/handler"
 	"sigs.k8s.io/controller-runtime/pkg/log"
@@ -153,7 +152,7 @@ func (r *ProtectedRouteReconciler) gather(ctx context.Context, route *v1alpha1.P
 		return g, err
 	}
 	var services corev1.ServiceList
-	if err := r.List(ctx, &services, client.InNamespace(route.Namespace)); err != nil {
+	if err := r.List(ctx, &services, client.InNamespace(route.Namespace), client.UnsafeDisableDeepCopy); err != nil { // read only
 		return g, err
 	}
 	g.services = reportServices(route, pods, services.Items)
@@ -279,7 +278,8 @@ func ReadAuthorizers(ctx context.Context, r client.Reader, route *v1alpha1.Prote
 // route, whose selector can select the same pods; nil when there is none.
 func (r *ProtectedRouteReconciler) olderOverlapping(ctx context.Context, route *v1alpha1.ProtectedRoute) (*v1alpha1.ProtectedRoute, error) {
 	var list v1alpha1.ProtectedRouteList
-	if err := r.List(ctx, &list, client.InNamespace(route.Namespace)); err != nil {
+	// Read only, and every reconcile reads the whole namespace: no copies.
+	if err := r.List(ctx, &list, client.InNamespace(route.Namespace), client.UnsafeDisableDeepCopy); err != nil {
 		return nil, err
 	}
 	var oldest *v1alpha1.ProtectedRoute
@@ -376,20 +376,12 @@ func (r *ProtectedRouteReconciler) ensureOwned(ctx context.Context, route *v1alp
 	key := client.ObjectKeyFromObject(obj)
 	err := r.Get(ctx, key, obj)
 	if apierrors.IsNotFound(err) {
-		// Not in the label-filtered cache: it may still exist without our labels.
-		err = r.APIReader.Get(ctx, key, obj)
-	}
-	if apierrors.IsNotFound(err) {
-		mutate()
-		if err := controllerutil.SetControllerReference(route, obj, r.Scheme()); err != nil {
-			return err
+		// Not in the label-filtered cache: usually new, so create it at
+		// once; one that exists without our labels is read and judged below.
+		var created bool
+		if created, err = r.createOwned(ctx, route, obj, kind, mutate); created {
+			return nil
 		}
-		if err := r.Create(ctx, obj); err != nil {
-			return err
-		}
-		objectWrites.WithLabelValues(kind, "create").Inc()
-		log.FromContext(ctx).Info("created", "kind", kind, "object", key.Name)
-		return nil
 	}
 	if err != nil {
 		return err
@@ -460,7 +452,8 @@ func (r *ProtectedRouteReconciler) SetupWithManager(ctx context.Context, mgr ctr
 		Owns(&networkingv1.NetworkPolicy{}).
 		Watches(&v1alpha1.ProtectedRoute{}, handler.EnqueueRequestsFromMapFunc(r.overlappingRoutes),
 			builder.WithPredicates(predicate.GenerationChangedPredicate{})).
-		Watches(&v1alpha1.JWTAuthorizer{}, handler.EnqueueRequestsFromMapFunc(r.routesForAuthorizer)).
+		Watches(&v1alpha1.JWTAuthorizer{}, handler.EnqueueRequestsFromMapFunc(r.routesForAuthorizer),
+			builder.WithPredicates(authorizerChanged)).
 		Watches(&corev1.Pod{}, handler.EnqueueRequestsFromMapFunc(r.routesForPod),
 			builder.OnlyMetadata, builder.WithPredicates(podChanged)).
 		Watches(&corev1.Namespace{}, handler.EnqueueRequestsFromMapFunc(r.routesInNamespace),
@@ -479,7 +472,7 @@ func (r *ProtectedRouteReconciler) SetupWithManager(ctx context.Context, mgr ctr
 // they are logged.
 func (r *ProtectedRouteReconciler) routesFor(ctx context.Context, ns string, keep func(*v1alpha1.ProtectedRoute) bool, opts ...client.ListOption) []reconcile.Request {
 	var list v1alpha1.ProtectedRouteList
-	if err := r.List(ctx, &list, append(opts, client.InNamespace(ns))...); err != nil {
+	if err := r.List(ctx, &list, append(opts, client.InNamespace(ns), client.UnsafeDisableDeepCopy)...); err != nil { // read only
 		log.FromContext(ctx).Error(err, "listing routes to requeue", "namespace", ns)
 		return nil
 	}

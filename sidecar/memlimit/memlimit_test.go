@@ -64,6 +64,10 @@ func TestApply(t *testing.T) {
 		t.Fatalf("not logged: %s", logged.String())
 	}
 
+	if got := memlimit.ApplyFraction(root, memlimit.OperatorFraction, log); got != 107374182 || debug.SetMemoryLimit(-1) != got {
+		t.Fatalf("limit %d, runtime has %d; want the operator's 80%% of 128 MiB", got, debug.SetMemoryLimit(-1))
+	}
+
 	debug.SetMemoryLimit(math.MaxInt64)
 	t.Setenv("GOMEMLIMIT", "100MiB") // the operator's choice wins
 	if got := memlimit.Apply(root, log); got != 0 || debug.SetMemoryLimit(-1) != math.MaxInt64 {

@@ -92,14 +92,13 @@ func (s *Stack) startControlPlane(ctx context.Context) error {
 // creates the webhook certificate and fills in the caBundle itself.
 func (s *Stack) startOperator(ctx context.Context, bin string) error {
 	var err error
-	if s.WebhookAddr, err = freeAddr(); err != nil {
+	if s.WebhookAddr, err = FreeAddr(); err != nil {
 		return err
 	}
-	if s.OperatorHealth, err = freeAddr(); err != nil {
+	if s.OperatorHealth, err = FreeAddr(); err != nil {
 		return err
 	}
-	metrics, err := freeAddr()
-	if err != nil {
+	if s.OperatorMetrics, err = FreeAddr(); err != nil {
 		return err
 	}
 	host, port, _ := strings.Cut(s.WebhookAddr, ":")
@@ -119,7 +118,7 @@ func (s *Stack) startOperator(ctx context.Context, bin string) error {
 		"--kubeconfig", s.Kubeconfig,
 		"--namespace", OperatorNamespace,
 		"--leader-elect=false",
-		"--metrics-bind-address", metrics,
+		"--metrics-bind-address", s.OperatorMetrics,
 		"--health-probe-bind-address", s.OperatorHealth,
 		"--webhook-host", host,
 		"--webhook-port", port,
@@ -128,7 +127,7 @@ func (s *Stack) startOperator(ctx context.Context, bin string) error {
 		"--sidecar-image", SidecarImage,
 		"--allow-loopback-issuers", // the development issuer listens on loopback
 	}, s.opts.OperatorArgs...)
-	s.logf("operator (health http://%s/readyz, metrics http://%s/metrics, webhook https://%s)", s.OperatorHealth, metrics, s.WebhookAddr)
+	s.logf("operator (health http://%s/readyz, metrics http://%s/metrics, webhook https://%s)", s.OperatorHealth, s.OperatorMetrics, s.WebhookAddr)
 	return s.StartOperator(ctx)
 }
 
@@ -142,6 +141,10 @@ func (s *Stack) StartOperator(ctx context.Context) error {
 	s.operator = p
 	return p.waitReady(ctx, "http://"+s.OperatorHealth+"/readyz", 60*time.Second)
 }
+
+// OperatorPID is the running operator process's id (its /proc entry tells
+// its memory).
+func (s *Stack) OperatorPID() int { return s.operator.cmd.Process.Pid }
 
 // StopOperator stops the operator process (SIGTERM) and waits for it to exit.
 func (s *Stack) StopOperator() { s.operator.stop() }

@@ -108,15 +108,15 @@ func (s *Stack) StartSidecar(ctx context.Context, pod *corev1.Pod, extraArgs ...
 	if injected == nil {
 		return fmt.Errorf("pod %s has no %s init container: it was not injected", pod.Name, SidecarContainer)
 	}
-	listen, err := freeAddr()
+	listen, err := FreeAddr()
 	if err != nil {
 		return err
 	}
-	admin, err := freeAddr()
+	admin, err := FreeAddr()
 	if err != nil {
 		return err
 	}
-	debug, err := freeAddr() // the injected default would collide with other local sidecars
+	debug, err := FreeAddr() // the injected default would collide with other local sidecars
 	if err != nil {
 		return err
 	}

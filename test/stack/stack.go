@@ -66,6 +66,8 @@ type Stack struct {
 	AppAddr string
 	// OperatorHealth is the operator's health endpoint address (HOST:PORT).
 	OperatorHealth string
+	// OperatorMetrics is the operator's Prometheus endpoint address (HOST:PORT).
+	OperatorMetrics string
 	// WebhookAddr is where the operator's injection webhook listens.
 	WebhookAddr string
 	// Sidecar is set once StartSidecar succeeded.
@@ -178,8 +180,8 @@ func newScheme() *runtime.Scheme {
 	return sc
 }
 
-// freeAddr reserves a loopback port for a process that binds it itself.
-func freeAddr() (string, error) {
+// FreeAddr reserves a loopback port for a process that binds it itself.
+func FreeAddr() (string, error) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return "", err
