@@ -433,8 +433,9 @@ type ProtectedRouteStatus struct {
 	// are recreated; the message names the images and the kubectl rollout
 	// restart to run.
 	//
-	// Transitions are also reported as Events on the route (Normal when a
-	// condition becomes True, Warning when it becomes False).
+	// Transitions are also reported as Events on the route (Warning when a
+	// condition becomes False or Unknown; Normal when it becomes True again,
+	// and when Ready first becomes True: a new healthy route gets one Event).
 	// +optional
 	// +listType=map
 	// +listMapKey=type

@@ -288,7 +288,6 @@ var _ = Describe("ProtectedRoute", func() {
 		Expect(a.ClaimsToHeaders).To(HaveLen(len(auth.Spec.ClaimsToHeaders)))
 
 		Eventually(recordedEvents(route)).Should(ContainElements(
-			HavePrefix("Normal Accepted: Accepted is True"),
 			// Emitted on the transition, which may predate the authorizer's first check.
 			HavePrefix("Warning AuthorizerNotReady: ResolvedRefs is False: JWTAuthorizer "+ns+"/auth0 is not Ready ("),
 			HavePrefix("Warning RefsNotResolved: Ready is False"),

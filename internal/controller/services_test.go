@@ -135,6 +135,14 @@ func TestRecordTransitionsMessageNews(t *testing.T) {
 		{"unchanged", []metav1.Condition{bypass("a")}, []metav1.Condition{bypass("a")}, 0},
 		{"another Service", []metav1.Condition{bypass("a")}, []metav1.Condition{bypass("a, b")}, 1},
 		{"other conditions' messages are no news", []metav1.Condition{unguarded("1 of 2")}, []metav1.Condition{unguarded("2 of 2")}, 0},
+		{"a new healthy object: Ready only", nil, []metav1.Condition{
+			cond(v1alpha1.ConditionAccepted, metav1.ConditionTrue, v1alpha1.ReasonAccepted, ""),
+			cond(v1alpha1.ConditionReady, metav1.ConditionTrue, v1alpha1.ReasonCompiled, ""),
+			cond(v1alpha1.ConditionPodsGuarded, metav1.ConditionTrue, v1alpha1.ReasonAllPodsGuarded, ""),
+		}, 1},
+		{"recovering is news", []metav1.Condition{unguarded("1 of 2")}, []metav1.Condition{
+			cond(v1alpha1.ConditionPodsGuarded, metav1.ConditionTrue, v1alpha1.ReasonAllPodsGuarded, ""),
+		}, 1},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			rec := events.NewFakeRecorder(10)

@@ -336,10 +336,17 @@ var messageIsNews = []string{v1alpha1.ConditionServicesTargetSidecar}
 // recordTransitions emits one Event per condition whose status or reason
 // differs between before and after: Normal when it is True, Warning when it
 // is not. Messages alone do not count (a key count changing is no news),
-// except for messageIsNews, so a steady state emits nothing.
+// except for messageIsNews, so a steady state emits nothing. A condition
+// that first appears True is news only for Ready: a new healthy object gets
+// one Event, not one per condition (each Event is an API write, and the
+// recorder keeps it in memory for minutes).
 func recordTransitions(rec events.EventRecorder, obj runtime.Object, action string, before, after []metav1.Condition) {
 	for _, c := range after {
-		if old := meta.FindStatusCondition(before, c.Type); old != nil && old.Status == c.Status && old.Reason == c.Reason &&
+		old := meta.FindStatusCondition(before, c.Type)
+		if old == nil && c.Status == metav1.ConditionTrue && c.Type != v1alpha1.ConditionReady {
+			continue
+		}
+		if old != nil && old.Status == c.Status && old.Reason == c.Reason &&
 			(c.Status == metav1.ConditionTrue || old.Message == c.Message || !slices.Contains(messageIsNews, c.Type)) {
 			continue
 		}
