@@ -90,7 +90,8 @@ e2e_test_ca() {
       -subj "/CN=jwtgate test CA" -keyout ca.key -out ca.crt 2>/dev/null
     openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -subj "/CN=devissuer" \
       -keyout tls.key -out tls.csr 2>/dev/null
-    printf 'subjectAltName=DNS:devissuer.%s.svc.cluster.local,DNS:devissuer.%s.svc\nextendedKeyUsage=serverAuth\n' "$IDP_NS" "$IDP_NS" >ext.cnf
+    # localhost too: the demo mints tokens from this machine through kubectl port-forward.
+    printf 'subjectAltName=DNS:devissuer.%s.svc.cluster.local,DNS:devissuer.%s.svc,DNS:localhost\nextendedKeyUsage=serverAuth\n' "$IDP_NS" "$IDP_NS" >ext.cnf
     openssl x509 -req -in tls.csr -CA ca.crt -CAkey ca.key -CAcreateserial -days 1 -extfile ext.cnf -out tls.crt 2>/dev/null
   )
   k apply -f "$ROOT/config/samples/00-namespace.yaml" >/dev/null

@@ -47,20 +47,19 @@ route_deletion_collects_garbage
 uninstall_leaves_what_readme_says # last: it removes the operator
 
 print_table "${WALKTHROUGH_ROWS[@]}"
-cat <<EOF
-test-cluster: ok in $((SECONDS - E2E_STARTED))s
-  helm install --wait (2 operator replicas)              ${HELM_INSTALL_S}s
-  colors API rollout (2 replicas, native sidecars)        ${ROLLOUT_S}s
-  walkthrough, ${#WALKTHROUGH_ROWS[@]} calls (a kubectl exec each)          ${CALLS_S}s
-  route edit enforced by both sidecars                    ${EDIT_S}s
-  leader failover: new leader after the delete            ${NEW_LEADER_S}s (lease ${LEASE_S}s)
-  leader failover: route edit reconciled after it         ${RESUME_S}s
-  leader failover: selected pods created meanwhile        ${FAILOVER_PODS}, all injected, 0 refused
-  operator at zero: guard refused a selected pod after    ${REFUSED_S}s
-  helm upgrade --wait to $UPGRADE_VERSION      ${UPGRADE_S}s
-  load during the upgrade                                 $UPGRADE_LOAD
-  colors API rollout restart                              ${RESTART_S}s
-  load during the rollout                                 $RESTART_LOAD
-  ProtectedRoute deleted: its 4 objects collected after  ${GC_S}s
-  helm uninstall --wait                                   ${UNINSTALL_S}s
-EOF
+figure() { printf '  %-52s %s\n' "$1" "$2"; }
+echo "test-cluster: ok in $((SECONDS - E2E_STARTED))s"
+figure "helm install --wait (2 operator replicas)" "${HELM_INSTALL_S}s"
+figure "colors API rollout (2 replicas, native sidecars)" "${ROLLOUT_S}s"
+figure "walkthrough, ${#WALKTHROUGH_ROWS[@]} calls (a kubectl exec each)" "${CALLS_S}s"
+figure "route edit enforced by both sidecars" "${EDIT_S}s"
+figure "leader failover: new leader after the delete" "${NEW_LEADER_S}s (lease ${LEASE_S}s)"
+figure "leader failover: route edit reconciled after it" "${RESUME_S}s"
+figure "leader failover: selected pods created meanwhile" "$FAILOVER_PODS, all injected, none refused"
+figure "operator at zero: guard refuses a selected pod after" "${REFUSED_S}s"
+figure "helm upgrade --wait to $UPGRADE_VERSION" "${UPGRADE_S}s"
+figure "load during the upgrade" "$UPGRADE_LOAD"
+figure "colors API rollout restart" "${RESTART_S}s"
+figure "load during the rollout (a connection per request)" "$RESTART_LOAD"
+figure "route deleted: its 4 objects collected after" "${GC_S}s"
+figure "helm uninstall --wait" "${UNINSTALL_S}s"
