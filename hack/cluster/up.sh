@@ -21,9 +21,21 @@ ROOT="$(cd "$HERE/../.." && pwd)"
 source "$HERE/lib.sh"
 
 [[ $EUID -eq 0 ]] || die "run as root: the cluster creates a bridge, iptables rules, mounts and cgroups"
-for tool in iptables ip6tables iptables-save conntrack runc ip mount curl; do
-  command -v "$tool" >/dev/null || die "$tool is missing (Debian: apt-get install iptables conntrack runc iproute2 mount curl)"
+# The host tools the components call, and the Debian packages that have them: the
+# missing ones are installed with apt-get (Debian's mirror, nothing else).
+declare -A PACKAGE_OF=([iptables]=iptables [ip6tables]=iptables [iptables-save]=iptables [conntrack]=conntrack
+  [runc]=runc [ip]=iproute2 [mount]=mount [curl]=curl [openssl]=openssl)
+missing=()
+for tool in "${!PACKAGE_OF[@]}"; do
+  command -v "$tool" >/dev/null || missing+=("${PACKAGE_OF[$tool]}")
 done
+if ((${#missing[@]} > 0)); then
+  mapfile -t missing < <(printf '%s\n' "${missing[@]}" | sort -u)
+  command -v apt-get >/dev/null || die "missing: ${missing[*]} (install these packages)"
+  say "installing the Debian packages ${missing[*]}"
+  apt-get update -qq >&2 && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >&2 ||
+    die "apt-get install ${missing[*]} failed"
+fi
 
 BIN="$("$HERE/build.sh")"
 export PATH="$BIN:$PATH:/usr/local/sbin:/usr/sbin:/sbin"
