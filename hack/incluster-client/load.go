@@ -1,12 +1,14 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"io"
+	"maps"
 	"net/http"
 	"os"
-	"sort"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -132,24 +134,18 @@ loop:
 // summary lists the statuses and errors with their counts, in a stable order.
 func (r *loadResult) summary() string {
 	var parts []string
-	codes := make([]int, 0, len(r.statuses))
-	for s := range r.statuses {
-		codes = append(codes, s)
-	}
-	sort.Ints(codes)
-	for _, s := range codes {
+	for _, s := range sortedKeys(r.statuses) {
 		parts = append(parts, fmt.Sprintf("status %d=%d", s, r.statuses[s]))
 	}
-	msgs := make([]string, 0, len(r.errors))
-	for m := range r.errors {
-		msgs = append(msgs, m)
-	}
-	sort.Strings(msgs)
-	for _, m := range msgs {
+	for _, m := range sortedKeys(r.errors) {
 		parts = append(parts, fmt.Sprintf("error %q=%d", m, r.errors[m]))
 	}
 	if len(parts) == 0 {
 		return "no answers"
 	}
 	return strings.Join(parts, ", ")
+}
+
+func sortedKeys[K cmp.Ordered, V any](m map[K]V) []K {
+	return slices.Sorted(maps.Keys(m))
 }
