@@ -102,6 +102,8 @@ func runLoad(ctx context.Context, o loadOptions) bool {
 	start := time.Now()
 	tick := time.NewTicker(time.Duration(float64(time.Second) / o.rate))
 	defer tick.Stop()
+	// Not ctx for the requests: one sent before the end gets its whole timeout.
+	requests := context.WithoutCancel(ctx)
 	var wg sync.WaitGroup
 loop:
 	for {
@@ -115,8 +117,7 @@ loop:
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
-				// Not ctx: a request sent before the end gets its whole timeout.
-				status, _, err := once(context.Background(), client, o.method, o.url, o.hdrs, o.bearerFile)
+				status, _, err := once(requests, client, o.method, o.url, o.hdrs, o.bearerFile)
 				res.record(time.Since(start), status, err, o.expect)
 			}()
 		}
