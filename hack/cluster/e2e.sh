@@ -1,6 +1,7 @@
 # The product on the local cluster, as a user installs it: shared by test-cluster.sh
 # and demo-cluster.sh (sourced, not run; lib.sh first). Each function is one step:
 #   e2e_init                settings, kubectl and helm, a scratch directory
+#   e2e_import_images       the packed images (bin/images) into the cluster's containerd
 #   e2e_clean_slate         removes what an earlier run left (release, namespaces, CRDs)
 #   e2e_install             helm install of charts/jwtgate with the packed images
 #   e2e_samples             dev issuer over https (test CA), JWTAuthorizer with caBundle,
