@@ -42,6 +42,8 @@ type options struct {
 	allowLoopbackIssuers bool
 	// defaultNetworkPolicy applies to routes that leave spec.networkPolicy unset.
 	defaultNetworkPolicy bool
+	// shutdownDelay keeps everything serving for a while after SIGTERM.
+	shutdownDelay time.Duration
 }
 
 func main() {
@@ -61,6 +63,8 @@ func main() {
 		"Development only: let key checks contact issuers on loopback hosts (localhost, 127.0.0.0/8, ::1). Link-local and cloud metadata addresses stay refused.")
 	flag.BoolVar(&o.defaultNetworkPolicy, "default-network-policy", false,
 		"Write, for each ProtectedRoute whose spec.networkPolicy is unset, a NetworkPolicy that admits ingress to its pods only on the sidecar's ports. Needs a network plugin that enforces NetworkPolicy.")
+	flag.DurationVar(&o.shutdownDelay, "shutdown-delay", 5*time.Second,
+		"After SIGTERM, how long to keep serving (the injection webhook above all) before stopping, so that kube-proxy takes the pod out of the webhook's Service first (0-10s).")
 	printVersion := flag.Bool("version", false, "Print the version and exit.")
 	zapOpts := zap.Options{Development: false}
 	zapOpts.BindFlags(flag.CommandLine)
@@ -72,7 +76,11 @@ func main() {
 	crmetrics.Registry.MustRegister(version.BuildInfo("operator"))
 	ctrl.SetLogger(zap.New(zap.UseFlagOptions(&zapOpts)))
 
-	if err := run(ctrl.SetupSignalHandler(), o); err != nil {
+	if o.shutdownDelay < 0 || o.shutdownDelay > 10*time.Second {
+		fmt.Fprintln(os.Stderr, "--shutdown-delay must be between 0 and 10s: the rest of the 40s grace period lets the manager stop (up to 30s)")
+		os.Exit(2)
+	}
+	if err := run(delayed(ctrl.SetupSignalHandler(), o.shutdownDelay), o); err != nil {
 		ctrl.Log.Error(err, "manager stopped")
 		os.Exit(1)
 	}
@@ -148,4 +156,22 @@ func run(ctx context.Context, o options) error {
 	log.Info("starting manager", "version", version.String(), "namespace", o.namespace, "leaderElection", o.leaderElect,
 		"sidecarImage", o.sidecarImage, "defaultNetworkPolicy", o.defaultNetworkPolicy, "metrics", o.metricsAddr, "health", o.healthAddr)
 	return mgr.Start(ctx)
+}
+
+// delayed is ctx, ended delay after ctx ends. On SIGTERM the pod is being deleted, but
+// kube-proxy may send the API server's webhook calls here for a moment longer: were
+// the webhook to stop at once, such a call would fail, the API server would admit the
+// pod without its sidecar (failurePolicy Ignore) and the guard would refuse it. A
+// second signal still exits at once (controller-runtime's signal handler).
+func delayed(ctx context.Context, delay time.Duration) context.Context {
+	out, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	go func() {
+		<-ctx.Done()
+		if delay > 0 {
+			ctrl.Log.WithName("setup").Info("stopping after the shutdown delay", "delay", delay)
+			time.Sleep(delay)
+		}
+		cancel()
+	}()
+	return out
 }
