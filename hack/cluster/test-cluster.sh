@@ -47,7 +47,7 @@ route_deletion_collects_garbage
 uninstall_leaves_what_readme_says # last: it removes the operator
 
 print_table "${WALKTHROUGH_ROWS[@]}"
-figure() { printf '  %-52s %s\n' "$1" "$2"; }
+figure() { printf '  %-60s %s\n' "$1" "$2"; }
 echo "test-cluster: ok in $((SECONDS - E2E_STARTED))s"
 figure "helm install --wait (2 operator replicas)" "${HELM_INSTALL_S}s"
 figure "colors API rollout (2 replicas, native sidecars)" "${ROLLOUT_S}s"
