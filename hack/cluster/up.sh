@@ -145,7 +145,15 @@ start() {
   local name="$1" bin="$2"; shift 2
   say "starting $name"
   setsid "$bin" "$@" >>"$STATE/logs/$name.log" 2>&1 </dev/null &
-  echo "$! $(readlink -f "$bin")" >"$STATE/pids/$name.pid"
+  local pid=$! exe
+  exe="$(readlink -f "$bin")"
+  echo "$pid $exe" >"$STATE/pids/$name.pid"
+  # alive compares /proc/PID/exe with the binary: wait until the forked shell has
+  # become it (via setsid), or a check made meanwhile would take it for dead.
+  local tries=0
+  until [[ "$(readlink "/proc/$pid/exe" 2>/dev/null)" == "$exe" ]] || ! [[ -d "/proc/$pid" ]] || ((++tries > 200)); do
+    sleep 0.05
+  done
 }
 # wait_for WHAT SECONDS COMPONENT CMD...: until CMD succeeds; fails early when the
 # component died.
