@@ -124,8 +124,12 @@ cluster-images: images ## Pack the images and import them into the running local
 	hack/cluster/import-images.sh bin/images/*.tar
 
 .PHONY: test-cluster
-test-cluster: ## End-to-end on the running local cluster: helm install, dev issuer over https, colors API, the walkthrough's calls from a pod (make cluster-images first).
+test-cluster: ## End-to-end on the running local cluster (make cluster-images first): install, walkthrough from a pod, leader failover, operator at zero, upgrade under load, GC, uninstall.
 	hack/cluster/test-cluster.sh
+
+.PHONY: demo-cluster
+demo-cluster: images ## The demo on the local cluster (started if needed): chart, issuer, colors API; prints how to call it (DEMO_KEEP=1 keeps it running).
+	hack/cluster/demo-cluster.sh
 
 .PHONY: cluster-down
 cluster-down: ## Stop the local cluster and restore the host (CLUSTER_PURGE=1 also deletes its data).

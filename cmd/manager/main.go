@@ -52,6 +52,8 @@ type options struct {
 	// maxConcurrentReconciles is how many objects each controller
 	// reconciles at once.
 	maxConcurrentReconciles int
+	// shutdownDelay keeps everything serving for a while after SIGTERM.
+	shutdownDelay time.Duration
 }
 
 // defaultMaxConcurrentReconciles: a reconcile mostly waits on the API
@@ -86,6 +88,8 @@ func main() {
 		"Write, for each ProtectedRoute whose spec.networkPolicy is unset, a NetworkPolicy that admits ingress to its pods only on the sidecar's ports. Needs a network plugin that enforces NetworkPolicy.")
 	flag.IntVar(&o.maxConcurrentReconciles, "max-concurrent-reconciles", defaultMaxConcurrentReconciles,
 		"How many ProtectedRoutes, and how many JWTAuthorizers, are reconciled at once. Raise it for faster catch-up with many routes, at the cost of API server load.")
+	flag.DurationVar(&o.shutdownDelay, "shutdown-delay", 5*time.Second,
+		"After SIGTERM, how long to keep serving (the injection webhook above all) before stopping, so that kube-proxy takes the pod out of the webhook's Service first (0-10s).")
 	printVersion := flag.Bool("version", false, "Print the version and exit.")
 	zapOpts := zap.Options{Development: false}
 	zapOpts.BindFlags(flag.CommandLine)
@@ -100,7 +104,11 @@ func main() {
 	// and the kernel, not the collector, acts at the chart's memory limit.
 	memlimit.ApplyFraction("/", memlimit.OperatorFraction, slog.New(logr.ToSlogHandler(ctrl.Log.WithName("setup"))))
 
-	if err := run(ctrl.SetupSignalHandler(), o); err != nil {
+	if o.shutdownDelay < 0 || o.shutdownDelay > 10*time.Second {
+		fmt.Fprintln(os.Stderr, "--shutdown-delay must be between 0 and 10s: the rest of the 40s grace period lets the manager stop (up to 30s)")
+		os.Exit(2)
+	}
+	if err := run(delayed(ctrl.SetupSignalHandler(), o.shutdownDelay), o); err != nil {
 		ctrl.Log.Error(err, "manager stopped")
 		os.Exit(1)
 	}
@@ -187,4 +195,22 @@ func run(ctx context.Context, o options) error {
 	log.Info("starting manager", "version", version.String(), "namespace", o.namespace, "leaderElection", o.leaderElect,
 		"sidecarImage", o.sidecarImage, "defaultNetworkPolicy", o.defaultNetworkPolicy, "metrics", o.metricsAddr, "health", o.healthAddr)
 	return mgr.Start(ctx)
+}
+
+// delayed is ctx, ended delay after ctx ends. On SIGTERM the pod is being deleted, but
+// kube-proxy may send the API server's webhook calls here for a moment longer: were
+// the webhook to stop at once, such a call would fail, the API server would admit the
+// pod without its sidecar (failurePolicy Ignore) and the guard would refuse it. A
+// second signal still exits at once (controller-runtime's signal handler).
+func delayed(ctx context.Context, delay time.Duration) context.Context {
+	out, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	go func() {
+		<-ctx.Done()
+		if delay > 0 {
+			ctrl.Log.WithName("setup").Info("stopping after the shutdown delay", "delay", delay)
+			time.Sleep(delay)
+		}
+		cancel()
+	}()
+	return out
 }

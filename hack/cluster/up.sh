@@ -21,9 +21,21 @@ ROOT="$(cd "$HERE/../.." && pwd)"
 source "$HERE/lib.sh"
 
 [[ $EUID -eq 0 ]] || die "run as root: the cluster creates a bridge, iptables rules, mounts and cgroups"
-for tool in iptables ip6tables iptables-save conntrack runc ip mount curl; do
-  command -v "$tool" >/dev/null || die "$tool is missing (Debian: apt-get install iptables conntrack runc iproute2 mount curl)"
+# The host tools the components call, and the Debian packages that have them: the
+# missing ones are installed with apt-get (Debian's mirror, nothing else).
+declare -A PACKAGE_OF=([iptables]=iptables [ip6tables]=iptables [iptables-save]=iptables [conntrack]=conntrack
+  [runc]=runc [ip]=iproute2 [mount]=mount [curl]=curl [openssl]=openssl)
+missing=()
+for tool in "${!PACKAGE_OF[@]}"; do
+  command -v "$tool" >/dev/null || missing+=("${PACKAGE_OF[$tool]}")
 done
+if ((${#missing[@]} > 0)); then
+  mapfile -t missing < <(printf '%s\n' "${missing[@]}" | sort -u)
+  command -v apt-get >/dev/null || die "missing: ${missing[*]} (install these packages)"
+  say "installing the Debian packages ${missing[*]}"
+  apt-get update -qq >&2 && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >&2 ||
+    die "apt-get install ${missing[*]} failed"
+fi
 
 BIN="$("$HERE/build.sh")"
 export PATH="$BIN:$PATH:/usr/local/sbin:/usr/sbin:/sbin"
@@ -133,7 +145,15 @@ start() {
   local name="$1" bin="$2"; shift 2
   say "starting $name"
   setsid "$bin" "$@" >>"$STATE/logs/$name.log" 2>&1 </dev/null &
-  echo "$! $(readlink -f "$bin")" >"$STATE/pids/$name.pid"
+  local pid=$! exe
+  exe="$(readlink -f "$bin")"
+  echo "$pid $exe" >"$STATE/pids/$name.pid"
+  # alive compares /proc/PID/exe with the binary: wait until the forked shell has
+  # become it (via setsid), or a check made meanwhile would take it for dead.
+  local tries=0
+  until [[ "$(readlink "/proc/$pid/exe" 2>/dev/null)" == "$exe" ]] || ! [[ -d "/proc/$pid" ]] || ((++tries > 200)); do
+    sleep 0.05
+  done
 }
 # wait_for WHAT SECONDS COMPONENT CMD...: until CMD succeeds; fails early when the
 # component died.

@@ -5,6 +5,12 @@
 // kube-proxy programs them). Without URLs it waits until it is stopped, so a pod can
 // keep running for `kubectl exec <pod> -- /incluster-client URL`. -format status or
 // body prints only that, for scripts; -cacert trusts a test CA.
+//
+// With -rate it is a load generator instead: it calls one URL that many times a
+// second for -duration (or until its stdin closes, with -until-stdin-closes, so a
+// script can keep it running while it changes the cluster) and prints the number of
+// requests, of failed ones (no answer, or not the -expect status) and of each status
+// and error; it exits non-zero when any request failed.
 package main
 
 import (
@@ -38,6 +44,10 @@ func main() {
 	timeout := flag.Duration("timeout", 10*time.Second, "timeout of each request")
 	caFile := flag.String("cacert", "", "PEM CA certificates to trust (instead of none: the image has no trust store)")
 	format := flag.String("format", "full", "what to print of each response: full (URL, status, body), status or body")
+	rate := flag.Float64("rate", 0, "load mode: requests per second to the one URL given")
+	duration := flag.Duration("duration", time.Minute, "load mode: how long to send requests")
+	untilStdinCloses := flag.Bool("until-stdin-closes", false, "load mode: stop sending when stdin closes (or -duration ends)")
+	keepAlive := flag.Bool("keepalive", true, "load mode: reuse connections")
 	flag.Parse()
 	switch *format {
 	case "full", "status", "body":
@@ -64,6 +74,19 @@ func main() {
 			os.Exit(2)
 		}
 		client.Transport = &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}}
+	}
+	if *rate > 0 {
+		if flag.NArg() != 1 || *duration <= 0 {
+			fmt.Fprintln(os.Stderr, "-rate: give exactly one URL and a positive -duration")
+			os.Exit(2)
+		}
+		if !runLoad(ctx, loadOptions{
+			method: *method, url: flag.Arg(0), bearerFile: *bearerFile, hdrs: hdrs, rate: *rate,
+			duration: *duration, untilStdinCloses: *untilStdinCloses, expect: *expect, keepAlive: *keepAlive, timeout: *timeout,
+		}) {
+			os.Exit(1)
+		}
+		return
 	}
 	ok := true
 	for _, url := range flag.Args() {
