@@ -353,7 +353,7 @@ leftovers() {
   if k get namespace "$SYSTEM_NS" >/dev/null 2>&1; then
     k -n "$SYSTEM_NS" get all,secrets,configmaps,leases,serviceaccounts,roles,rolebindings,poddisruptionbudgets,networkpolicies \
       -o jsonpath='{range .items[*]}{.kind}/{.metadata.namespace}/{.metadata.name}{"\n"}{end}' |
-      grep -v -e '^ConfigMap/[^/]*/kube-root-ca.crt$' -e '^ServiceAccount/[^/]*/default$'
+      grep -v -e '^ConfigMap/[^/]*/kube-root-ca.crt$' -e '^ServiceAccount/[^/]*/default$' || true # nothing else is the expected case
   fi
   if k get crd protectedroutes.auth.jwtgate.io >/dev/null 2>&1; then
     k -n "$NS" get jwtauthorizers,protectedroutes -o jsonpath='{range .items[*]}{.kind}/{.metadata.namespace}/{.metadata.name}{"\n"}{end}'
