@@ -5,8 +5,6 @@ package verify
 
 import (
 	"context"
-	"crypto"
-	"crypto/rsa"
 	"encoding/base64"
 	"errors"
 	"math"
@@ -15,9 +13,6 @@ import (
 	"strings"
 	"time"
 	"unsafe"
-
-	"github.com/lestrrat-go/jwx/v2/jwa"
-	"github.com/lestrrat-go/jwx/v2/jws"
 
 	"github.com/jwtgate/jwtgate/sidecar/jsonscan"
 	"github.com/jwtgate/jwtgate/sidecar/keys"
@@ -157,36 +152,6 @@ func (t *Token) Claim(name string) string {
 		}
 	}
 	return ""
-}
-
-var verifiers = map[string]jws.Verifier{}
-
-func init() {
-	for _, alg := range []jwa.SignatureAlgorithm{jwa.RS256, jwa.RS384, jwa.RS512, jwa.ES256, jwa.ES384, jwa.ES512, jwa.EdDSA} {
-		v, err := jws.NewVerifier(alg)
-		if err != nil {
-			panic(err)
-		}
-		verifiers[alg.String()] = v
-	}
-	verifiers["PS256"] = pssVerifier{crypto.SHA256}
-	verifiers["PS384"] = pssVerifier{crypto.SHA384}
-	verifiers["PS512"] = pssVerifier{crypto.SHA512}
-}
-
-// pssVerifier requires the salt length RFC 7518 3.5 mandates (the hash
-// size). jwx v2 verifies PSS with an automatic salt length, which accepts
-// signatures Wycheproof marks invalid (SaltLenChanged).
-type pssVerifier struct{ hash crypto.Hash }
-
-func (v pssVerifier) Verify(payload, signature []byte, key any) error {
-	pub, ok := key.(*rsa.PublicKey)
-	if !ok {
-		return errors.New("PSS needs an RSA public key")
-	}
-	h := v.hash.New()
-	h.Write(payload)
-	return rsa.VerifyPSS(pub, v.hash, h.Sum(nil), signature, &rsa.PSSOptions{SaltLength: rsa.PSSSaltLengthEqualsHash})
 }
 
 var b64 = base64.RawURLEncoding.Strict()

@@ -1,0 +1,161 @@
+package verify
+
+import (
+	"crypto"
+	"crypto/ecdsa"
+	"crypto/rsa"
+	"crypto/sha256"
+	"crypto/sha512"
+	"errors"
+
+	"github.com/lestrrat-go/jwx/v2/jwa"
+	"github.com/lestrrat-go/jwx/v2/jws"
+)
+
+// verifiers check a signature over the signing input, by alg. RSA and
+// ECDSA call crypto/rsa and crypto/ecdsa directly, as jwx v2 does, but
+// hash into a stack array and take the key as it is: jwx copies the key,
+// allocates the hash state and digest, and for ECDSA converts r and s to
+// big.Int and checks the key's point with the deprecated big.Int curve
+// API on every call. EdDSA's jwx verifier costs nothing beyond
+// ed25519.Verify.
+var verifiers = map[string]jws.Verifier{
+	"RS256": pkcs1Verifier{crypto.SHA256},
+	"RS384": pkcs1Verifier{crypto.SHA384},
+	"RS512": pkcs1Verifier{crypto.SHA512},
+	"PS256": pssVerifier{crypto.SHA256},
+	"PS384": pssVerifier{crypto.SHA384},
+	"PS512": pssVerifier{crypto.SHA512},
+	"ES256": ecdsaVerifier{crypto.SHA256},
+	"ES384": ecdsaVerifier{crypto.SHA384},
+	"ES512": ecdsaVerifier{crypto.SHA512},
+}
+
+func init() {
+	v, err := jws.NewVerifier(jwa.EdDSA)
+	if err != nil {
+		panic(err)
+	}
+	verifiers[jwa.EdDSA.String()] = v
+}
+
+var (
+	errNotRSA   = errors.New("the key is not an RSA public key")
+	errNotECDSA = errors.New("the key is not an ECDSA public key")
+	errECDSA    = errors.New("ECDSA signature is invalid")
+)
+
+// digest hashes input with h (SHA-256, -384 or -512) into d.
+func digest(h crypto.Hash, input []byte, d *[sha512.Size]byte) []byte {
+	switch h {
+	case crypto.SHA256:
+		s := sha256.Sum256(input)
+		return d[:copy(d[:], s[:])]
+	case crypto.SHA384:
+		s := sha512.Sum384(input)
+		return d[:copy(d[:], s[:])]
+	default:
+		*d = sha512.Sum512(input)
+		return d[:]
+	}
+}
+
+// pkcs1Verifier is RSASSA-PKCS1-v1_5 (RS256, RS384, RS512).
+type pkcs1Verifier struct{ hash crypto.Hash }
+
+func (v pkcs1Verifier) Verify(input, signature []byte, key any) error {
+	pub, ok := key.(*rsa.PublicKey)
+	if !ok {
+		return errNotRSA
+	}
+	var d [sha512.Size]byte
+	return rsa.VerifyPKCS1v15(pub, v.hash, digest(v.hash, input, &d), signature)
+}
+
+// pssVerifier requires the salt length RFC 7518 3.5 mandates (the hash
+// size). jwx v2 verifies PSS with an automatic salt length, which accepts
+// signatures Wycheproof marks invalid (SaltLenChanged).
+type pssVerifier struct{ hash crypto.Hash }
+
+var pssOptions = rsa.PSSOptions{SaltLength: rsa.PSSSaltLengthEqualsHash}
+
+func (v pssVerifier) Verify(input, signature []byte, key any) error {
+	pub, ok := key.(*rsa.PublicKey)
+	if !ok {
+		return errNotRSA
+	}
+	var d [sha512.Size]byte
+	opts := pssOptions
+	return rsa.VerifyPSS(pub, v.hash, digest(v.hash, input, &d), signature, &opts)
+}
+
+// ecdsaVerifier takes the JWS form of the signature, r and s as big-endian
+// integers of exactly the curve's size each (RFC 7518 3.4), and verifies
+// their ASN.1 form with ecdsa.VerifyASN1, which checks the key's point and
+// that r and s are in [1, n-1].
+type ecdsaVerifier struct{ hash crypto.Hash }
+
+// maxECDSADER is the ASN.1 form of two P-521 integers: a SEQUENCE header
+// of 3 bytes, then per integer a 2-byte header, a sign byte and 66 bytes.
+const maxECDSADER = 3 + 2*(2+1+66)
+
+func (v ecdsaVerifier) Verify(input, signature []byte, key any) error {
+	pub, ok := key.(*ecdsa.PublicKey)
+	if !ok || pub.Curve == nil {
+		return errNotECDSA
+	}
+	size := (pub.Curve.Params().BitSize + 7) / 8
+	if len(signature) != 2*size {
+		return errECDSA
+	}
+	var buf [maxECDSADER]byte
+	der, ok := ecdsaDER(buf[:0], signature[:size], signature[size:])
+	if !ok {
+		return errECDSA
+	}
+	var d [sha512.Size]byte
+	if !ecdsa.VerifyASN1(pub, digest(v.hash, input, &d), der) {
+		return errECDSA
+	}
+	return nil
+}
+
+// ecdsaDER appends SEQUENCE { INTEGER r, INTEGER s } in DER to b; r and s
+// are unsigned big-endian and at most 66 bytes. A zero r or s is refused,
+// as ecdsa.Verify refuses it.
+func ecdsaDER(b, r, s []byte) ([]byte, bool) {
+	r, s = trimZeros(r), trimZeros(s)
+	if len(r) == 0 || len(s) == 0 {
+		return nil, false
+	}
+	n := intLen(r) + intLen(s)
+	b = append(b, 0x30)
+	if n >= 0x80 {
+		b = append(b, 0x81)
+	}
+	b = append(b, byte(n))
+	return appendInteger(appendInteger(b, r), s), true
+}
+
+func trimZeros(v []byte) []byte {
+	for len(v) > 0 && v[0] == 0 {
+		v = v[1:]
+	}
+	return v
+}
+
+// intLen is the DER length of a positive INTEGER of minimal bytes v (at
+// most 126 bytes, so its length fits one byte).
+func intLen(v []byte) int {
+	if v[0]&0x80 != 0 {
+		return 2 + 1 + len(v)
+	}
+	return 2 + len(v)
+}
+
+func appendInteger(b, v []byte) []byte {
+	if v[0]&0x80 != 0 {
+		return append(append(b, 0x02, byte(len(v)+1), 0), v...)
+	}
+	return append(append(b, 0x02, byte(len(v))), v...)
+}
