@@ -304,8 +304,8 @@ func CheckSignature(ctx context.Context, token string, algs []string, ks KeySour
 
 	// One buffer: the decoded signature, then the token (its prefix is the
 	// signing input), the decoded header and payload; token, header and
-	// payload become one string, so a verified token holds no memory of the
-	// request's (it may be kept in a cache).
+	// payload become one string over it, so a verified token holds no
+	// memory of the request's (it may be kept in a cache).
 	hl, pl, sl := b64.DecodedLen(d1), b64.DecodedLen(d2-d1-1), b64.DecodedLen(len(token)-d2-1)
 	tl := len(token)
 	buf := make([]byte, sl+tl+hl+pl)
@@ -324,7 +324,9 @@ func CheckSignature(ctx context.Context, token string, algs []string, ks KeySour
 	if pl, err = b64.Decode(text[hl:], input[d1+1:]); err != nil {
 		return Signed{}, fail(ReasonEncoding)
 	}
-	owned := string(tb[:tl+hl+pl])
+	// buf is not written again (the verifier only reads the signature), so
+	// the string shares it instead of copying it.
+	owned := unsafe.String(&tb[0], tl+hl+pl)
 	token = owned[:tl]
 	pSeg, hdr, payload := owned[d1+1:d2], owned[tl:tl+hl], owned[tl+hl:]
 
