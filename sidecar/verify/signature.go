@@ -3,46 +3,76 @@ package verify
 import (
 	"crypto"
 	"crypto/ecdsa"
+	"crypto/ed25519"
 	"crypto/rsa"
 	"crypto/sha256"
 	"crypto/sha512"
 	"errors"
-
-	"github.com/lestrrat-go/jwx/v2/jwa"
-	"github.com/lestrrat-go/jwx/v2/jws"
 )
 
-// verifiers check a signature over the signing input, by alg. RSA and
-// ECDSA call crypto/rsa and crypto/ecdsa directly, as jwx v2 does, but
-// hash into a stack array and take the key as it is: jwx copies the key,
-// allocates the hash state and digest, and for ECDSA converts r and s to
-// big.Int and checks the key's point with the deprecated big.Int curve
-// API on every call. EdDSA's jwx verifier costs nothing beyond
-// ed25519.Verify.
-var verifiers = map[string]jws.Verifier{
-	"RS256": pkcs1Verifier{crypto.SHA256},
-	"RS384": pkcs1Verifier{crypto.SHA384},
-	"RS512": pkcs1Verifier{crypto.SHA512},
-	"PS256": pssVerifier{crypto.SHA256},
-	"PS384": pssVerifier{crypto.SHA384},
-	"PS512": pssVerifier{crypto.SHA512},
-	"ES256": ecdsaVerifier{crypto.SHA256},
-	"ES384": ecdsaVerifier{crypto.SHA384},
-	"ES512": ecdsaVerifier{crypto.SHA512},
+// verifiers check a signature over the signing input, by alg. They call
+// crypto/rsa, crypto/ecdsa and crypto/ed25519 directly, as jwx v2 does,
+// but hash into a stack array and take the key as it is: jwx copies the
+// key, allocates the hash state and digest, and for ECDSA converts r and
+// s to big.Int and checks the key's point with the deprecated big.Int
+// curve API on every call. A concrete type, not an interface, so that the
+// signature passed in can live on the caller's stack.
+var verifiers = map[string]verifier{
+	"RS256": {pkcs1, crypto.SHA256},
+	"RS384": {pkcs1, crypto.SHA384},
+	"RS512": {pkcs1, crypto.SHA512},
+	"PS256": {pss, crypto.SHA256},
+	"PS384": {pss, crypto.SHA384},
+	"PS512": {pss, crypto.SHA512},
+	"ES256": {ecdsaJWS, crypto.SHA256},
+	"ES384": {ecdsaJWS, crypto.SHA384},
+	"ES512": {ecdsaJWS, crypto.SHA512},
+	"EdDSA": {ed25519JWS, 0},
 }
 
-func init() {
-	v, err := jws.NewVerifier(jwa.EdDSA)
-	if err != nil {
-		panic(err)
+type scheme uint8
+
+const (
+	pkcs1      scheme = iota + 1 // RSASSA-PKCS1-v1_5
+	pss                          // RSASSA-PSS
+	ecdsaJWS                     // ECDSA, r and s of fixed size
+	ed25519JWS                   // EdDSA with Ed25519
+)
+
+type verifier struct {
+	scheme scheme
+	hash   crypto.Hash
+}
+
+// Verify checks signature over input with key; the zero verifier refuses.
+func (v verifier) Verify(input, signature []byte, key any) error {
+	switch v.scheme {
+	case pkcs1:
+		return verifyPKCS1(v.hash, input, signature, key)
+	case pss:
+		return verifyPSS(v.hash, input, signature, key)
+	case ecdsaJWS:
+		return verifyECDSA(v.hash, input, signature, key)
+	case ed25519JWS:
+		pub, ok := key.(ed25519.PublicKey)
+		if !ok || len(pub) != ed25519.PublicKeySize { // Verify panics on another size
+			return errNotEd25519
+		}
+		if !ed25519.Verify(pub, input, signature) {
+			return errEd25519
+		}
+		return nil
 	}
-	verifiers[jwa.EdDSA.String()] = v
+	return errNoScheme
 }
 
 var (
-	errNotRSA   = errors.New("the key is not an RSA public key")
-	errNotECDSA = errors.New("the key is not an ECDSA public key")
-	errECDSA    = errors.New("ECDSA signature is invalid")
+	errNoScheme   = errors.New("no such signature algorithm")
+	errNotEd25519 = errors.New("the key is not an Ed25519 public key")
+	errEd25519    = errors.New("Ed25519 signature is invalid")
+	errNotRSA     = errors.New("the key is not an RSA public key")
+	errNotECDSA   = errors.New("the key is not an ECDSA public key")
+	errECDSA      = errors.New("ECDSA signature is invalid")
 )
 
 // digest hashes input with h (SHA-256, -384 or -512) into d.
@@ -60,46 +90,41 @@ func digest(h crypto.Hash, input []byte, d *[sha512.Size]byte) []byte {
 	}
 }
 
-// pkcs1Verifier is RSASSA-PKCS1-v1_5 (RS256, RS384, RS512).
-type pkcs1Verifier struct{ hash crypto.Hash }
-
-func (v pkcs1Verifier) Verify(input, signature []byte, key any) error {
+// verifyPKCS1 is RSASSA-PKCS1-v1_5 (RS256, RS384, RS512).
+func verifyPKCS1(hash crypto.Hash, input, signature []byte, key any) error {
 	pub, ok := key.(*rsa.PublicKey)
 	if !ok {
 		return errNotRSA
 	}
 	var d [sha512.Size]byte
-	return rsa.VerifyPKCS1v15(pub, v.hash, digest(v.hash, input, &d), signature)
+	return rsa.VerifyPKCS1v15(pub, hash, digest(hash, input, &d), signature)
 }
 
-// pssVerifier requires the salt length RFC 7518 3.5 mandates (the hash
+// verifyPSS requires the salt length RFC 7518 3.5 mandates (the hash
 // size). jwx v2 verifies PSS with an automatic salt length, which accepts
 // signatures Wycheproof marks invalid (SaltLenChanged).
-type pssVerifier struct{ hash crypto.Hash }
 
 var pssOptions = rsa.PSSOptions{SaltLength: rsa.PSSSaltLengthEqualsHash}
 
-func (v pssVerifier) Verify(input, signature []byte, key any) error {
+func verifyPSS(hash crypto.Hash, input, signature []byte, key any) error {
 	pub, ok := key.(*rsa.PublicKey)
 	if !ok {
 		return errNotRSA
 	}
 	var d [sha512.Size]byte
 	opts := pssOptions
-	return rsa.VerifyPSS(pub, v.hash, digest(v.hash, input, &d), signature, &opts)
+	return rsa.VerifyPSS(pub, hash, digest(hash, input, &d), signature, &opts)
 }
 
-// ecdsaVerifier takes the JWS form of the signature, r and s as big-endian
+// verifyECDSA takes the JWS form of the signature, r and s as big-endian
 // integers of exactly the curve's size each (RFC 7518 3.4), and verifies
 // their ASN.1 form with ecdsa.VerifyASN1, which checks the key's point and
 // that r and s are in [1, n-1].
-type ecdsaVerifier struct{ hash crypto.Hash }
-
 // maxECDSADER is the ASN.1 form of two P-521 integers: a SEQUENCE header
 // of 3 bytes, then per integer a 2-byte header, a sign byte and 66 bytes.
 const maxECDSADER = 3 + 2*(2+1+66)
 
-func (v ecdsaVerifier) Verify(input, signature []byte, key any) error {
+func verifyECDSA(hash crypto.Hash, input, signature []byte, key any) error {
 	pub, ok := key.(*ecdsa.PublicKey)
 	if !ok || pub.Curve == nil {
 		return errNotECDSA
@@ -114,7 +139,7 @@ func (v ecdsaVerifier) Verify(input, signature []byte, key any) error {
 		return errECDSA
 	}
 	var d [sha512.Size]byte
-	if !ecdsa.VerifyASN1(pub, digest(v.hash, input, &d), der) {
+	if !ecdsa.VerifyASN1(pub, digest(hash, input, &d), der) {
 		return errECDSA
 	}
 	return nil

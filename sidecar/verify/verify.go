@@ -21,6 +21,10 @@ import (
 // MaxTokenBytes caps the token before any decoding.
 const MaxTokenBytes = 8 << 10
 
+// maxStackSignature is the largest signature decoded on the stack: RSA
+// keys up to 4096 bits and every EC curve; larger ones go to the heap.
+const maxStackSignature = 512
+
 // Reason is a stable rejection reason: it is the 401 error_description,
 // the log field and the metric label, so its values never change.
 type Reason string
@@ -302,18 +306,23 @@ func CheckSignature(ctx context.Context, token string, algs []string, ks KeySour
 		return Signed{}, fail(ReasonNotCompact)
 	}
 
-	// One buffer: the decoded signature, then the token (its prefix is the
-	// signing input), the decoded header and payload; token, header and
-	// payload become one string over it, so a verified token holds no
-	// memory of the request's (it may be kept in a cache).
+	// One buffer: the token (its prefix is the signing input), the decoded
+	// header and payload, which become one string over it, so a verified
+	// token holds no memory of the request's (it may be kept in a cache).
+	// The signature is decoded on the stack: a cached token does not keep
+	// it.
 	hl, pl, sl := b64.DecodedLen(d1), b64.DecodedLen(d2-d1-1), b64.DecodedLen(len(token)-d2-1)
+	var sigBuf [maxStackSignature]byte
+	sb := sigBuf[:0]
+	if sl > len(sigBuf) {
+		sb = make([]byte, sl)
+	}
 	tl := len(token)
-	buf := make([]byte, sl+tl+hl+pl)
-	sb, tb := buf[:sl], buf[sl:]
+	tb := make([]byte, tl+hl+pl)
 	copy(tb, token)
 	input := tb[:d2]
 	text := tb[tl:]
-	n, err := b64.Decode(sb, tb[d2+1:tl])
+	n, err := b64.Decode(sb[:sl], tb[d2+1:tl])
 	if err != nil {
 		return Signed{}, fail(ReasonEncoding)
 	}
@@ -324,8 +333,7 @@ func CheckSignature(ctx context.Context, token string, algs []string, ks KeySour
 	if pl, err = b64.Decode(text[hl:], input[d1+1:]); err != nil {
 		return Signed{}, fail(ReasonEncoding)
 	}
-	// buf is not written again (the verifier only reads the signature), so
-	// the string shares it instead of copying it.
+	// tb is not written again, so the string shares it instead of copying.
 	owned := unsafe.String(&tb[0], tl+hl+pl)
 	token = owned[:tl]
 	pSeg, hdr, payload := owned[d1+1:d2], owned[tl:tl+hl], owned[tl+hl:]
@@ -337,8 +345,8 @@ func CheckSignature(ctx context.Context, token string, algs []string, ks KeySour
 	if !slices.Contains(algs, h.alg) {
 		return Signed{}, fail(ReasonAlgorithm) // also none, NONE, HS256
 	}
-	v := verifiers[h.alg]
-	if v == nil {
+	v, ok := verifiers[h.alg]
+	if !ok {
 		return Signed{}, fail(ReasonAlgorithm)
 	}
 	if h.kid == "" {
@@ -437,8 +445,8 @@ func (t *Token) Expiry() time.Time {
 }
 
 // Size is about how many bytes t holds: the token, its decoded header and
-// claims (one string, which the decoded signature's length bounds from
-// above), and the Token itself.
+// claims (one string; the decoded length of the whole token, signature
+// included, bounds the decoded part from above), and the Token itself.
 func (t *Token) Size() int {
 	n := int(unsafe.Sizeof(*t)) + len(t.Compact) + b64.DecodedLen(len(t.Compact))
 	if cap(t.extra) > len(t.inline) {
