@@ -58,40 +58,19 @@ func TestECDSADERRefusesZero(t *testing.T) {
 // signature of the wrong length and a key of another type.
 func TestVerifiersAgainstStandardLibrary(t *testing.T) {
 	input := []byte("eyJhbGciOiJFUzI1NiJ9.eyJzdWIiOiJ1MSJ9")
-	h := sha256.Sum256(input)
-	rk, err := rsa.GenerateKey(rand.Reader, 2048)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ek, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
+	k := newSignatures(t, input)
 	edPub, edPriv, err := ed25519.GenerateKey(rand.Reader)
 	if err != nil {
 		t.Fatal(err)
 	}
-	rs256, err := rsa.SignPKCS1v15(rand.Reader, rk, crypto.SHA256, h[:])
-	if err != nil {
-		t.Fatal(err)
-	}
-	ps256, err := rsa.SignPSS(rand.Reader, rk, crypto.SHA256, h[:], &rsa.PSSOptions{SaltLength: rsa.PSSSaltLengthEqualsHash})
-	if err != nil {
-		t.Fatal(err)
-	}
-	r, s, err := ecdsa.Sign(rand.Reader, ek, h[:])
-	if err != nil {
-		t.Fatal(err)
-	}
-	es256 := append(r.FillBytes(make([]byte, 32)), s.FillBytes(make([]byte, 32))...)
 	for _, c := range []struct {
 		alg      string
 		sig      []byte
 		key, bad any
 	}{
-		{"RS256", rs256, &rk.PublicKey, &ek.PublicKey},
-		{"PS256", ps256, &rk.PublicKey, edPub},
-		{"ES256", es256, &ek.PublicKey, &rk.PublicKey},
+		{"RS256", k.rs256, &k.rsa.PublicKey, &k.ec.PublicKey},
+		{"PS256", k.ps256, &k.rsa.PublicKey, edPub},
+		{"ES256", k.es256, &k.ec.PublicKey, &k.rsa.PublicKey},
 		{"EdDSA", ed25519.Sign(edPriv, input), edPub, ed25519.PublicKey(edPub[:16])},
 	} {
 		v := verifiers[c.alg]
@@ -154,29 +133,12 @@ func TestECDSAVerifiesEveryShape(t *testing.T) {
 // the difference is what jwx spends around crypto/rsa and crypto/ecdsa.
 func BenchmarkSignature(b *testing.B) {
 	input := []byte(strings.Repeat("eyJhbGciOiJSUzI1NiJ9", 40))
-	h := sha256.Sum256(input)
-	rk, err := rsa.GenerateKey(rand.Reader, 2048)
-	if err != nil {
-		b.Fatal(err)
-	}
-	ek, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		b.Fatal(err)
-	}
-	rs256, err := rsa.SignPKCS1v15(rand.Reader, rk, crypto.SHA256, h[:])
-	if err != nil {
-		b.Fatal(err)
-	}
-	r, s, err := ecdsa.Sign(rand.Reader, ek, h[:])
-	if err != nil {
-		b.Fatal(err)
-	}
-	es256 := append(r.FillBytes(make([]byte, 32)), s.FillBytes(make([]byte, 32))...)
+	k := newSignatures(b, input)
 	for _, c := range []struct {
 		alg string
 		sig []byte
 		key any
-	}{{"RS256", rs256, &rk.PublicKey}, {"ES256", es256, &ek.PublicKey}} {
+	}{{"RS256", k.rs256, &k.rsa.PublicKey}, {"ES256", k.es256, &k.ec.PublicKey}} {
 		ref, err := jws.NewVerifier(jwa.SignatureAlgorithm(c.alg))
 		if err != nil {
 			b.Fatal(err)
@@ -192,4 +154,34 @@ func BenchmarkSignature(b *testing.B) {
 			})
 		}
 	}
+}
+
+// signatures are input signed RS256, PS256 and ES256 (r‖s, the JWS form)
+// with fresh keys.
+type signatures struct {
+	rsa                 *rsa.PrivateKey
+	ec                  *ecdsa.PrivateKey
+	rs256, ps256, es256 []byte
+}
+
+func newSignatures(tb testing.TB, input []byte) signatures {
+	h := sha256.Sum256(input)
+	var k signatures
+	var r, s *big.Int
+	var err error
+	for _, step := range []func(){
+		func() { k.rsa, err = rsa.GenerateKey(rand.Reader, 2048) },
+		func() { k.ec, err = ecdsa.GenerateKey(elliptic.P256(), rand.Reader) },
+		func() { k.rs256, err = rsa.SignPKCS1v15(rand.Reader, k.rsa, crypto.SHA256, h[:]) },
+		func() {
+			k.ps256, err = rsa.SignPSS(rand.Reader, k.rsa, crypto.SHA256, h[:], &rsa.PSSOptions{SaltLength: rsa.PSSSaltLengthEqualsHash})
+		},
+		func() { r, s, err = ecdsa.Sign(rand.Reader, k.ec, h[:]) },
+	} {
+		if step(); err != nil {
+			tb.Fatal(err)
+		}
+	}
+	k.es256 = append(r.FillBytes(make([]byte, 32)), s.FillBytes(make([]byte, 32))...)
+	return k
 }
