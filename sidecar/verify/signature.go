@@ -122,7 +122,7 @@ func verifyPSS(hash crypto.Hash, input, signature []byte, key any) error {
 // that r and s are in [1, n-1].
 // maxECDSADER is the ASN.1 form of two P-521 integers: a SEQUENCE header
 // of 3 bytes, then per integer a 2-byte header, a sign byte and 66 bytes.
-const maxECDSADER = 3 + 2*(2+1+66)
+const maxECDSADER = 3 + 2*(2+1+maxECDSAInt)
 
 func verifyECDSA(hash crypto.Hash, input, signature []byte, key any) error {
 	pub, ok := key.(*ecdsa.PublicKey)
@@ -145,20 +145,23 @@ func verifyECDSA(hash crypto.Hash, input, signature []byte, key any) error {
 	return nil
 }
 
+// maxECDSAInt is the longest r or s: P-521's 66 bytes.
+const maxECDSAInt = 66
+
 // ecdsaDER appends SEQUENCE { INTEGER r, INTEGER s } in DER to b; r and s
-// are unsigned big-endian and at most 66 bytes. A zero r or s is refused,
-// as ecdsa.Verify refuses it.
+// are unsigned big-endian. A zero r or s is refused, as ecdsa.Verify
+// refuses it, and so is one longer than any curve's.
 func ecdsaDER(b, r, s []byte) ([]byte, bool) {
 	r, s = trimZeros(r), trimZeros(s)
-	if len(r) == 0 || len(s) == 0 {
+	if len(r) == 0 || len(s) == 0 || len(r) > maxECDSAInt || len(s) > maxECDSAInt {
 		return nil, false
 	}
-	n := intLen(r) + intLen(s)
+	n := intLen(r) + intLen(s) // at most 2*(3+66)
 	b = append(b, 0x30)
 	if n >= 0x80 {
 		b = append(b, 0x81)
 	}
-	b = append(b, byte(n))
+	b = append(b, byte(n)) //nolint:gosec // G115: n <= 138, checked above
 	return appendInteger(appendInteger(b, r), s), true
 }
 
@@ -170,7 +173,7 @@ func trimZeros(v []byte) []byte {
 }
 
 // intLen is the DER length of a positive INTEGER of minimal bytes v (at
-// most 126 bytes, so its length fits one byte).
+// most maxECDSAInt, so its length fits one byte).
 func intLen(v []byte) int {
 	if v[0]&0x80 != 0 {
 		return 2 + 1 + len(v)
@@ -178,9 +181,11 @@ func intLen(v []byte) int {
 	return 2 + len(v)
 }
 
+// appendInteger appends v as intLen describes it.
 func appendInteger(b, v []byte) []byte {
+	n := byte(len(v)) //nolint:gosec // G115: len(v) <= maxECDSAInt, checked by ecdsaDER
 	if v[0]&0x80 != 0 {
-		return append(append(b, 0x02, byte(len(v)+1), 0), v...)
+		return append(append(b, 0x02, n+1, 0), v...)
 	}
-	return append(append(b, 0x02, byte(len(v))), v...)
+	return append(append(b, 0x02, n), v...)
 }

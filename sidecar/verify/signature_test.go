@@ -46,8 +46,9 @@ func TestECDSADERMatchesASN1(t *testing.T) {
 	}
 }
 
-func TestECDSADERRefusesZero(t *testing.T) {
-	for _, rs := range [][2][]byte{{make([]byte, 32), {1}}, {{1}, make([]byte, 32)}, {nil, {1}}} {
+func TestECDSADERRefusesZeroAndOverlong(t *testing.T) {
+	tooLong := bytes.Repeat([]byte{1}, maxECDSAInt+1)
+	for _, rs := range [][2][]byte{{make([]byte, 32), {1}}, {{1}, make([]byte, 32)}, {nil, {1}}, {tooLong, {1}}, {{1}, tooLong}} {
 		if _, ok := ecdsaDER(nil, rs[0], rs[1]); ok {
 			t.Errorf("accepted r=%x s=%x", rs[0], rs[1])
 		}
