@@ -1,6 +1,7 @@
 // Package verify checks a compact JWS token against one authorizer's policy:
-// strict parsing, algorithm and key selection, signature (jwx/v2), then the
-// registered claims. Every rejection carries a stable Reason.
+// strict parsing, algorithm and key selection, signature (the standard
+// library's crypto packages), then the registered claims. Every rejection
+// carries a stable Reason.
 package verify
 
 import (
@@ -276,7 +277,7 @@ type Signed struct {
 
 // CheckSignature parses a compact JWS strictly, selects the key by kid from
 // ks, matches alg to the allow-list and the key, and verifies the signature
-// with jwx. It returns an *Error on rejection.
+// (see verifiers). It returns an *Error on rejection.
 func CheckSignature(ctx context.Context, token string, algs []string, ks KeySource) (Signed, error) {
 	if len(token) > MaxTokenBytes {
 		return Signed{}, fail(ReasonTooLarge)
@@ -313,7 +314,7 @@ func CheckSignature(ctx context.Context, token string, algs []string, ks KeySour
 	// it.
 	hl, pl, sl := b64.DecodedLen(d1), b64.DecodedLen(d2-d1-1), b64.DecodedLen(len(token)-d2-1)
 	var sigBuf [maxStackSignature]byte
-	sb := sigBuf[:0]
+	sb := sigBuf[:]
 	if sl > len(sigBuf) {
 		sb = make([]byte, sl)
 	}
@@ -322,7 +323,7 @@ func CheckSignature(ctx context.Context, token string, algs []string, ks KeySour
 	copy(tb, token)
 	input := tb[:d2]
 	text := tb[tl:]
-	n, err := b64.Decode(sb[:sl], tb[d2+1:tl])
+	n, err := b64.Decode(sb, tb[d2+1:tl])
 	if err != nil {
 		return Signed{}, fail(ReasonEncoding)
 	}
