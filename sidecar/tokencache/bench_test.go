@@ -56,3 +56,17 @@ func BenchmarkGetMiss(b *testing.B) {
 		}
 	}
 }
+
+// A miss's put into a full cache: it evicts the least recently used.
+func BenchmarkPutFull(b *testing.B) {
+	s, _ := benchCache(b)
+	fresh := make([]string, 4096)
+	for i := range fresh {
+		fresh[i] = tok(1000+i, 1024)
+	}
+	i := 0
+	for b.Loop() {
+		put(s, fresh[i], 1, 3*1024, t0.Add(time.Hour))
+		i = (i + 1) % len(fresh)
+	}
+}

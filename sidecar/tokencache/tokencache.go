@@ -168,18 +168,28 @@ func (s *Scope[V]) Put(token string, gen uint64, v V, size int, expires, now tim
 	if exp <= now.UnixNano() || sz > c.maxBytes {
 		return
 	}
-	e := &entry[V]{key: key{maphash.String(c.seed, token), s.id}, token: token, gen: gen, val: v, size: sz, expires: exp, stats: s.stats}
+	k := key{maphash.String(c.seed, token), s.id}
 	c.mu.Lock()
-	if old := c.m[e.key]; old != nil {
-		c.unlink(old)
-		c.bytes -= old.size
+	// Room is made before the entry goes in, so that a full cache (the
+	// steady state under distinct tokens) reuses the entry it evicts
+	// instead of allocating one per miss. Nothing outside holds entries.
+	spare := c.m[k]
+	if spare != nil { // the same token again: replaced, not evicted
+		c.unlink(spare)
+		c.bytes -= spare.size
 	}
-	c.m[e.key] = e
+	for c.bytes+sz > c.maxBytes {
+		spare = c.lru.prev
+		c.remove(spare, bySize)
+	}
+	e := spare
+	if e == nil {
+		e = new(entry[V])
+	}
+	*e = entry[V]{key: k, token: token, gen: gen, val: v, size: sz, expires: exp, stats: s.stats}
+	c.m[k] = e
 	c.pushFront(e)
-	c.bytes += e.size
-	for c.bytes > c.maxBytes {
-		c.remove(c.lru.prev, bySize)
-	}
+	c.bytes += sz
 	c.size.Store(c.bytes)
 	c.mu.Unlock()
 }

@@ -125,6 +125,30 @@ func TestByteBoundEvictsLeastRecentlyUsed(t *testing.T) {
 	}
 }
 
+// A full cache under a stream of new tokens (each put evicts the least
+// recently used, whose entry is reused): every entry keeps its own token
+// and value, the bound holds, and each eviction is counted once.
+func TestFullCacheUnderChurn(t *testing.T) {
+	const size, kept = 1000, 3
+	probe := tokencache.New[string](1<<20, time.Minute)
+	put(probe.Scope("a", 1), "probe", 1, size, t0.Add(time.Hour))
+	c := tokencache.New[string](kept*probe.Bytes(), time.Minute)
+	s := c.Scope("a", 1)
+	for i := range 50 {
+		put(s, tok(i, 50), 1, size, t0.Add(time.Hour))
+		for j := max(0, i-kept+1); j <= i; j++ { // oldest first: the order stays
+			expectHit(t, s, tok(j, 50), 1, t0, true)
+		}
+		if i >= kept {
+			expectHit(t, s, tok(i-kept, 50), 1, t0, false)
+		}
+		evicted := counts(c, "a").Evictions[tokencache.EvictedSize]
+		if c.Len() != min(i+1, kept) || c.Bytes() > kept*probe.Bytes() || evicted != uint64(max(0, i+1-kept)) {
+			t.Fatalf("after %d puts: len %d, bytes %d, %d evicted", i+1, c.Len(), c.Bytes(), evicted)
+		}
+	}
+}
+
 // Lookups that miss change nothing: a flood of unknown tokens (which the
 // caller never puts in, since they do not verify) neither evicts nor
 // reorders the entries.

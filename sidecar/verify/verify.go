@@ -1,12 +1,11 @@
 // Package verify checks a compact JWS token against one authorizer's policy:
-// strict parsing, algorithm and key selection, signature (jwx/v2), then the
-// registered claims. Every rejection carries a stable Reason.
+// strict parsing, algorithm and key selection, signature (the standard
+// library's crypto packages), then the registered claims. Every rejection
+// carries a stable Reason.
 package verify
 
 import (
 	"context"
-	"crypto"
-	"crypto/rsa"
 	"encoding/base64"
 	"errors"
 	"math"
@@ -16,15 +15,16 @@ import (
 	"time"
 	"unsafe"
 
-	"github.com/lestrrat-go/jwx/v2/jwa"
-	"github.com/lestrrat-go/jwx/v2/jws"
-
 	"github.com/jwtgate/jwtgate/sidecar/jsonscan"
 	"github.com/jwtgate/jwtgate/sidecar/keys"
 )
 
 // MaxTokenBytes caps the token before any decoding.
 const MaxTokenBytes = 8 << 10
+
+// maxStackSignature is the largest signature decoded on the stack: RSA
+// keys up to 4096 bits and every EC curve; larger ones go to the heap.
+const maxStackSignature = 512
 
 // Reason is a stable rejection reason: it is the 401 error_description,
 // the log field and the metric label, so its values never change.
@@ -159,36 +159,6 @@ func (t *Token) Claim(name string) string {
 	return ""
 }
 
-var verifiers = map[string]jws.Verifier{}
-
-func init() {
-	for _, alg := range []jwa.SignatureAlgorithm{jwa.RS256, jwa.RS384, jwa.RS512, jwa.ES256, jwa.ES384, jwa.ES512, jwa.EdDSA} {
-		v, err := jws.NewVerifier(alg)
-		if err != nil {
-			panic(err)
-		}
-		verifiers[alg.String()] = v
-	}
-	verifiers["PS256"] = pssVerifier{crypto.SHA256}
-	verifiers["PS384"] = pssVerifier{crypto.SHA384}
-	verifiers["PS512"] = pssVerifier{crypto.SHA512}
-}
-
-// pssVerifier requires the salt length RFC 7518 3.5 mandates (the hash
-// size). jwx v2 verifies PSS with an automatic salt length, which accepts
-// signatures Wycheproof marks invalid (SaltLenChanged).
-type pssVerifier struct{ hash crypto.Hash }
-
-func (v pssVerifier) Verify(payload, signature []byte, key any) error {
-	pub, ok := key.(*rsa.PublicKey)
-	if !ok {
-		return errors.New("PSS needs an RSA public key")
-	}
-	h := v.hash.New()
-	h.Write(payload)
-	return rsa.VerifyPSS(pub, v.hash, h.Sum(nil), signature, &rsa.PSSOptions{SaltLength: rsa.PSSSaltLengthEqualsHash})
-}
-
 var b64 = base64.RawURLEncoding.Strict()
 
 // Classes of token bytes; the zero class (anything else, including padding,
@@ -307,7 +277,7 @@ type Signed struct {
 
 // CheckSignature parses a compact JWS strictly, selects the key by kid from
 // ks, matches alg to the allow-list and the key, and verifies the signature
-// with jwx. It returns an *Error on rejection.
+// (see verifiers). It returns an *Error on rejection.
 func CheckSignature(ctx context.Context, token string, algs []string, ks KeySource) (Signed, error) {
 	if len(token) > MaxTokenBytes {
 		return Signed{}, fail(ReasonTooLarge)
@@ -337,14 +307,19 @@ func CheckSignature(ctx context.Context, token string, algs []string, ks KeySour
 		return Signed{}, fail(ReasonNotCompact)
 	}
 
-	// One buffer: the decoded signature, then the token (its prefix is the
-	// signing input), the decoded header and payload; token, header and
-	// payload become one string, so a verified token holds no memory of the
-	// request's (it may be kept in a cache).
+	// One buffer: the token (its prefix is the signing input), the decoded
+	// header and payload, which become one string over it, so a verified
+	// token holds no memory of the request's (it may be kept in a cache).
+	// The signature is decoded on the stack: a cached token does not keep
+	// it.
 	hl, pl, sl := b64.DecodedLen(d1), b64.DecodedLen(d2-d1-1), b64.DecodedLen(len(token)-d2-1)
+	var sigBuf [maxStackSignature]byte
+	sb := sigBuf[:]
+	if sl > len(sigBuf) {
+		sb = make([]byte, sl)
+	}
 	tl := len(token)
-	buf := make([]byte, sl+tl+hl+pl)
-	sb, tb := buf[:sl], buf[sl:]
+	tb := make([]byte, tl+hl+pl)
 	copy(tb, token)
 	input := tb[:d2]
 	text := tb[tl:]
@@ -359,7 +334,8 @@ func CheckSignature(ctx context.Context, token string, algs []string, ks KeySour
 	if pl, err = b64.Decode(text[hl:], input[d1+1:]); err != nil {
 		return Signed{}, fail(ReasonEncoding)
 	}
-	owned := string(tb[:tl+hl+pl])
+	// tb is not written again, so the string shares it instead of copying.
+	owned := unsafe.String(&tb[0], tl+hl+pl)
 	token = owned[:tl]
 	pSeg, hdr, payload := owned[d1+1:d2], owned[tl:tl+hl], owned[tl+hl:]
 
@@ -370,8 +346,8 @@ func CheckSignature(ctx context.Context, token string, algs []string, ks KeySour
 	if !slices.Contains(algs, h.alg) {
 		return Signed{}, fail(ReasonAlgorithm) // also none, NONE, HS256
 	}
-	v := verifiers[h.alg]
-	if v == nil {
+	v, ok := verifiers[h.alg]
+	if !ok {
 		return Signed{}, fail(ReasonAlgorithm)
 	}
 	if h.kid == "" {
@@ -470,8 +446,8 @@ func (t *Token) Expiry() time.Time {
 }
 
 // Size is about how many bytes t holds: the token, its decoded header and
-// claims (one string, which the decoded signature's length bounds from
-// above), and the Token itself.
+// claims (one string; the decoded length of the whole token, signature
+// included, bounds the decoded part from above), and the Token itself.
 func (t *Token) Size() int {
 	n := int(unsafe.Sizeof(*t)) + len(t.Compact) + b64.DecodedLen(len(t.Compact))
 	if cap(t.extra) > len(t.inline) {
